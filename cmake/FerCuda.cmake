@@ -1,0 +1,41 @@
+# Decide whether the CUDA backend is built, and for which architectures.
+#  - FER_CUDA=AUTO: on when nvcc is found (a GPU is NOT needed to compile).
+#  - CMAKE_CUDA_ARCHITECTURES given: used as is. Otherwise "native" when nvidia-smi sees a GPU,
+#    else 80 and 90 (the machines we target: A100/H100/H200).
+set(FER_CUDA_ENABLED OFF)
+if(NOT FER_CUDA STREQUAL "OFF")
+  if(NOT CMAKE_CUDA_COMPILER AND NOT DEFINED ENV{CUDACXX} AND EXISTS /usr/local/cuda/bin/nvcc)
+    set(CMAKE_CUDA_COMPILER /usr/local/cuda/bin/nvcc)
+  endif()
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    set(FER_CUDA_ENABLED ON)
+  elseif(FER_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "FER_CUDA=ON but no CUDA compiler (nvcc) was found. "
+                        "Hint: install the CUDA toolkit or set CUDACXX, or configure with -DFER_CUDA=OFF.")
+  endif()
+endif()
+
+if(FER_CUDA_ENABLED)
+  if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES OR CMAKE_CUDA_ARCHITECTURES STREQUAL "")
+    set(_fer_gpu_present OFF)
+    find_program(FER_NVIDIA_SMI nvidia-smi)
+    if(FER_NVIDIA_SMI)
+      execute_process(COMMAND ${FER_NVIDIA_SMI} -L RESULT_VARIABLE _rc OUTPUT_VARIABLE _out ERROR_QUIET)
+      if(_rc EQUAL 0 AND _out MATCHES "GPU")
+        set(_fer_gpu_present ON)
+      endif()
+    endif()
+    if(_fer_gpu_present)
+      set(CMAKE_CUDA_ARCHITECTURES native)
+    else()
+      set(CMAKE_CUDA_ARCHITECTURES 80 90)
+    endif()
+  endif()
+  set(CMAKE_CUDA_STANDARD 17)  # CMake 3.25 does not know C++20 for nvcc; .cu files are C++17
+  set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+  set(CMAKE_CUDA_EXTENSIONS OFF)
+  enable_language(CUDA)
+  find_package(CUDAToolkit REQUIRED)
+endif()

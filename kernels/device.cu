@@ -1,0 +1,179 @@
+// kernels/device.cu: CUDA runtime wrappers, error reporting with hints, the process stream and
+// cuBLAS handle.
+#include <cstdlib>
+#include <mutex>
+#include <sstream>
+
+#include "kernels/cuda_common.cuh"
+
+namespace fer::cuda {
+namespace detail {
+
+static std::string short_path(const char* file) {
+  std::string f(file);
+  const auto p = f.find("/kernels/");
+  return p == std::string::npos ? f : f.substr(p + 1);
+}
+
+static std::string hint_for(cudaError_t err) {
+  switch (err) {
+    case cudaErrorNoKernelImageForDevice:
+    case cudaErrorInvalidDeviceFunction:
+      return "this build has no kernel image for this GPU; rebuild with "
+             "-DCMAKE_CUDA_ARCHITECTURES=" + std::to_string(compute_capability()) + " (or native)";
+    case cudaErrorInsufficientDriver:
+    case cudaErrorNoDevice:
+      return "no usable CUDA device or driver; run with --device cpu, or install/update the NVIDIA driver";
+    case cudaErrorMemoryAllocation:
+      return "out of GPU memory; reduce --batch-size";
+    default:
+      return "run with FER_DEBUG_SYNC=1 to report asynchronous errors at the kernel that caused them";
+  }
+}
+
+[[noreturn]] void cuda_failed(cudaError_t err, const char* expr, const char* file, int line) {
+  std::ostringstream os;
+  os << "CUDA error " << cudaGetErrorName(err) << " (" << cudaGetErrorString(err) << ") in " << expr << " at "
+     << short_path(file) << ":" << line << "; hint: " << hint_for(err);
+  cudaGetLastError();  // clear a sticky-free error so later calls are not poisoned
+  throw Error(os.str());
+}
+
+[[noreturn]] void cublas_failed(cublasStatus_t st, const char* expr, const char* file, int line) {
+  std::ostringstream os;
+  os << "cuBLAS error " << cublasGetStatusName(st) << " (" << cublasGetStatusString(st) << ") in " << expr
+     << " at " << short_path(file) << ":" << line;
+  throw Error(os.str());
+}
+
+static bool debug_sync_enabled() {
+  static const bool on = [] {
+    const char* v = std::getenv("FER_DEBUG_SYNC");
+    return v != nullptr && v[0] != '\0' && v[0] != '0';
+  }();
+  return on;
+}
+
+void launch_check(const char* file, int line) {
+  cudaError_t err = cudaGetLastError();
+  if (err == cudaSuccess && debug_sync_enabled()) err = cudaDeviceSynchronize();
+  if (err != cudaSuccess) cuda_failed(err, "kernel launch", file, line);
+}
+
+}  // namespace detail
+
+static cudaError_t g_device_error = cudaSuccess;
+
+int device_count() {
+  static const int count = [] {
+    int n = 0;
+    const cudaError_t err = cudaGetDeviceCount(&n);
+    if (err != cudaSuccess) {
+      g_device_error = err;
+      cudaGetLastError();
+      return 0;
+    }
+    return n;
+  }();
+  return count;
+}
+
+std::string no_device_reason() {
+  if (device_count() > 0) return "";
+  if (g_device_error != cudaSuccess) return cudaGetErrorString(g_device_error);
+  return "no CUDA device found";
+}
+
+int compute_capability(int dev) {
+  cudaDeviceProp p{};
+  if (cudaGetDeviceProperties(&p, dev) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return p.major * 10 + p.minor;
+}
+
+std::string device_description(int dev) {
+  cudaDeviceProp p{};
+  FER_CUDA_CHECK(cudaGetDeviceProperties(&p, dev));
+  int driver = 0;
+  cudaDriverGetVersion(&driver);
+  std::ostringstream os;
+  os.precision(1);
+  os << p.name << " (sm_" << p.major << p.minor << ", " << p.multiProcessorCount << " SMs, " << std::fixed
+     << static_cast<double>(p.totalGlobalMem) / (1024.0 * 1024.0 * 1024.0) << " GiB, driver " << driver / 1000 << "."
+     << (driver % 1000) / 10 << ")";
+  return os.str();
+}
+
+cuda_stream default_stream() {
+  static cudaStream_t stream = [] {
+    FER_CHECK(device_count() > 0, "no CUDA device: " << no_device_reason() << "; hint: use --device cpu");
+    cudaStream_t s = nullptr;
+    FER_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
+    return s;
+  }();
+  return stream;
+}
+
+cublasContext* cublas_handle() {
+  static cublasHandle_t handle = [] {
+    cublasHandle_t h = nullptr;
+    FER_CUBLAS_CHECK(cublasCreate(&h));
+    FER_CUBLAS_CHECK(cublasSetStream(h, default_stream()));
+    // Deterministic by default: no atomics-based algorithms, plain fp32 math (TF32 is opt-in).
+    FER_CUBLAS_CHECK(cublasSetAtomicsMode(h, CUBLAS_ATOMICS_NOT_ALLOWED));
+    FER_CUBLAS_CHECK(cublasSetMathMode(h, CUBLAS_PEDANTIC_MATH));
+    return h;
+  }();
+  return handle;
+}
+
+void memory_info(size_t* free_bytes, size_t* total_bytes) { FER_CUDA_CHECK(cudaMemGetInfo(free_bytes, total_bytes)); }
+
+void* device_malloc(size_t bytes) {
+  void* p = nullptr;
+  const cudaError_t err = cudaMalloc(&p, bytes);
+  if (err == cudaErrorMemoryAllocation) {
+    cudaGetLastError();
+    size_t free_b = 0, total_b = 0;
+    cudaMemGetInfo(&free_b, &total_b);
+    FER_FAIL("CUDA out of memory: requested " << bytes << " bytes, " << free_b << " of " << total_b
+                                              << " bytes free; hint: reduce --batch-size");
+  }
+  FER_CUDA_CHECK(err);
+  return p;
+}
+
+void device_free(void* ptr) {
+  if (ptr) FER_CUDA_CHECK(cudaFree(ptr));
+}
+
+void memcpy_h2d(void* dst, const void* src, size_t bytes, cuda_stream stream) {
+  FER_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream));
+}
+void memcpy_d2h(void* dst, const void* src, size_t bytes, cuda_stream stream) {
+  FER_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream));
+  FER_CUDA_CHECK(cudaStreamSynchronize(stream));
+}
+void memcpy_d2d(void* dst, const void* src, size_t bytes, cuda_stream stream) {
+  FER_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, stream));
+}
+void memset_device(void* dst, int byte, size_t bytes, cuda_stream stream) {
+  FER_CUDA_CHECK(cudaMemsetAsync(dst, byte, bytes, stream));
+}
+
+__global__ void fill_float_kernel(float* dst, float value, int64_t n) {
+  FER_CUDA_KERNEL_LOOP(i, n) { dst[i] = value; }
+}
+
+void fill_float(float* dst, float value, size_t count, cuda_stream stream) {
+  if (count == 0) return;
+  fill_float_kernel<<<grid_for(static_cast<int64_t>(count)), kBlock, 0, stream>>>(dst, value,
+                                                                                  static_cast<int64_t>(count));
+  FER_LAUNCH_CHECK();
+}
+
+void stream_synchronize(cuda_stream stream) { FER_CUDA_CHECK(cudaStreamSynchronize(stream)); }
+
+}  // namespace fer::cuda

@@ -1,0 +1,44 @@
+// kernels/device.h: the CUDA runtime as the rest of fer sees it (no CUDA headers needed).
+//
+// Everything here is defined in kernels/device.cu, which is compiled only when the CUDA backend
+// is built (fer::kCudaBuilt). Callers outside kernels/ guard calls with `if constexpr (kCudaBuilt)`.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include "kernels/common.h"
+
+struct cublasContext;
+
+namespace fer::cuda {
+
+// Number of usable CUDA devices; 0 when there is no device or no driver (any error counts as
+// "no device": without a GPU, cudaGetDeviceCount reports "driver version is insufficient").
+int device_count();
+// Why device_count() is 0, in words ("" when a device exists).
+std::string no_device_reason();
+// "NVIDIA H100 80GB HBM3 (sm_90, 132 SMs, 79.1 GiB, driver 13.0)" for device `dev`.
+std::string device_description(int dev = 0);
+// Compute capability as 10*major+minor (90 for H100).
+int compute_capability(int dev = 0);
+
+// The stream all of fer's kernels run on (one non-blocking stream per process).
+cuda_stream default_stream();
+// cuBLAS handle bound to default_stream(), with deterministic settings.
+cublasContext* cublas_handle();
+
+// Raw memory. Allocation failures throw fer::Error naming the requested and free bytes.
+void* device_malloc(size_t bytes);
+void device_free(void* ptr);
+void memcpy_h2d(void* dst, const void* src, size_t bytes, cuda_stream stream);
+void memcpy_d2h(void* dst, const void* src, size_t bytes, cuda_stream stream);  // synchronizes
+void memcpy_d2d(void* dst, const void* src, size_t bytes, cuda_stream stream);
+void memset_device(void* dst, int byte, size_t bytes, cuda_stream stream);
+// Fill `count` floats with one value (used to pre-fill outputs with NaN in parity tests).
+void fill_float(float* dst, float value, size_t count, cuda_stream stream);
+void stream_synchronize(cuda_stream stream);
+// Free / total device memory in bytes.
+void memory_info(size_t* free_bytes, size_t* total_bytes);
+
+}  // namespace fer::cuda
