@@ -1,0 +1,119 @@
+// tensor/allocator.cpp: CPU aligned allocation and the CUDA caching pool (see allocator.h).
+#include "tensor/allocator.h"
+
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "fer/config.h"
+#include "kernels/common.h"
+#include "kernels/device.h"
+
+namespace fer {
+namespace {
+
+struct Counters {
+  AllocatorStats stats;
+  void on_alloc(size_t bytes) {
+    stats.alloc_calls++;
+    stats.allocated_bytes += static_cast<int64_t>(bytes);
+    if (stats.allocated_bytes > stats.peak_allocated_bytes) stats.peak_allocated_bytes = stats.allocated_bytes;
+  }
+  void on_free(size_t bytes) { stats.allocated_bytes -= static_cast<int64_t>(bytes); }
+};
+
+std::mutex g_mutex;
+Counters g_cpu, g_cuda;
+// CUDA free lists: rounded size -> cached blocks of exactly that size.
+std::map<size_t, std::vector<void*>> g_cuda_free;
+
+size_t round_cuda(size_t bytes) {
+  constexpr size_t kSmall = 512, kLarge = size_t(2) << 20;
+  if (bytes == 0) bytes = 1;
+  if (bytes <= (size_t(1) << 20)) return (bytes + kSmall - 1) / kSmall * kSmall;
+  return (bytes + kLarge - 1) / kLarge * kLarge;
+}
+
+void release_cuda_cache_locked() {
+  for (auto& [size, blocks] : g_cuda_free) {
+    for (void* p : blocks) {
+      if constexpr (kCudaBuilt) cuda::device_free(p);
+      g_cuda.stats.reserved_bytes -= static_cast<int64_t>(size);
+    }
+  }
+  g_cuda_free.clear();
+}
+
+void* cuda_allocate_locked(size_t bytes) {
+  const size_t size = round_cuda(bytes);
+  auto it = g_cuda_free.find(size);
+  if (it != g_cuda_free.end() && !it->second.empty()) {
+    void* p = it->second.back();
+    it->second.pop_back();
+    g_cuda.on_alloc(size);
+    return p;
+  }
+  void* p = nullptr;
+  if constexpr (kCudaBuilt) {
+    try {
+      p = cuda::device_malloc(size);
+    } catch (const Error&) {
+      release_cuda_cache_locked();  // give cached blocks back and try once more
+      p = cuda::device_malloc(size);
+    }
+  } else {
+    FER_FAIL("CUDA tensor requested but this build has no CUDA backend; hint: use --device cpu or rebuild with nvcc");
+  }
+  g_cuda.stats.system_calls++;
+  g_cuda.stats.reserved_bytes += static_cast<int64_t>(size);
+  g_cuda.on_alloc(size);
+  return p;
+}
+
+}  // namespace
+
+void* allocate(Device device, size_t bytes) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (device == Device::cuda) return cuda_allocate_locked(bytes);
+  const size_t size = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
+  void* p = std::aligned_alloc(64, size);
+  FER_CHECK(p != nullptr, "out of host memory: requested " << bytes << " bytes");
+  g_cpu.stats.system_calls++;
+  g_cpu.on_alloc(size);
+  g_cpu.stats.reserved_bytes = g_cpu.stats.allocated_bytes;
+  return p;
+}
+
+void deallocate(Device device, void* ptr, size_t bytes) {
+  if (ptr == nullptr) return;
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (device == Device::cuda) {
+    const size_t size = round_cuda(bytes);
+    g_cuda_free[size].push_back(ptr);
+    g_cuda.on_free(size);
+    return;
+  }
+  std::free(ptr);
+  g_cpu.on_free((std::max<size_t>(bytes, 1) + 63) / 64 * 64);
+  g_cpu.stats.reserved_bytes = g_cpu.stats.allocated_bytes;
+}
+
+AllocatorStats allocator_stats(Device device) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  return device == Device::cuda ? g_cuda.stats : g_cpu.stats;
+}
+
+void reset_peak_stats(Device device) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  auto& c = device == Device::cuda ? g_cuda : g_cpu;
+  c.stats.peak_allocated_bytes = c.stats.allocated_bytes;
+}
+
+void empty_cache(Device device) {
+  if (device != Device::cuda) return;
+  std::lock_guard<std::mutex> lock(g_mutex);
+  release_cuda_cache_locked();
+}
+
+}  // namespace fer

@@ -1,0 +1,35 @@
+// tensor/allocator.h: where tensor memory comes from.
+//
+// CPU: 64-byte aligned blocks from the system allocator.
+// CUDA: a caching pool on fer's single stream. Freed blocks go back to per-size free lists and are
+// reused by later allocations; since every kernel runs on the same stream, a block freed after its
+// last kernel was enqueued can be handed out again at once (stream order keeps the uses apart).
+// Sizes are rounded up (512 B granularity, 2 MiB above 1 MiB) so steady-state training stops calling
+// cudaMalloc after the first step. When cudaMalloc fails, the cache is released and the call retried
+// once; a second failure reports the requested and free bytes and suggests a smaller batch.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "tensor/dtype.h"
+
+namespace fer {
+
+struct AllocatorStats {
+  int64_t allocated_bytes = 0;       // in use by live tensors
+  int64_t peak_allocated_bytes = 0;  // maximum of allocated_bytes since the last reset
+  int64_t reserved_bytes = 0;        // allocated + cached (CUDA); = allocated on CPU
+  int64_t alloc_calls = 0;           // allocate() calls
+  int64_t system_calls = 0;          // malloc / cudaMalloc calls actually made
+};
+
+void* allocate(Device device, size_t bytes);
+void deallocate(Device device, void* ptr, size_t bytes);
+
+AllocatorStats allocator_stats(Device device);
+void reset_peak_stats(Device device);
+// Returns cached CUDA blocks to the driver (no-op on CPU).
+void empty_cache(Device device);
+
+}  // namespace fer
