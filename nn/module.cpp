@@ -115,10 +115,9 @@ void Module::train(bool on) {
 }
 
 void Module::set_trainable(bool on) {
-  for (auto& [name, t] : params_) {
-    t.impl().requires_grad = on;
-    if (!on) t.impl().grad.reset();
-  }
+  // The gradient buffer is kept (it may be a view of a flat buffer); a frozen parameter simply
+  // receives nothing more, and zero_grad clears what it had.
+  for (auto& [name, t] : params_) t.impl().requires_grad = on;
   for (auto& [name, child] : children_) child->set_trainable(on);
 }
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/activation.h"
+#include "tensor/rng.h"
 #include "tensor/tensor.h"
 
 namespace fer::ops {
@@ -26,6 +27,81 @@ inline Tensor gelu(const Tensor& x) { return activation(x, Activation::gelu); }
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);
 // c[B, M, N] = a[B, M, K] · b[B, K, N]  (trans flags transpose the last two dims of a / b)
 Tensor bmm(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
+
+// ---- convolution (ops_conv.cpp) -------------------------------------------------------------------
+struct Conv2dOptions {
+  int64_t stride_h = 1, stride_w = 1, pad_h = 0, pad_w = 0, groups = 1;
+  static Conv2dOptions make(int64_t stride, int64_t padding, int64_t groups = 1) {
+    return {stride, stride, padding, padding, groups};
+  }
+};
+// x [N, Cin, H, W], w [Cout, Cin/groups, kh, kw], b [Cout] or undefined -> [N, Cout, Ho, Wo]
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& options);
+// x [N, Cin, H, W], w [Cin, Cout, kh, kw] (PyTorch layout), b [Cout] or undefined
+Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, int64_t stride, int64_t padding);
+
+// ---- normalization (ops_norm.cpp) ---------------------------------------------------------------
+// x [N, C, H, W] or [N, C]. In training mode uses batch statistics and updates running_mean/var in
+// place (when defined); in eval mode uses the running statistics. gamma/beta may be undefined.
+Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                  const Tensor& running_var, bool training, double momentum, double eps);
+// Normalizes over the last dimension.
+Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps);
+
+// ---- pooling, dropout, resampling (ops_pool.cpp) --------------------------------------------------
+struct PoolOptions {
+  int64_t kernel_h = 2, kernel_w = 2, stride_h = 2, stride_w = 2, pad_h = 0, pad_w = 0;
+  bool ceil_mode = false;
+  bool count_include_pad = true;  // average pooling only
+  static PoolOptions make(int64_t kernel, int64_t stride, int64_t padding = 0, bool ceil_mode = false) {
+    return {kernel, kernel, stride, stride, padding, padding, ceil_mode, true};
+  }
+};
+Tensor max_pool2d(const Tensor& x, const PoolOptions& options);
+Tensor avg_pool2d(const Tensor& x, const PoolOptions& options);
+Tensor global_avg_pool(const Tensor& x);  // [N, C, H, W] -> [N, C]
+// Inverted dropout (identity when !training or p == 0); the mask comes from the generator's
+// dropout stream, so it is the same on CPU and CUDA.
+Tensor dropout(const Tensor& x, double p, bool training, Generator& gen);
+// Stochastic depth: drops whole samples (dim 0) with probability p, scales survivors by 1/(1-p).
+Tensor drop_path(const Tensor& x, double p, bool training, Generator& gen);
+Tensor upsample_bilinear2d(const Tensor& x, int64_t out_h, int64_t out_w);  // align_corners = false
+Tensor upsample_nearest2d(const Tensor& x, int64_t out_h, int64_t out_w);
+
+// ---- softmax, masking, losses (ops_softmax.cpp, ops_loss.cpp) -------------------------------------
+Tensor softmax(const Tensor& x, int64_t dim);
+Tensor log_softmax(const Tensor& x, int64_t dim);
+enum class MaskKind { softmax, sigmoid };
+// The Residual Masking Network refinement y = x * (1 + M), M = softmax over channels of z (or sigmoid(z)).
+Tensor mask_apply(const Tensor& x, const Tensor& z, MaskKind kind);
+// Mean weighted softmax cross-entropy of logits [N, K] against i32 labels [N]: sum_i w_{y_i} l_i / sum_i w_{y_i}.
+// class_weights [K] may be undefined (all 1). label_smoothing in [0, 1). Returns a scalar [].
+Tensor cross_entropy(const Tensor& logits, const Tensor& labels, const Tensor& class_weights = Tensor(),
+                     double label_smoothing = 0.0);
+Tensor nll_loss(const Tensor& log_probs, const Tensor& labels, const Tensor& class_weights = Tensor());
+enum class Reduction { mean, per_sample };
+Tensor mse_loss(const Tensor& prediction, const Tensor& target, Reduction reduction = Reduction::mean);
+Tensor focal_loss(const Tensor& logits, const Tensor& labels, double gamma, const Tensor& alpha = Tensor());
+
+// ---- elementwise with broadcasting, reductions (ops_elementwise.cpp) ---------------------------
+Tensor add(const Tensor& a, const Tensor& b);
+Tensor sub(const Tensor& a, const Tensor& b);
+Tensor mul(const Tensor& a, const Tensor& b);
+Tensor div(const Tensor& a, const Tensor& b);
+Tensor add_scalar(const Tensor& x, double s);
+Tensor mul_scalar(const Tensor& x, double s);
+Tensor sum(const Tensor& x);   // all elements -> []
+Tensor mean(const Tensor& x);  // all elements -> []
+// Sum / mean over one dimension (removed from the shape).
+Tensor sum_dim(const Tensor& x, int64_t dim);
+Tensor mean_dim(const Tensor& x, int64_t dim);
+
+// ---- layout (ops_layout.cpp) -----------------------------------------------------------------------
+Tensor concat(const std::vector<Tensor>& xs, int64_t dim);
+Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end);
+Tensor permute(const Tensor& x, const std::vector<int64_t>& dims);
+// Rows of x (dim 0) picked by i32/i64 indices (no gradient to the indices).
+Tensor index_select_rows(const Tensor& x, const Tensor& indices);
 
 // ---- shape (ops_shape.cpp) ----------------------------------------------------------------------
 // reshape/flatten are Tensor methods (views with autograd).

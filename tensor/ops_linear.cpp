@@ -8,6 +8,7 @@
 #include "kernels/gemm.h"
 #include "tensor/autograd.h"
 #include "tensor/dispatch.h"
+#include "tensor/op_stats.h"
 #include "tensor/ops.h"
 
 namespace fer::ops {
@@ -92,6 +93,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
     check_same_device("linear", x, b);
   }
   const int64_t M = x.numel() / in;
+  count_macs(M * in * out);
   const Tensor x2 = x.detach().reshape({M, in});
   Tensor y = Tensor::empty({M, out}, x.dtype(), x.device());
   double beta = 0.0;
@@ -154,6 +156,7 @@ Tensor bmm(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   check_same_device("bmm", a, b);
   check_cuda_float("bmm", a);
   Tensor c = Tensor::empty({batch, M, N}, a.dtype(), a.device());
+  count_macs(batch * M * N * K);
   bmm_tensors(trans_a, trans_b, batch, M, N, K, a, b, c);
   if (any_requires_grad({&a, &b})) {
     auto node = std::make_shared<BmmBackward>();
