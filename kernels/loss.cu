@@ -54,6 +54,7 @@ __device__ __forceinline__ RowStats warp_row_stats(const float* z, int64_t k, in
   return {m, logf(s), 1.f / s};
 }
 
+// Fused weighted, label-smoothed cross-entropy; one block (see the top of the file).
 __global__ void __launch_bounds__(kLossThreads)
     softmax_xent_kernel(int64_t n, int64_t k, const float* logits, const int32_t* labels, const float* w, float eps,
                         float* loss, float* per_sample, float* dlogits) {
@@ -74,6 +75,7 @@ __global__ void __launch_bounds__(kLossThreads)
     const bool ok = label_ok(y, k);
     const RowStats st = warp_row_stats(z, k, lane);
     const float c_label = (1.f - eps) * label_weight(y, k, w);  // NaN for a bad label
+    // l_r = (1-eps) w_y (-log p_y) + (eps/K) sum_c w_c (-log p_c), -log p_c = log s - (z_c - m)
     float row = c_label * (st.log_s - ((ok ? z[y] : 0.f) - st.m));
     if (eps > 0.f) {
       float part = 0.f;
@@ -84,7 +86,7 @@ __global__ void __launch_bounds__(kLossThreads)
       acc += row;
       if (per_sample) per_sample[r] = row;
     }
-    if (dlogits) {
+    if (dlogits) {  // (a p_c - c_label [c==y] - (eps/K) w_c) / W, W known from step 1
       const float a = c_label + c_smooth * S;
       for (int64_t c = lane; c < k; c += 32) {
         const float p = expf(z[c] - st.m) * st.inv_s;
@@ -96,6 +98,7 @@ __global__ void __launch_bounds__(kLossThreads)
   if (threadIdx.x == 0) *loss = total / W;
 }
 
+// Focal loss: the cross-entropy structure with the focal row terms (loss::focal_terms).
 __global__ void __launch_bounds__(kLossThreads)
     focal_kernel(int64_t n, int64_t k, const float* logits, const int32_t* labels, const float* alpha, float gamma,
                  float* loss, float* per_sample, float* dlogits) {
@@ -202,6 +205,8 @@ __global__ void mse_backward_kernel(bool mean, int64_t n, int64_t d, const float
 
 }  // namespace
 
+// Host launchers: argument checks on the host (labels live on the device and are not read
+// here), then one launch each.
 void softmax_cross_entropy(int64_t n, int64_t k, const float* logits, const int32_t* labels,
                            const float* class_weights, float label_smoothing, float* loss, float* per_sample,
                            float* dlogits, cuda_stream stream) {

@@ -75,6 +75,10 @@ T sum_in_order(const std::vector<T>& v) {
 
 }  // namespace
 
+// Fused weighted, label-smoothed cross-entropy (PyTorch semantics, see loss.h):
+//   l_i = (1-eps) w_{y_i} (-log p_{i,y_i}) + (eps/K) sum_c w_c (-log p_ic),   loss = sum_i l_i / W
+//   dlogits_ic = (a_i p_ic - (1-eps) w_{y_i} [c==y_i] - (eps/K) w_c) / W
+// One pass per row: statistics, row loss, gradient row.
 template <typename T>
 void softmax_cross_entropy(int64_t n, int64_t k, const T* logits, const int32_t* labels, const T* w, T eps, T* loss,
                            T* per_sample, T* dlogits) {
@@ -114,6 +118,7 @@ void softmax_cross_entropy(int64_t n, int64_t k, const T* logits, const int32_t*
   *loss = sum_in_order(row_loss) / W;
 }
 
+// l_i = w_{y_i} (-logp_{i,y_i}), loss = sum_i l_i / W: a gather per row, summed in row order.
 template <typename T>
 void nll_loss_forward(int64_t n, int64_t k, const T* logp, const int32_t* labels, const T* w, T* loss,
                       T* per_sample) {
@@ -130,6 +135,7 @@ void nll_loss_forward(int64_t n, int64_t k, const T* logp, const int32_t* labels
   *loss = total / label_weight_sum(n, labels, w);
 }
 
+// NLL is linear in logp: only the label entry of each row has a nonzero gradient.
 template <typename T>
 void nll_loss_backward(int64_t n, int64_t k, const int32_t* labels, const T* w, const T* dloss, T* dlogp) {
   check_class_loss_args("nll_loss_backward", n, k);
@@ -143,6 +149,8 @@ void nll_loss_backward(int64_t n, int64_t k, const int32_t* labels, const T* w, 
   }
 }
 
+// Squared errors summed per row (in parallel), then either one mean over N*D (rows added in
+// order) or one mean per row.
 template <typename T>
 void mse_loss_forward(MseReduction reduction, int64_t n, int64_t d, const T* x, const T* target, T* out) {
   check_mse_args("mse_loss_forward", n, d);
@@ -163,6 +171,8 @@ void mse_loss_forward(MseReduction reduction, int64_t n, int64_t d, const T* x, 
   }
 }
 
+// d/dx of (x - t)^2 / count is 2 (x - t) / count, scaled by the upstream gradient of the loss
+// value the element belongs to (the one scalar for mean, its row's for per_sample).
 template <typename T>
 void mse_loss_backward(MseReduction reduction, int64_t n, int64_t d, const T* x, const T* target, const T* dloss,
                        T* dx) {
@@ -176,6 +186,8 @@ void mse_loss_backward(MseReduction reduction, int64_t n, int64_t d, const T* x,
   }
 }
 
+// Focal loss, fused like cross-entropy: per row p_t (through q = 1 - p_t), the row loss
+// alpha_t q^gamma (-log p_t) and the gradient row coef (p_c - [c==y]) / A (loss::focal_terms).
 template <typename T>
 void focal_loss(int64_t n, int64_t k, const T* logits, const int32_t* labels, const T* alpha, T gamma, T* loss,
                 T* per_sample, T* dlogits) {

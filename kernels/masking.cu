@@ -24,6 +24,7 @@ __device__ __forceinline__ void pixel_softmax_stats(int64_t c, int64_t hw, const
   *inv_s = 1.f / s;
 }
 
+// y = x (1 + M), M = channel softmax of z at this thread's pixel.
 __global__ void masking_softmax_forward_kernel(int64_t n, int64_t c, int64_t hw, const float* x, const float* z,
                                                float* y, float* m_out) {
   FER_CUDA_KERNEL_LOOP(t, n * hw) {
@@ -40,6 +41,7 @@ __global__ void masking_softmax_forward_kernel(int64_t n, int64_t c, int64_t hw,
   }
 }
 
+// dx = dy (1 + M), dz = M (g - <g, M>) with g = dy x; the dot is over this pixel's channels.
 __global__ void masking_softmax_backward_kernel(int64_t n, int64_t c, int64_t hw, const float* x, const float* z,
                                                 const float* dy, float* dx, float* dz) {
   FER_CUDA_KERNEL_LOOP(t, n * hw) {
@@ -54,7 +56,7 @@ __global__ void masking_softmax_backward_kernel(int64_t n, int64_t c, int64_t hw
         dot += dy[e] * x[e] * (expf(z[e] - m) * inv_s);
       }
     }
-    for (int64_t ch = 0; ch < c; ++ch) {
+    for (int64_t ch = 0; ch < c; ++ch) {  // M recomputed (cheaper than storing it)
       const int64_t e = off + ch * hw;
       const float M = expf(z[e] - m) * inv_s;
       if (dx) dx[e] = dy[e] * (1.f + M);
@@ -63,6 +65,7 @@ __global__ void masking_softmax_backward_kernel(int64_t n, int64_t c, int64_t hw
   }
 }
 
+// sigmoid kind: elementwise, the same act::sigmoid as the CPU twin.
 __global__ void masking_sigmoid_forward_kernel(int64_t count, const float* x, const float* z, float* y,
                                                float* m_out) {
   FER_CUDA_KERNEL_LOOP(e, count) {
@@ -72,6 +75,7 @@ __global__ void masking_sigmoid_forward_kernel(int64_t count, const float* x, co
   }
 }
 
+// dx = dy (1 + M), dz = g M (1 - M).
 __global__ void masking_sigmoid_backward_kernel(int64_t count, const float* x, const float* z, const float* dy,
                                                 float* dx, float* dz) {
   FER_CUDA_KERNEL_LOOP(e, count) {
@@ -83,6 +87,7 @@ __global__ void masking_sigmoid_backward_kernel(int64_t count, const float* x, c
 
 }  // namespace
 
+// Host launchers: softmax kind -> one thread per (image, pixel); sigmoid kind -> per element.
 void masking_forward(MaskKind kind, int64_t n, int64_t c, int64_t hw, const float* x, const float* z, float* y,
                      float* m_out, cuda_stream stream) {
   check_masking_args("cuda::masking_forward", n, c, hw);

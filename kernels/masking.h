@@ -11,7 +11,8 @@
 // Shapes: n = N, c = C, hw = H*W; element (n, c, p) at n*C*HW + c*HW + p.
 // Semantics: forward writes y (=) and, when m_out != nullptr, the mask M (=). backward writes dx
 // and dz (=); either may be nullptr to skip it. The backward recomputes M from z (cheaper than
-// storing it: one more pass over z instead of an [N,C,H,W] buffer). y may alias x.
+// storing it: one more pass over z instead of an [N,C,H,W] buffer). y may alias x; the backward's
+// outputs must not alias its inputs.
 //
 // CPU: tiles of up to 64 pixels, loops over channels contiguous over pixels (as softmax_cpu).
 // CUDA: softmax kind -> one thread per (n, p) looping over C (coalesced over p); sigmoid kind ->

@@ -54,6 +54,7 @@ void channel_softmax_stats(int64_t c, int64_t hw, const T* z, int64_t w, T* m, T
 
 }  // namespace
 
+// y = x (1 + M); M = channel softmax of z per pixel, or sigmoid(z). M is written when m_out is set.
 template <typename T>
 void masking_forward(MaskKind kind, int64_t n, int64_t c, int64_t hw, const T* x, const T* z, T* y, T* m_out) {
   check_masking_args("masking_forward", n, c, hw);
@@ -71,6 +72,7 @@ void masking_forward(MaskKind kind, int64_t n, int64_t c, int64_t hw, const T* x
     T m[kTile], inv_s[kTile];
     const int64_t off = base + p0;  // (n, c=0, p0); channel ch of pixel p0+j at off + ch*hw + j
     channel_softmax_stats(c, hw, z + off, w, m, inv_s);
+    // M_c = exp(z_c - m) / s at every pixel of the tile, then the product
     for (int64_t ch = 0; ch < c; ++ch) {
       for (int64_t j = 0; j < w; ++j) {
         const int64_t e = off + ch * hw + j;
@@ -82,6 +84,8 @@ void masking_forward(MaskKind kind, int64_t n, int64_t c, int64_t hw, const T* x
   });
 }
 
+// dx = dy (1 + M);  dz = g M (1 - M) (sigmoid) or M (g - sum_c g M) (softmax), g = dy x.
+// M is recomputed from z: the same statistics pass as the forward.
 template <typename T>
 void masking_backward(MaskKind kind, int64_t n, int64_t c, int64_t hw, const T* x, const T* z, const T* dy, T* dx,
                       T* dz) {
@@ -110,6 +114,7 @@ void masking_backward(MaskKind kind, int64_t n, int64_t c, int64_t hw, const T* 
         }
       }
     }
+    // with the per-pixel dot known, both gradients are elementwise
     for (int64_t ch = 0; ch < c; ++ch) {
       for (int64_t j = 0; j < w; ++j) {
         const int64_t e = off + ch * hw + j;

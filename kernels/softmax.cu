@@ -32,9 +32,11 @@ __global__ void softmax_rows_forward_kernel(int64_t rows, int64_t dim, const flo
   for (int64_t r = first; r < rows; r += stride) {
     const float* xr = x + r * dim;
     float* yr = y + r * dim;
+    // pass 1: row max (lanes stride over k, then a butterfly over the warp)
     float m = -INFINITY;
     for (int64_t k = lane; k < dim; k += 32) m = fmaxf(m, xr[k]);
     m = smx::warp_max(m);
+    // pass 2: s = sum exp(x - m); pass 3: the outputs
     float s = 0.f;
     for (int64_t k = lane; k < dim; k += 32) s += expf(xr[k] - m);
     s = smx::warp_sum(s);
@@ -60,6 +62,7 @@ __global__ void softmax_rows_backward_kernel(int64_t rows, int64_t dim, const fl
     float dot = 0.f;  // softmax: sum dy*y; log_softmax: sum dy
     for (int64_t k = lane; k < dim; k += 32) dot += kLog ? gr[k] : gr[k] * yr[k];
     dot = smx::warp_sum(dot);
+    // softmax: dx = y (dy - dot); log_softmax: dx = dy - exp(y) dot
     for (int64_t k = lane; k < dim; k += 32) dr[k] = kLog ? gr[k] - expf(yr[k]) * dot : yr[k] * (gr[k] - dot);
   }
 }
@@ -105,6 +108,7 @@ __global__ void softmax_strided_backward_kernel(int64_t outer, int64_t dim, int6
   }
 }
 
+// Host side: pick the kernel by layout (nothing to do for an empty tensor).
 template <bool kLog>
 void launch_forward(int64_t outer, int64_t dim, int64_t inner, const float* x, float* y, cuda_stream stream) {
   if (outer * inner == 0) return;
