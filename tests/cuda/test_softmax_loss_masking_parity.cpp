@@ -156,8 +156,9 @@ TEST_CASE("softmax cross-entropy cuda == cpu (weights x label smoothing, odd N, 
         // loss and per-sample losses: O(1..1e4) values, sums in a different order (atol 1e-5, rtol 1e-5)
         test::expect_close(name + " loss", gloss.download(), loss, 1e-5, 1e-5);
         test::expect_close(name + " per_sample", gper.download(), per, 1e-5, 1e-5);
-        // dlogits ~ (p - t) / W with W ~ N (atol 1e-7 / N, rtol 1e-4)
-        test::expect_close(name + " dlogits", gdz.download(), dz, 1e-7 / double(s.n), 1e-4);
+        // dlogits = (a p - ...) / W with W ~ N: p carries a few ulp (expf, the order of s), and
+        // a p - c_label can cancel near p = 1 (atol 1e-6 / N, rtol 1e-4)
+        test::expect_close(name + " dlogits", gdz.download(), dz, 1e-6 / double(s.n), 1e-4);
         // loss only (per_sample and dlogits skipped): the same loss, bit for bit
         test::DeviceArray gloss2(1);
         cuda::softmax_cross_entropy(s.n, s.k, gz.get(), gl.get(), weighted ? gw.get() : nullptr, eps,
@@ -268,7 +269,7 @@ TEST_CASE("focal loss cuda == cpu (gamma x alpha)") {
         // pow/exp/log rounding differs by a few ulp (atol 1e-6, rtol 1e-4 everywhere)
         test::expect_close(name + " loss", gloss.download(), loss, 1e-6, 1e-4);
         test::expect_close(name + " per_sample", gper.download(), per, 1e-6, 1e-4);
-        test::expect_close(name + " dlogits", gdz.download(), dz, 1e-7 / double(n), 1e-4);
+        test::expect_close(name + " dlogits", gdz.download(), dz, 1e-6 / double(n), 1e-4);  // as for xent
       }
     }
   }
