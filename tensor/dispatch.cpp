@@ -21,4 +21,16 @@ void axpy_inplace(Tensor& y, const Tensor& x, double alpha) {
       [&](cuda_stream) { FER_FAIL("axpy on CUDA: pending the elementwise kernels"); });
 }
 
+Tensor scale_by_scalar_tensor(const Tensor& g, const Tensor& s) {
+  FER_CHECK(s.numel() == 1, "scale_by_scalar_tensor: the scale must have one element, got " << describe(s));
+  if (s.device() == Device::cpu) {
+    const double v = s.item();
+    if (v == 1.0) return g;
+    Tensor out = Tensor::zeros(g.shape(), g.dtype(), g.device());
+    axpy_inplace(out, g, v);
+    return out;
+  }
+  FER_FAIL("scale_by_scalar_tensor on CUDA: pending the elementwise kernels");
+}
+
 }  // namespace fer

@@ -36,6 +36,14 @@ void with_floating(const char* op, DType dtype, Fn&& fn) {
   else FER_FAIL(op << ": unsupported dtype " << dtype_name(dtype) << "; expected f32 (or f64 on the CPU)");
 }
 
+// The common case: `like` decides the device and the floating type; cpu_fn is a generic lambda
+// called with float{} or double{}, cuda_fn receives the stream.
+template <typename CpuFn, typename CudaFn>
+void run_kernel(const char* op, const Tensor& like, CpuFn&& cpu_fn, CudaFn&& cuda_fn) {
+  on_device(
+      op, like.device(), [&] { with_floating(op, like.dtype(), cpu_fn); }, std::forward<CudaFn>(cuda_fn));
+}
+
 // CUDA kernels take float only; f64 is a CPU (gradient-check) dtype.
 inline void check_cuda_float(const char* op, const Tensor& t) {
   FER_CHECK(!t.is_cuda() || t.dtype() == DType::f32,
@@ -44,5 +52,8 @@ inline void check_cuda_float(const char* op, const Tensor& t) {
 
 // y += alpha * x (same shape, dtype, device); no autograd.
 void axpy_inplace(Tensor& y, const Tensor& x, double alpha);
+// g * s for a one-element tensor s (the upstream gradient of a scalar loss); returns g itself when
+// s is known to be 1 on the host. No autograd.
+Tensor scale_by_scalar_tensor(const Tensor& g, const Tensor& s);
 
 }  // namespace fer

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kernels/activation.h"
+#include "kernels/masking.h"
 #include "tensor/rng.h"
 #include "tensor/tensor.h"
 
@@ -71,7 +72,7 @@ Tensor upsample_nearest2d(const Tensor& x, int64_t out_h, int64_t out_w);
 // ---- softmax, masking, losses (ops_softmax.cpp, ops_loss.cpp) -------------------------------------
 Tensor softmax(const Tensor& x, int64_t dim);
 Tensor log_softmax(const Tensor& x, int64_t dim);
-enum class MaskKind { softmax, sigmoid };
+using fer::MaskKind;  // kernels/masking.h: softmax (the reference code's choice) or sigmoid
 // The Residual Masking Network refinement y = x * (1 + M), M = softmax over channels of z (or sigmoid(z)).
 Tensor mask_apply(const Tensor& x, const Tensor& z, MaskKind kind);
 // Mean weighted softmax cross-entropy of logits [N, K] against i32 labels [N]: sum_i w_{y_i} l_i / sum_i w_{y_i}.
