@@ -19,12 +19,12 @@ template <typename T>
 void dropout_forward(int64_t n, float p, uint64_t seed, uint64_t stream, uint64_t offset, const T* x, T* y,
                      uint8_t* mask) {
   check_dropout("dropout_forward", n, p);
-  const T s = dropout::scale<T>(p);
+  const T s = dropout::scale<T>(p);  // 1/(1-p), or 0 when p == 1
 #pragma omp parallel for schedule(static) if (n > 16384)
   for (int64_t i = 0; i < n; ++i) {
-    const bool keep = dropout::keep(seed, stream, offset + static_cast<uint64_t>(i), p);
-    mask[i] = keep ? 1 : 0;
-    y[i] = keep ? x[i] * s : T(0);
+    const bool keep = dropout::keep(seed, stream, offset + static_cast<uint64_t>(i), p);  // u_i >= p
+    mask[i] = keep ? 1 : 0;         // saved for the backward
+    y[i] = keep ? x[i] * s : T(0);  // a select: dropped elements are exact zeros
   }
 }
 

@@ -18,10 +18,10 @@ __global__ void maxpool2d_forward_kernel(Pool2dDims d, int64_t OH, int64_t OW, c
                                          int32_t* argmax) {
   const int64_t total = d.n * d.c * OH * OW;
   FER_CUDA_KERNEL_LOOP(o, total) {
-    const int64_t ow = o % OW;
+    const int64_t ow = o % OW;  // o = (nc*OH + oh)*OW + ow: neighbouring threads, neighbouring columns
     const int64_t oh = (o / OW) % OH;
     const int64_t nc = o / (OW * OH);
-    int64_t h0, h1, w0, w1;
+    int64_t h0, h1, w0, w1;  // the clipped window, as on the CPU
     pool::window(oh, d.kernel_h, d.stride_h, d.pad_h, d.h, &h0, &h1);
     pool::window(ow, d.kernel_w, d.stride_w, d.pad_w, d.w, &w0, &w1);
     pool::max_window(x + nc * d.h * d.w, d.w, h0, h1, w0, w1, &y[o], &argmax[o]);
@@ -31,11 +31,11 @@ __global__ void maxpool2d_forward_kernel(Pool2dDims d, int64_t OH, int64_t OW, c
 __global__ void maxpool2d_backward_kernel(Pool2dDims d, int64_t OH, int64_t OW, const float* dy,
                                           const int32_t* argmax, float* dx) {
   const int64_t total = d.n * d.c * d.h * d.w;
-  FER_CUDA_KERNEL_LOOP(i, total) {
+  FER_CUDA_KERNEL_LOOP(i, total) {  // i = (nc*H + ih)*W + iw: one thread per INPUT element
     const int64_t iw = i % d.w;
     const int64_t ih = (i / d.w) % d.h;
     const int64_t nc = i / (d.w * d.h);
-    int64_t oh0, oh1, ow0, ow1;
+    int64_t oh0, oh1, ow0, ow1;  // the windows that can contain (ih, iw)
     pool::windows_containing(ih, d.kernel_h, d.stride_h, d.pad_h, OH, &oh0, &oh1);
     pool::windows_containing(iw, d.kernel_w, d.stride_w, d.pad_w, OW, &ow0, &ow1);
     const float* dy_plane = dy + nc * OH * OW;
@@ -96,7 +96,8 @@ __global__ void global_avgpool_forward_kernel(int64_t rows, int64_t hw, const fl
   for (int64_t r = warp; r < rows; r += warps_total) {  // uniform within the warp: all lanes iterate
     const float* row = x + r * hw;
     float sum = 0.f;
-    for (int64_t i = lane; i < hw; i += 32) sum += row[i];
+    for (int64_t i = lane; i < hw; i += 32) sum += row[i];  // coalesced: lanes read consecutive elements
+    // butterfly: after offsets 16,8,4,2,1 every lane holds the same total, added in a fixed order
     for (int off = 16; off > 0; off /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, off);
     if (lane == 0) y[r] = sum / float(hw);
   }

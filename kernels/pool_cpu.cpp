@@ -35,15 +35,16 @@ void maxpool2d_forward(const Pool2dDims& d, const T* x, T* y, int32_t* argmax) {
   check_pool2d("maxpool2d_forward", d);
   const int64_t H = d.h, W = d.w, OH = d.out_h(), OW = d.out_w();
 #pragma omp parallel for schedule(static)
-  for (int64_t nc = 0; nc < d.n * d.c; ++nc) {
+  for (int64_t nc = 0; nc < d.n * d.c; ++nc) {  // planes are independent
     const T* plane = x + nc * H * W;
     for (int64_t oh = 0; oh < OH; ++oh) {
-      int64_t h0, h1;
+      int64_t h0, h1;  // window rows, clipped to [0, H): padding rows are skipped (= -inf)
       pool::window(oh, d.kernel_h, d.stride_h, d.pad_h, H, &h0, &h1);
       for (int64_t ow = 0; ow < OW; ++ow) {
         int64_t w0, w1;
         pool::window(ow, d.kernel_w, d.stride_w, d.pad_w, W, &w0, &w1);
-        const int64_t o = (nc * OH + oh) * OW + ow;
+        const int64_t o = (nc * OH + oh) * OW + ow;  // flat output index
+        // y[o] = max of the window, argmax[o] = its plane index (first maximum; NaN wins)
         pool::max_window(plane, W, h0, h1, w0, w1, &y[o], &argmax[o]);
       }
     }
@@ -66,10 +67,10 @@ void maxpool2d_backward(const Pool2dDims& d, const T* dy, const int32_t* argmax,
       for (int64_t iw = 0; iw < W; ++iw) {
         int64_t ow0, ow1;
         pool::windows_containing(iw, d.kernel_w, d.stride_w, d.pad_w, OW, &ow0, &ow1);
-        const int32_t me = static_cast<int32_t>(ih * W + iw);
-        T sum = T(0);
+        const int32_t me = static_cast<int32_t>(ih * W + iw);  // my index in the plane, as argmax stores it
+        T sum = T(0);  // an element no window chose gets exactly 0
         for (int64_t oh = oh0; oh < oh1; ++oh)
-          for (int64_t ow = ow0; ow < ow1; ++ow)
+          for (int64_t ow = ow0; ow < ow1; ++ow)  // row-major window order: the CUDA kernel's order too
             if (arg_plane[oh * OW + ow] == me) sum += dy_plane[oh * OW + ow];
         dx[nc * H * W + ih * W + iw] = sum;
       }
@@ -93,6 +94,7 @@ void avgpool2d_forward(const Pool2dDims& d, bool count_include_pad, const T* x, 
         T sum = T(0);  // padded positions contribute 0
         for (int64_t ih = h0; ih < h1; ++ih)
           for (int64_t iw = w0; iw < w1; ++iw) sum += plane[ih * W + iw];
+        // D counts the padding cells (count_include_pad) or only the real ones
         y[(nc * OH + oh) * OW + ow] = sum / T(pool::avg_divisor(d, oh, ow, count_include_pad));
       }
     }
@@ -115,7 +117,7 @@ void avgpool2d_backward(const Pool2dDims& d, bool count_include_pad, const T* dy
         pool::windows_containing(iw, d.kernel_w, d.stride_w, d.pad_w, OW, &ow0, &ow1);
         T sum = T(0);
         for (int64_t oh = oh0; oh < oh1; ++oh)
-          for (int64_t ow = ow0; ow < ow1; ++ow)
+          for (int64_t ow = ow0; ow < ow1; ++ow)  // every window containing (ih,iw) read it with weight 1/D
             sum += dy_plane[oh * OW + ow] / T(pool::avg_divisor(d, oh, ow, count_include_pad));
         dx[nc * H * W + ih * W + iw] = sum;
       }
@@ -135,7 +137,7 @@ void global_avgpool_forward(int64_t n, int64_t c, int64_t hw, const T* x, T* y) 
   for (int64_t nc = 0; nc < n * c; ++nc) {
     const T* row = x + nc * hw;
     T sum = T(0);
-    for (int64_t i = 0; i < hw; ++i) sum += row[i];
+    for (int64_t i = 0; i < hw; ++i) sum += row[i];  // sequential; the GPU uses a warp tree
     y[nc] = sum / T(hw);
   }
 }

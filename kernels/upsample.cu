@@ -18,7 +18,7 @@ __global__ void upsample_bilinear2d_forward_kernel(Upsample2dDims d, float scale
     const int64_t ow = o % OW;
     const int64_t oh = (o / OW) % OH;
     const int64_t nc = o / (OW * OH);
-    int64_t h0, h1, w0, w1;
+    int64_t h0, h1, w0, w1;  // same taps as the CPU (the source coordinate is computed without FMA)
     float lh0, lh1, lw0, lw1;
     upsample::bilinear_taps(oh, H, scale_h, &h0, &h1, &lh0, &lh1);
     upsample::bilinear_taps(ow, W, scale_w, &w0, &w1, &lw0, &lw1);
@@ -35,7 +35,7 @@ __global__ void upsample_bilinear2d_backward_kernel(Upsample2dDims d, float scal
     const int64_t iw = i % W;
     const int64_t ih = (i / W) % H;
     const int64_t nc = i / (W * H);
-    int64_t oh0, oh1, ow0, ow1;
+    int64_t oh0, oh1, ow0, ow1;  // supersets of the outputs touching (ih, iw), filtered by the weights
     upsample::bilinear_dst_range(ih, H, OH, &oh0, &oh1);
     upsample::bilinear_dst_range(iw, W, OW, &ow0, &ow1);
     const float* dy_plane = dy + nc * OH * OW;
@@ -44,7 +44,8 @@ __global__ void upsample_bilinear2d_backward_kernel(Upsample2dDims d, float scal
       const float ah = upsample::bilinear_weight(oh, ih, H, scale_h);
       if (ah == 0.f) continue;
       float row = 0.f;
-      for (int64_t ow = ow0; ow < ow1; ++ow) row += upsample::bilinear_weight(ow, iw, W, scale_w) * dy_plane[oh * OW + ow];
+      for (int64_t ow = ow0; ow < ow1; ++ow)
+        row += upsample::bilinear_weight(ow, iw, W, scale_w) * dy_plane[oh * OW + ow];
       sum += ah * row;
     }
     dx[i] = sum;
@@ -67,7 +68,7 @@ __global__ void upsample_nearest2d_backward_kernel(Upsample2dDims d, const float
     const int64_t iw = i % W;
     const int64_t ih = (i / W) % H;
     const int64_t nc = i / (W * H);
-    int64_t oh0, oh1, ow0, ow1;
+    int64_t oh0, oh1, ow0, ow1;  // the block of outputs that copied (ih, iw)
     upsample::nearest_dst_range(ih, H, OH, &oh0, &oh1);
     upsample::nearest_dst_range(iw, W, OW, &ow0, &ow1);
     const float* dy_plane = dy + nc * OH * OW;

@@ -24,13 +24,14 @@ void upsample_bilinear2d_forward(const Upsample2dDims& d, const T* x, T* y) {
   for (int64_t nc = 0; nc < d.n * d.c; ++nc) {
     const T* plane = x + nc * H * W;
     for (int64_t oh = 0; oh < OH; ++oh) {
-      int64_t h0, h1;
+      int64_t h0, h1;  // the two source rows and their weights (lh0 + lh1 = 1)
       T lh0, lh1;
       upsample::bilinear_taps(oh, H, scale_h, &h0, &h1, &lh0, &lh1);
       for (int64_t ow = 0; ow < OW; ++ow) {
         int64_t w0, w1;
         T lw0, lw1;
         upsample::bilinear_taps(ow, W, scale_w, &w0, &w1, &lw0, &lw1);
+        // interpolate along w in both source rows, then along h
         y[(nc * OH + oh) * OW + ow] = lh0 * (lw0 * plane[h0 * W + w0] + lw1 * plane[h0 * W + w1]) +
                                       lh1 * (lw0 * plane[h1 * W + w0] + lw1 * plane[h1 * W + w1]);
       }
@@ -49,7 +50,7 @@ void upsample_bilinear2d_backward(const Upsample2dDims& d, const T* dy, T* dx) {
   for (int64_t nc = 0; nc < d.n * d.c; ++nc) {
     const T* dy_plane = dy + nc * OH * OW;
     for (int64_t ih = 0; ih < H; ++ih) {
-      int64_t oh0, oh1;
+      int64_t oh0, oh1;  // a superset of the output rows whose taps touch row ih
       upsample::bilinear_dst_range(ih, H, OH, &oh0, &oh1);
       for (int64_t iw = 0; iw < W; ++iw) {
         int64_t ow0, ow1;
@@ -58,7 +59,7 @@ void upsample_bilinear2d_backward(const Upsample2dDims& d, const T* dy, T* dx) {
         for (int64_t oh = oh0; oh < oh1; ++oh) {
           const T ah = upsample::bilinear_weight(oh, ih, H, scale_h);
           if (ah == T(0)) continue;  // row oh does not touch ih (or with weight exactly 0)
-          T row = T(0);
+          T row = T(0);  // sum_ow a_w(ow, iw) * dy[oh, ow]
           for (int64_t ow = ow0; ow < ow1; ++ow)
             row += upsample::bilinear_weight(ow, iw, W, scale_w) * dy_plane[oh * OW + ow];
           sum += ah * row;
@@ -77,7 +78,7 @@ void upsample_nearest2d_forward(const Upsample2dDims& d, const T* x, T* y) {
   for (int64_t nc = 0; nc < d.n * d.c; ++nc) {
     const T* plane = x + nc * H * W;
     for (int64_t oh = 0; oh < OH; ++oh) {
-      const int64_t ih = upsample::nearest_src(oh, H, OH);
+      const int64_t ih = upsample::nearest_src(oh, H, OH);  // floor(oh * H / OH)
       for (int64_t ow = 0; ow < OW; ++ow)
         y[(nc * OH + oh) * OW + ow] = plane[ih * W + upsample::nearest_src(ow, W, OW)];
     }
