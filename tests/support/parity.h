@@ -42,6 +42,35 @@ class DeviceArray {
   size_t n_ = 0;
 };
 
+// A typed device buffer (labels, indices, masks). A fresh one is filled with 0xAB bytes so an
+// unwritten output shows up as garbage rather than as a plausible zero.
+template <typename T>
+class DeviceBuffer {
+ public:
+  explicit DeviceBuffer(size_t n) : n_(n) {
+    ptr_ = static_cast<T*>(cuda::device_malloc(std::max<size_t>(n, 1) * sizeof(T)));
+    cuda::memset_device(ptr_, 0xAB, std::max<size_t>(n, 1) * sizeof(T), cuda::default_stream());
+  }
+  explicit DeviceBuffer(const std::vector<T>& host) : DeviceBuffer(host.size()) {
+    cuda::memcpy_h2d(ptr_, host.data(), host.size() * sizeof(T), cuda::default_stream());
+  }
+  DeviceBuffer(const DeviceBuffer&) = delete;
+  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+  ~DeviceBuffer() { cuda::device_free(ptr_); }
+  T* get() { return ptr_; }
+  const T* get() const { return ptr_; }
+  size_t size() const { return n_; }
+  std::vector<T> download() const {
+    std::vector<T> h(n_);
+    cuda::memcpy_d2h(h.data(), ptr_, n_ * sizeof(T), cuda::default_stream());
+    return h;
+  }
+
+ private:
+  T* ptr_ = nullptr;
+  size_t n_ = 0;
+};
+
 // A CPU output buffer pre-filled with a value no kernel produces by accident.
 inline std::vector<float> cpu_output(size_t n) { return std::vector<float>(n, -7.77e7f); }
 
