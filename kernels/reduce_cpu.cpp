@@ -1,0 +1,155 @@
+// kernels/reduce_cpu.cpp: CPU twin of the reductions (see reduce.h).
+//
+// reduce_all: the input is cut into fixed chunks of kChunk elements (the cut depends on n only);
+// chunks are summed in parallel, each in order, and the chunk sums are added in chunk order, so the
+// result is the same for any number of threads. Axis reductions: tasks are (o, block of inner)
+// pairs; each walks d = 0..dim-1 in order with a small accumulator row, reading x row by row
+// (contiguous inner loops).
+#include <algorithm>
+#include <vector>
+
+#include "kernels/reduce.h"
+
+namespace fer {
+
+namespace {
+constexpr int64_t kParallelMin = 32768;
+constexpr int64_t kChunk = 65536;      // reduce_all: elements per partial sum
+constexpr int64_t kInnerBlock = 256;   // axis reductions: inner positions per task
+}  // namespace
+
+const char* reduction_name(Reduction r) {
+  switch (r) {
+    case Reduction::sum: return "sum";
+    case Reduction::mean: return "mean";
+    case Reduction::sum_squares: return "sum_squares";
+  }
+  return "?";
+}
+
+void check_reduce_all(const char* op, int64_t n, bool nonempty) {
+  FER_CHECK(n >= 0, op << ": negative element count n=" << n);
+  FER_CHECK(!nonempty || n > 0, op << ": needs at least one element (n=0); hint: the mean or max of nothing is undefined");
+}
+
+void check_reduce_axis(const char* op, int64_t outer, int64_t dim, int64_t inner, bool nonempty) {
+  FER_CHECK(outer >= 0 && dim >= 0 && inner >= 0,
+            op << ": negative size in [outer, dim, inner] = [" << outer << ", " << dim << ", " << inner << "]");
+  FER_CHECK(!nonempty || dim > 0, op << ": the reduced axis is empty ([outer, dim, inner] = [" << outer << ", " << dim
+                                     << ", " << inner << "]); hint: the mean or max of nothing is undefined");
+}
+
+namespace cpu {
+
+template <typename T>
+void reduce_all(Reduction r, int64_t n, const T* x, T* out) {
+  check_reduce_all("reduce_all", n, r == Reduction::mean);
+  const int64_t chunks = ceil_div(n, kChunk);
+  std::vector<double> partial(static_cast<size_t>(chunks));
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+  for (int64_t c = 0; c < chunks; ++c) {
+    const int64_t i1 = std::min(n, (c + 1) * kChunk);
+    double acc = 0;
+    for (int64_t i = c * kChunk; i < i1; ++i) acc += red::term(r, x[i]);
+    partial[c] = acc;
+  }
+  double total = 0;
+  for (int64_t c = 0; c < chunks; ++c) total += partial[c];
+  out[0] = static_cast<T>(red::finish(r, total, n));
+}
+
+template <typename T>
+void reduce_all_backward(Reduction r, int64_t n, const T* x, const T* dy, T* dx) {
+  check_reduce_all("reduce_all_backward", n, r == Reduction::mean);
+  const bool need_x = r == Reduction::sum_squares;
+  const T g = dy[0];
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+  for (int64_t i = 0; i < n; ++i) dx[i] = red::grad(r, need_x ? x[i] : T(0), g, n);
+}
+
+template <typename T>
+void reduce_axis(Reduction r, int64_t outer, int64_t dim, int64_t inner, const T* x, T* y) {
+  check_reduce_axis("reduce_axis", outer, dim, inner, r == Reduction::mean);
+  const int64_t blocks = ceil_div(inner, kInnerBlock);
+#pragma omp parallel for schedule(static) if (outer * dim * inner > kParallelMin)
+  for (int64_t t = 0; t < outer * blocks; ++t) {
+    const int64_t o = t / blocks, i0 = (t % blocks) * kInnerBlock, i1 = std::min(inner, i0 + kInnerBlock);
+    double acc[kInnerBlock];
+    std::fill(acc, acc + (i1 - i0), 0.0);
+    for (int64_t d = 0; d < dim; ++d) {
+      const T* row = x + (o * dim + d) * inner;
+      for (int64_t i = i0; i < i1; ++i) acc[i - i0] += red::term(r, row[i]);
+    }
+    for (int64_t i = i0; i < i1; ++i) y[o * inner + i] = static_cast<T>(red::finish(r, acc[i - i0], dim));
+  }
+}
+
+template <typename T>
+void reduce_axis_backward(Reduction r, int64_t outer, int64_t dim, int64_t inner, const T* x, const T* dy, T* dx) {
+  check_reduce_axis("reduce_axis_backward", outer, dim, inner, r == Reduction::mean);
+  const bool need_x = r == Reduction::sum_squares;
+#pragma omp parallel for collapse(2) schedule(static) if (outer * dim * inner > kParallelMin)
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t d = 0; d < dim; ++d) {
+      const int64_t row = (o * dim + d) * inner;
+      for (int64_t i = 0; i < inner; ++i)
+        dx[row + i] = red::grad(r, need_x ? x[row + i] : T(0), dy[o * inner + i], dim);
+    }
+  }
+}
+
+template <typename T>
+void max_axis(int64_t outer, int64_t dim, int64_t inner, const T* x, T* y, int64_t* idx) {
+  check_reduce_axis("max_axis", outer, dim, inner, true);
+  const int64_t blocks = ceil_div(inner, kInnerBlock);
+#pragma omp parallel for schedule(static) if (outer * dim * inner > kParallelMin)
+  for (int64_t t = 0; t < outer * blocks; ++t) {
+    const int64_t o = t / blocks, i0 = (t % blocks) * kInnerBlock, i1 = std::min(inner, i0 + kInnerBlock);
+    T best[kInnerBlock];
+    int64_t arg[kInnerBlock];
+    const T* first = x + o * dim * inner;  // d = 0
+    for (int64_t i = i0; i < i1; ++i) best[i - i0] = first[i], arg[i - i0] = 0;
+    for (int64_t d = 1; d < dim; ++d) {
+      const T* row = x + (o * dim + d) * inner;
+      for (int64_t i = i0; i < i1; ++i) {
+        if (red::max_beats(row[i], best[i - i0])) best[i - i0] = row[i], arg[i - i0] = d;
+      }
+    }
+    for (int64_t i = i0; i < i1; ++i) {
+      if (y) y[o * inner + i] = best[i - i0];
+      if (idx) idx[o * inner + i] = arg[i - i0];
+    }
+  }
+}
+
+template <typename T>
+void max_axis_backward(int64_t outer, int64_t dim, int64_t inner, const int64_t* idx, const T* dy, T* dx) {
+  check_reduce_axis("max_axis_backward", outer, dim, inner, true);
+#pragma omp parallel for collapse(2) schedule(static) if (outer * dim * inner > kParallelMin)
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t d = 0; d < dim; ++d) {
+      const int64_t row = (o * dim + d) * inner;
+      for (int64_t i = 0; i < inner; ++i) dx[row + i] = idx[o * inner + i] == d ? dy[o * inner + i] : T(0);
+    }
+  }
+}
+
+template <typename T>
+void argmax_rows(int64_t rows, int64_t k, const T* x, int64_t* idx) {
+  max_axis<T>(rows, k, 1, x, nullptr, idx);
+}
+
+#define FER_INSTANTIATE_REDUCE(T)                                                                      \
+  template void reduce_all<T>(Reduction, int64_t, const T*, T*);                                      \
+  template void reduce_all_backward<T>(Reduction, int64_t, const T*, const T*, T*);                    \
+  template void reduce_axis<T>(Reduction, int64_t, int64_t, int64_t, const T*, T*);                    \
+  template void reduce_axis_backward<T>(Reduction, int64_t, int64_t, int64_t, const T*, const T*, T*); \
+  template void max_axis<T>(int64_t, int64_t, int64_t, const T*, T*, int64_t*);                        \
+  template void max_axis_backward<T>(int64_t, int64_t, int64_t, const int64_t*, const T*, T*);         \
+  template void argmax_rows<T>(int64_t, int64_t, const T*, int64_t*);
+FER_INSTANTIATE_REDUCE(float)
+FER_INSTANTIATE_REDUCE(double)
+#undef FER_INSTANTIATE_REDUCE
+
+}  // namespace cpu
+}  // namespace fer
