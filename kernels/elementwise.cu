@@ -22,29 +22,6 @@ constexpr int kReduceBlock = 256;
 // Reduce with one block per dx element from this many summed elements on.
 constexpr int64_t kBlockReduceMin = 256;
 
-template <K KIND>
-constexpr bool small_is_a() {
-  return KIND == K::scalar_a || KIND == K::inner_a || KIND == K::mid_a || KIND == K::outer_inner_a;
-}
-
-// Offsets of output element i in a and b for the broadcast kind KIND (the table in elementwise.h).
-template <K KIND>
-__device__ __forceinline__ void operand_offsets(const BroadcastShape& bs, int64_t i, int64_t* ia, int64_t* ib) {
-  if constexpr (KIND == K::same) {
-    *ia = i, *ib = i;
-  } else if constexpr (KIND == K::generic) {
-    *ia = ew::broadcast_offset(bs.out, bs.a_stride, bs.ndim, i);
-    *ib = ew::broadcast_offset(bs.out, bs.b_stride, bs.ndim, i);
-  } else {
-    int64_t s = 0;  // scalar: the one element
-    if constexpr (KIND == K::inner_a || KIND == K::inner_b) s = i / bs.inner;
-    if constexpr (KIND == K::mid_a || KIND == K::mid_b) s = (i / (bs.mid * bs.inner)) * bs.inner + i % bs.inner;
-    if constexpr (KIND == K::outer_inner_a || KIND == K::outer_inner_b) s = (i / bs.inner) % bs.mid;
-    if constexpr (small_is_a<KIND>()) *ia = s, *ib = i;
-    else *ia = i, *ib = s;
-  }
-}
-
 // Calls f(std::integral_constant<BroadcastKind, k>) so a kernel template can be picked at run time.
 template <typename F>
 void dispatch_kind(K k, F f) {
@@ -66,7 +43,7 @@ template <K KIND>
 __global__ void binary_forward_kernel(BinaryOp op, BroadcastShape bs, const float* a, const float* b, float* c) {
   FER_CUDA_KERNEL_LOOP(i, bs.numel) {
     int64_t ia, ib;
-    operand_offsets<KIND>(bs, i, &ia, &ib);
+    ew::operand_offsets<KIND>(bs, i, &ia, &ib);
     c[i] = ew::binary(op, a[ia], b[ib]);
   }
 }
@@ -77,7 +54,7 @@ __global__ void binary_backward_kernel(BinaryOp op, bool need_ab, BroadcastShape
                                        const float* b, const float* dc, float* ga, float* gb) {
   FER_CUDA_KERNEL_LOOP(i, bs.numel) {
     int64_t ia, ib;
-    operand_offsets<KIND>(bs, i, &ia, &ib);
+    ew::operand_offsets<KIND>(bs, i, &ia, &ib);
     const float av = need_ab ? a[ia] : 0.f, bv = need_ab ? b[ib] : 0.f;
     if (ga) ga[i] = ew::grad_a(op, av, bv, dc[i]);
     if (gb) gb[i] = ew::grad_b(op, av, bv, dc[i]);

@@ -151,6 +151,31 @@ FER_HD int64_t broadcast_offset(const int64_t* out, const int64_t* stride, int n
   }
   return off;
 }
+template <BroadcastKind KIND>
+constexpr bool small_is_a() {
+  return KIND == BroadcastKind::scalar_a || KIND == BroadcastKind::inner_a || KIND == BroadcastKind::mid_a ||
+         KIND == BroadcastKind::outer_inner_a;
+}
+// Offsets of output element i in a and b for the kind KIND (the table above). The CUDA kernels are
+// templated on KIND; the CPU twin walks the same patterns as loop nests, and the unit tests check
+// this function itself against a coordinate-by-coordinate reference.
+template <BroadcastKind KIND>
+FER_HD void operand_offsets(const BroadcastShape& bs, int64_t i, int64_t* ia, int64_t* ib) {
+  using K = BroadcastKind;
+  if constexpr (KIND == K::same) {
+    *ia = i, *ib = i;
+  } else if constexpr (KIND == K::generic) {
+    *ia = broadcast_offset(bs.out, bs.a_stride, bs.ndim, i);
+    *ib = broadcast_offset(bs.out, bs.b_stride, bs.ndim, i);
+  } else {
+    int64_t s = 0;  // scalar: the one element
+    if constexpr (KIND == K::inner_a || KIND == K::inner_b) s = i / bs.inner;
+    if constexpr (KIND == K::mid_a || KIND == K::mid_b) s = (i / (bs.mid * bs.inner)) * bs.inner + i % bs.inner;
+    if constexpr (KIND == K::outer_inner_a || KIND == K::outer_inner_b) s = (i / bs.inner) % bs.mid;
+    if constexpr (small_is_a<KIND>()) *ia = s, *ib = i;
+    else *ia = i, *ib = s;
+  }
+}
 }  // namespace ew
 
 // The plan of reduce_sum_to_shape: the output dims split into kept dims (the operand's own dims,

@@ -3,6 +3,7 @@
 // the broadcast backward (binary_backward + reduce_sum_to_shape) in double, and the scalar ops.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -392,4 +393,62 @@ TEST_CASE("add_n sums left to right for any k, also with y aliasing x_0") {
   }
   CHECK_THROWS_WITH_AS(cpu::add_n<float>(3, 0, nullptr, nullptr), doctest::Contains("add_n: needs at least one input"),
                        fer::Error);
+}
+
+namespace {
+// Runtime dispatch to ew::operand_offsets<KIND>, the index formulas of the CUDA kernels.
+void offsets_of(const BroadcastShape& bs, int64_t i, int64_t* ia, int64_t* ib) {
+  using K = BroadcastKind;
+  switch (bs.kind) {
+    case K::same: ew::operand_offsets<K::same>(bs, i, ia, ib); break;
+    case K::scalar_a: ew::operand_offsets<K::scalar_a>(bs, i, ia, ib); break;
+    case K::scalar_b: ew::operand_offsets<K::scalar_b>(bs, i, ia, ib); break;
+    case K::inner_a: ew::operand_offsets<K::inner_a>(bs, i, ia, ib); break;
+    case K::inner_b: ew::operand_offsets<K::inner_b>(bs, i, ia, ib); break;
+    case K::mid_a: ew::operand_offsets<K::mid_a>(bs, i, ia, ib); break;
+    case K::mid_b: ew::operand_offsets<K::mid_b>(bs, i, ia, ib); break;
+    case K::outer_inner_a: ew::operand_offsets<K::outer_inner_a>(bs, i, ia, ib); break;
+    case K::outer_inner_b: ew::operand_offsets<K::outer_inner_b>(bs, i, ia, ib); break;
+    case K::generic: ew::operand_offsets<K::generic>(bs, i, ia, ib); break;
+  }
+}
+}  // namespace
+
+TEST_CASE("CUDA index formulas (checked on the host): operand offsets and reduce plans") {
+  for (const auto& [sa, sb] : kPairs) {
+    CAPTURE(str(sa));
+    CAPTURE(str(sb));
+    const BroadcastShape bs = make_broadcast(sa, sb);
+    CAPTURE(broadcast_kind_name(bs.kind));
+    const Reference ref = reference_broadcast(sa, sb);
+    // Fast-path and generic offsets, element by element.
+    int64_t bad = -1;
+    for (int64_t i = 0; i < bs.numel && bad < 0; ++i) {
+      int64_t ia = -1, ib = -1;
+      offsets_of(bs, i, &ia, &ib);
+      if (ia != ref.ia[i] || ib != ref.ib[i]) bad = i;
+    }
+    CHECK_MESSAGE(bad < 0, "first wrong offset at output element " << bad);
+    // The reduce plan as the CUDA kernels walk it: dy offset = kept(j) + reduced(r) over all r;
+    // together the (j, r) pairs must visit every output element exactly once, at an element that
+    // reads operand element j.
+    for (Operand which : {Operand::a, Operand::b}) {
+      const ReducePlan p = make_reduce_plan(bs, which);
+      const auto& idx = which == Operand::a ? ref.ia : ref.ib;
+      CHECK(p.kept_numel == (which == Operand::a ? bs.a_numel : bs.b_numel));
+      CHECK(p.kept_numel * p.red_numel == bs.numel);
+      std::vector<int> visits(bs.numel, 0);
+      bool reads_j = true;
+      for (int64_t j = 0; j < p.kept_numel; ++j) {
+        const int64_t base = ew::broadcast_offset(p.kept_size, p.kept_stride, p.nkept, j);
+        for (int64_t r = 0; r < p.red_numel; ++r) {
+          const int64_t e = base + ew::broadcast_offset(p.red_size, p.red_stride, p.nred, r);
+          ++visits[e];
+          reads_j = reads_j && idx[e] == j;
+        }
+      }
+      CHECK(reads_j);
+      CHECK(std::all_of(visits.begin(), visits.end(), [](int v) { return v == 1; }));
+    }
+  }
 }

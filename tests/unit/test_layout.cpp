@@ -113,7 +113,12 @@ TEST_CASE("permute: all 720 permutations of 6 dims match a coordinate loop and i
     std::vector<int64_t> out_shape(6);
     for (int d = 0; d < 6; ++d) out_shape[d] = shape[perm[d]];
     std::vector<float> y(n, -1.f), back(n, -1.f);
-    cpu::permute(make_permute(shape, perm), x.data(), y.data());
+    const PermutePlan plan = make_permute(shape, perm);
+    cpu::permute(plan, x.data(), y.data());
+    // The CUDA kernel's index formula, checked on the host: y[e] = x[permute_offset(plan, e)].
+    bool same_formula = true;
+    for (int64_t e = 0; e < n; ++e) same_formula = same_formula && y[e] == x[layout::permute_offset(plan, e)];
+    CHECK(same_formula);
     // Reference: for each output coordinate o, the input coordinate c[perm[d]] = o[d].
     bool ok = true;
     for (int64_t e = 0; e < n && ok; ++e) {
