@@ -9,21 +9,31 @@ namespace fer::cuda {
 
 namespace {
 
+// One thread per element; each applies the cast:: function shared with the CPU twin.
 __global__ void u8_to_float_kernel(int64_t n, const uint8_t* x, float scale, float shift, float* y) {
-  FER_CUDA_KERNEL_LOOP(i, n) { y[i] = cast::u8_affine(x[i], scale, shift); }
+  FER_CUDA_KERNEL_LOOP(i, n) {
+    y[i] = cast::u8_affine(x[i], scale, shift);
+  }
 }
 
 __global__ void float_to_bf16_kernel(int64_t n, const float* x, uint16_t* y) {
-  FER_CUDA_KERNEL_LOOP(i, n) { y[i] = cast::float_to_bf16(x[i]); }
+  FER_CUDA_KERNEL_LOOP(i, n) {
+    y[i] = cast::float_to_bf16(x[i]);
+  }
 }
 
 __global__ void bf16_to_float_kernel(int64_t n, const uint16_t* x, float* y) {
-  FER_CUDA_KERNEL_LOOP(i, n) { y[i] = cast::bf16_to_float(x[i]); }
+  FER_CUDA_KERNEL_LOOP(i, n) {
+    y[i] = cast::bf16_to_float(x[i]);
+  }
 }
 
+// Integer widening is exact; narrowing keeps the low bits (two's complement), as documented.
 template <typename Src, typename Dst>
 __global__ void convert_kernel(int64_t n, const Src* x, Dst* y) {
-  FER_CUDA_KERNEL_LOOP(i, n) { y[i] = static_cast<Dst>(x[i]); }
+  FER_CUDA_KERNEL_LOOP(i, n) {
+    y[i] = static_cast<Dst>(x[i]);
+  }
 }
 
 }  // namespace
@@ -53,6 +63,7 @@ void convert(int64_t n, const Src* x, Dst* y, cuda_stream stream) {
   FER_LAUNCH_CHECK();
 }
 
+// The supported pairs (cast.h).
 template void convert<int32_t, int64_t>(int64_t, const int32_t*, int64_t*, cuda_stream);
 template void convert<int64_t, int32_t>(int64_t, const int64_t*, int32_t*, cuda_stream);
 

@@ -58,7 +58,9 @@ FER_HD uint16_t float_to_bf16(float f) {
   return static_cast<uint16_t>((u + rounding) >> 16);
 }
 
-FER_HD float bf16_to_float(uint16_t h) { return bits_float(static_cast<uint32_t>(h) << 16); }
+FER_HD float bf16_to_float(uint16_t h) {
+  return bits_float(static_cast<uint32_t>(h) << 16);
+}
 
 template <typename T>
 FER_HD T u8_affine(uint8_t x, T scale, T shift) {

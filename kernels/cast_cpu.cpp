@@ -11,6 +11,7 @@ namespace {
 constexpr int64_t kParallelMin = 32768;
 }  // namespace
 
+// Each loop applies the shared per-element function of cast.h, the very code the CUDA kernel runs.
 template <typename T>
 void u8_to_float(int64_t n, const uint8_t* x, T scale, T shift, T* y) {
 #pragma omp parallel for schedule(static) if (n > kParallelMin)
@@ -32,6 +33,7 @@ void convert(int64_t n, const Src* x, Dst* y) {
   if constexpr (std::is_integral_v<Src> && std::is_integral_v<Dst> && sizeof(Dst) < sizeof(Src)) {
     // Checked before the (parallel) copy: an exception must not leave an OpenMP region.
     for (int64_t i = 0; i < n; ++i) {
+      // static_cast would silently keep the low bits of a value that does not fit
       FER_CHECK(x[i] >= std::numeric_limits<Dst>::min() && x[i] <= std::numeric_limits<Dst>::max(),
                 "convert: value " << x[i] << " at position " << i << " does not fit in " << sizeof(Dst) * 8
                                   << "-bit integers; hint: keep such indices in int64");
@@ -41,6 +43,7 @@ void convert(int64_t n, const Src* x, Dst* y) {
   for (int64_t i = 0; i < n; ++i) y[i] = static_cast<Dst>(x[i]);
 }
 
+// Explicit instantiations (see cast.h for the supported pairs).
 template void u8_to_float<float>(int64_t, const uint8_t*, float, float, float*);
 template void u8_to_float<double>(int64_t, const uint8_t*, double, double, double*);
 template void convert<float, double>(int64_t, const float*, double*);

@@ -1,7 +1,7 @@
 // kernels/elementwise.cu: the elementwise ops on the GPU (see elementwise.h).
 //
 // Parallelization: one thread per output element (grid-stride loop). The broadcast kind is a
-// template parameter, so each fast path compiles to its own index formula (one division for the
+// template parameter, so each fast path compiles to its own index formula (a division or two for the
 // NCHW-style broadcasts, none for same/scalar); the generic path walks the collapsed strides.
 // Formulas are the shared ew:: functions of elementwise.h, so forward/backward values match the
 // CPU twin up to FMA contraction (1 ulp) and division/pow rounding of the device.
@@ -26,19 +26,40 @@ constexpr int64_t kBlockReduceMin = 256;
 template <typename F>
 void dispatch_kind(K k, F f) {
   switch (k) {
-    case K::same: f(std::integral_constant<K, K::same>{}); break;
-    case K::scalar_a: f(std::integral_constant<K, K::scalar_a>{}); break;
-    case K::scalar_b: f(std::integral_constant<K, K::scalar_b>{}); break;
-    case K::inner_a: f(std::integral_constant<K, K::inner_a>{}); break;
-    case K::inner_b: f(std::integral_constant<K, K::inner_b>{}); break;
-    case K::mid_a: f(std::integral_constant<K, K::mid_a>{}); break;
-    case K::mid_b: f(std::integral_constant<K, K::mid_b>{}); break;
-    case K::outer_inner_a: f(std::integral_constant<K, K::outer_inner_a>{}); break;
-    case K::outer_inner_b: f(std::integral_constant<K, K::outer_inner_b>{}); break;
-    case K::generic: f(std::integral_constant<K, K::generic>{}); break;
+    case K::same:
+      f(std::integral_constant<K, K::same>{});
+      break;
+    case K::scalar_a:
+      f(std::integral_constant<K, K::scalar_a>{});
+      break;
+    case K::scalar_b:
+      f(std::integral_constant<K, K::scalar_b>{});
+      break;
+    case K::inner_a:
+      f(std::integral_constant<K, K::inner_a>{});
+      break;
+    case K::inner_b:
+      f(std::integral_constant<K, K::inner_b>{});
+      break;
+    case K::mid_a:
+      f(std::integral_constant<K, K::mid_a>{});
+      break;
+    case K::mid_b:
+      f(std::integral_constant<K, K::mid_b>{});
+      break;
+    case K::outer_inner_a:
+      f(std::integral_constant<K, K::outer_inner_a>{});
+      break;
+    case K::outer_inner_b:
+      f(std::integral_constant<K, K::outer_inner_b>{});
+      break;
+    case K::generic:
+      f(std::integral_constant<K, K::generic>{});
+      break;
   }
 }
 
+// c[i] = a[ia] op b[ib]; the op switch is uniform across the grid, so it costs no divergence.
 template <K KIND>
 __global__ void binary_forward_kernel(BinaryOp op, BroadcastShape bs, const float* a, const float* b, float* c) {
   FER_CUDA_KERNEL_LOOP(i, bs.numel) {
@@ -50,8 +71,8 @@ __global__ void binary_forward_kernel(BinaryOp op, BroadcastShape bs, const floa
 
 // need_ab: mul/div read a and b; add/sub read neither (they may be null).
 template <K KIND>
-__global__ void binary_backward_kernel(BinaryOp op, bool need_ab, BroadcastShape bs, const float* a,
-                                       const float* b, const float* dc, float* ga, float* gb) {
+__global__ void binary_backward_kernel(BinaryOp op, bool need_ab, BroadcastShape bs, const float* a, const float* b,
+                                       const float* dc, float* ga, float* gb) {
   FER_CUDA_KERNEL_LOOP(i, bs.numel) {
     int64_t ia, ib;
     ew::operand_offsets<KIND>(bs, i, &ia, &ib);
@@ -61,7 +82,7 @@ __global__ void binary_backward_kernel(BinaryOp op, bool need_ab, BroadcastShape
   }
 }
 
-// Offset in dy of reduced element r: rows of the last reduced dim, like the CPU loop.
+// Offset in dy of reduced element r, r in row-major order over the reduced dims (the CPU loop's order).
 __device__ __forceinline__ int64_t reduced_offset(const ReducePlan& p, int64_t r) {
   return ew::broadcast_offset(p.red_size, p.red_stride, p.nred, r);
 }
@@ -69,6 +90,7 @@ __device__ __forceinline__ int64_t reduced_offset(const ReducePlan& p, int64_t r
 // One thread per dx element; visits the reduced elements in row-major order like the CPU twin.
 __global__ void reduce_to_shape_thread_kernel(ReducePlan p, const float* dy, float* dx) {
   FER_CUDA_KERNEL_LOOP(j, p.kept_numel) {
+    // dy offset of the first output that read operand element j, then every reduced position
     const int64_t base = ew::broadcast_offset(p.kept_size, p.kept_stride, p.nkept, j);
     double acc = 0;
     for (int64_t r = 0; r < p.red_numel; ++r) acc += static_cast<double>(dy[base + reduced_offset(p, r)]);
@@ -86,6 +108,7 @@ __global__ void reduce_to_shape_block_kernel(ReducePlan p, const float* dy, floa
     for (int64_t r = t; r < p.red_numel; r += kReduceBlock) acc += static_cast<double>(dy[base + reduced_offset(p, r)]);
     partial[t] = acc;
     __syncthreads();
+    // Fixed tree: 256 -> 128 -> ... -> 1, the same pairs on every run.
     for (int s = kReduceBlock / 2; s > 0; s >>= 1) {
       if (t < s) partial[t] += partial[t + s];
       __syncthreads();
@@ -95,28 +118,41 @@ __global__ void reduce_to_shape_block_kernel(ReducePlan p, const float* dy, floa
   }
 }
 
+// The unary kernels: one independent formula per element (see elementwise.h).
 __global__ void scale_shift_kernel(int64_t n, float alpha, float beta, const float* x, float* y) {
-  FER_CUDA_KERNEL_LOOP(i, n) { y[i] = alpha * x[i] + beta; }
+  FER_CUDA_KERNEL_LOOP(i, n) {
+    y[i] = alpha * x[i] + beta;
+  }
 }
 
 __global__ void binary_scalar_kernel(BinaryOp op, int64_t n, const float* x, float s, float* y, bool scalar_first) {
-  FER_CUDA_KERNEL_LOOP(i, n) { y[i] = scalar_first ? ew::binary(op, s, x[i]) : ew::binary(op, x[i], s); }
+  FER_CUDA_KERNEL_LOOP(i, n) {
+    y[i] = scalar_first ? ew::binary(op, s, x[i]) : ew::binary(op, x[i], s);
+  }
 }
 
 __global__ void pow_scalar_kernel(int64_t n, float p, const float* x, float* y) {
-  FER_CUDA_KERNEL_LOOP(i, n) { y[i] = ew::pow_value(x[i], p); }
+  FER_CUDA_KERNEL_LOOP(i, n) {
+    y[i] = ew::pow_value(x[i], p);
+  }
 }
 
 __global__ void pow_scalar_backward_kernel(int64_t n, float p, const float* x, const float* dy, float* dx) {
-  FER_CUDA_KERNEL_LOOP(i, n) { dx[i] = dy[i] * ew::pow_derivative(x[i], p); }
+  FER_CUDA_KERNEL_LOOP(i, n) {
+    dx[i] = dy[i] * ew::pow_derivative(x[i], p);
+  }
 }
 
 __global__ void axpy_kernel(int64_t n, float alpha, const float* x, float* y) {
-  FER_CUDA_KERNEL_LOOP(i, n) { y[i] += alpha * x[i]; }
+  FER_CUDA_KERNEL_LOOP(i, n) {
+    y[i] += alpha * x[i];
+  }
 }
 
 __global__ void fill_kernel(int64_t n, float value, float* y) {
-  FER_CUDA_KERNEL_LOOP(i, n) { y[i] = value; }
+  FER_CUDA_KERNEL_LOOP(i, n) {
+    y[i] = value;
+  }
 }
 
 // Up to 8 input pointers per launch, passed by value.
@@ -139,14 +175,15 @@ __global__ void add_n_kernel(int64_t n, PtrPack xs, int k, bool accumulate, floa
 void binary_forward(BinaryOp op, const BroadcastShape& bs, const float* a, const float* b, float* c,
                     cuda_stream stream) {
   if (bs.numel == 0) return;
+  // Launch the kernel instantiated for this broadcast kind (bs goes by value, ~300 bytes).
   dispatch_kind(bs.kind, [&](auto kind) {
     binary_forward_kernel<decltype(kind)::value><<<grid_for(bs.numel), kBlock, 0, to_cuda(stream)>>>(op, bs, a, b, c);
     FER_LAUNCH_CHECK();
   });
 }
 
-void binary_backward(BinaryOp op, const BroadcastShape& bs, const float* a, const float* b, const float* dc,
-                     float* ga, float* gb, cuda_stream stream) {
+void binary_backward(BinaryOp op, const BroadcastShape& bs, const float* a, const float* b, const float* dc, float* ga,
+                     float* gb, cuda_stream stream) {
   if (bs.numel == 0) return;
   const bool need_ab = op == BinaryOp::mul || op == BinaryOp::div;
   FER_CHECK(!need_ab || (a != nullptr && b != nullptr),
@@ -166,6 +203,8 @@ void reduce_sum_to_shape(const BroadcastShape& bs, Operand which, const float* d
     return;
   }
   const ReducePlan p = make_reduce_plan(bs, which);
+  // Many summed elements per output: a block each (coalesced reads along the reduced dims);
+  // few: a thread each (enough threads come from the many outputs).
   if (p.red_numel >= kBlockReduceMin) {
     const unsigned blocks = static_cast<unsigned>(p.kept_numel < 65535 * 16 ? p.kept_numel : 65535 * 16);
     reduce_to_shape_block_kernel<<<blocks, kReduceBlock, 0, to_cuda(stream)>>>(p, dy, dx);
@@ -181,8 +220,7 @@ void scale_shift(int64_t n, float alpha, float beta, const float* x, float* y, c
   FER_LAUNCH_CHECK();
 }
 
-void binary_scalar(BinaryOp op, int64_t n, const float* x, float s, float* y, bool scalar_first,
-                   cuda_stream stream) {
+void binary_scalar(BinaryOp op, int64_t n, const float* x, float s, float* y, bool scalar_first, cuda_stream stream) {
   if (n == 0) return;
   binary_scalar_kernel<<<grid_for(n), kBlock, 0, to_cuda(stream)>>>(op, n, x, s, y, scalar_first);
   FER_LAUNCH_CHECK();
@@ -215,6 +253,7 @@ void fill(int64_t n, float value, float* y, cuda_stream stream) {
 void add_n(int64_t n, int k, const float* const* xs, float* y, cuda_stream stream) {
   FER_CHECK(k >= 1 && xs != nullptr, "add_n: needs at least one input (k=" << k << ")");
   if (n == 0) return;
+  // Chunks of 8 inputs; every chunk after the first adds onto y, which keeps the left-to-right order.
   for (int j0 = 0; j0 < k; j0 += kAddNChunk) {
     PtrPack pack{};
     const int m = k - j0 < kAddNChunk ? k - j0 : kAddNChunk;

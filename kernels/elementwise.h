@@ -95,10 +95,14 @@ namespace ew {
 template <typename T>
 FER_HD T binary(BinaryOp op, T a, T b) {
   switch (op) {
-    case BinaryOp::add: return a + b;
-    case BinaryOp::sub: return a - b;
-    case BinaryOp::mul: return a * b;
-    default: return a / b;
+    case BinaryOp::add:
+      return a + b;
+    case BinaryOp::sub:
+      return a - b;
+    case BinaryOp::mul:
+      return a * b;
+    default:
+      return a / b;
   }
 }
 // dc * dc/da
@@ -106,19 +110,26 @@ template <typename T>
 FER_HD T grad_a(BinaryOp op, T /*a*/, T b, T dc) {
   switch (op) {
     case BinaryOp::add:
-    case BinaryOp::sub: return dc;
-    case BinaryOp::mul: return dc * b;
-    default: return dc / b;
+    case BinaryOp::sub:
+      return dc;
+    case BinaryOp::mul:
+      return dc * b;
+    default:
+      return dc / b;
   }
 }
 // dc * dc/db; for div d(a/b)/db = -a/b^2, formed as -(dc*(a/b))/b so b*b cannot overflow.
 template <typename T>
 FER_HD T grad_b(BinaryOp op, T a, T b, T dc) {
   switch (op) {
-    case BinaryOp::add: return dc;
-    case BinaryOp::sub: return -dc;
-    case BinaryOp::mul: return dc * a;
-    default: return -(dc * (a / b)) / b;
+    case BinaryOp::add:
+      return dc;
+    case BinaryOp::sub:
+      return -dc;
+    case BinaryOp::mul:
+      return dc * a;
+    default:
+      return -(dc * (a / b)) / b;
   }
 }
 // x^p with exact special cases for the common exponents (x*x, sqrt, 1/x).
@@ -172,8 +183,10 @@ FER_HD void operand_offsets(const BroadcastShape& bs, int64_t i, int64_t* ia, in
     if constexpr (KIND == K::inner_a || KIND == K::inner_b) s = i / bs.inner;
     if constexpr (KIND == K::mid_a || KIND == K::mid_b) s = (i / (bs.mid * bs.inner)) * bs.inner + i % bs.inner;
     if constexpr (KIND == K::outer_inner_a || KIND == K::outer_inner_b) s = (i / bs.inner) % bs.mid;
-    if constexpr (small_is_a<KIND>()) *ia = s, *ib = i;
-    else *ia = i, *ib = s;
+    if constexpr (small_is_a<KIND>())
+      *ia = s, *ib = i;
+    else
+      *ia = i, *ib = s;
   }
 }
 }  // namespace ew
@@ -232,14 +245,13 @@ namespace cuda {
 
 void binary_forward(BinaryOp op, const BroadcastShape& bs, const float* a, const float* b, float* c,
                     cuda_stream stream);
-void binary_backward(BinaryOp op, const BroadcastShape& bs, const float* a, const float* b, const float* dc,
-                     float* ga, float* gb, cuda_stream stream);
+void binary_backward(BinaryOp op, const BroadcastShape& bs, const float* a, const float* b, const float* dc, float* ga,
+                     float* gb, cuda_stream stream);
 // Deterministic: one thread (few reduced elements) or one block with a fixed tree (many) per dx element.
 void reduce_sum_to_shape(const BroadcastShape& bs, Operand which, const float* dy, float* dx, cuda_stream stream);
 
 void scale_shift(int64_t n, float alpha, float beta, const float* x, float* y, cuda_stream stream);
-void binary_scalar(BinaryOp op, int64_t n, const float* x, float s, float* y, bool scalar_first,
-                   cuda_stream stream);
+void binary_scalar(BinaryOp op, int64_t n, const float* x, float s, float* y, bool scalar_first, cuda_stream stream);
 void pow_scalar(int64_t n, float p, const float* x, float* y, cuda_stream stream);
 void pow_scalar_backward(int64_t n, float p, const float* x, const float* dy, float* dx, cuda_stream stream);
 void axpy(int64_t n, float alpha, const float* x, float* y, cuda_stream stream);

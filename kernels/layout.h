@@ -32,8 +32,8 @@
 namespace fer {
 
 // Argument checks shared by both backends.
-void check_copy_slab(int64_t outer, int64_t len, int64_t inner, int64_t src_dim, int64_t src_offset,
-                     int64_t dst_dim, int64_t dst_offset);
+void check_copy_slab(int64_t outer, int64_t len, int64_t inner, int64_t src_dim, int64_t src_offset, int64_t dst_dim,
+                     int64_t dst_offset);
 // Throws fer::Error naming the first index outside [0, x_rows). idx is a host array.
 template <typename I>
 void check_row_indices(int64_t n_idx, const I* idx, int64_t x_rows);
@@ -87,8 +87,7 @@ void copy_slab(int64_t outer, int64_t len, int64_t inner, const float* src, int6
 void permute(const PermutePlan& plan, const float* x, float* y, cuda_stream stream);
 // idx is a device array.
 template <typename T, typename I>
-void gather_rows(int64_t n_idx, int64_t row_size, const T* x, int64_t x_rows, const I* idx, T* y,
-                 cuda_stream stream);
+void gather_rows(int64_t n_idx, int64_t row_size, const T* x, int64_t x_rows, const I* idx, T* y, cuda_stream stream);
 
 }  // namespace cuda
 

@@ -16,15 +16,16 @@ namespace fer::cuda {
 
 namespace {
 
-constexpr int kReduceBlock = 256;         // threads per block in both passes (a power of two)
-constexpr int64_t kPerThread = 16;        // pass 1 aims at >= 16 elements per thread
-constexpr int64_t kMaxPartials = 1024;    // at most this many pass-1 blocks
+constexpr int kReduceBlock = 256;       // threads per block in both passes (a power of two)
+constexpr int64_t kPerThread = 16;      // pass 1 aims at >= 16 elements per thread
+constexpr int64_t kMaxPartials = 1024;  // at most this many pass-1 blocks
 
 // Sum of v over the block by a fixed tree; every thread gets the total. sh has kReduceBlock slots.
 __device__ double block_sum(double v, double* sh) {
   const int t = threadIdx.x;
   sh[t] = v;
   __syncthreads();
+  // Halve the active threads each step; thread t adds its partner t + s. Fixed pairs, fixed order.
   for (int s = kReduceBlock / 2; s > 0; s >>= 1) {
     if (t < s) sh[t] += sh[t + s];
     __syncthreads();
@@ -36,6 +37,7 @@ __device__ double block_sum(double v, double* sh) {
 
 __global__ void reduce_all_partials_kernel(Reduction r, int64_t n, const float* x, double* partial) {
   __shared__ double sh[kReduceBlock];
+  // Grid-stride over x with the grid size fixed by n: thread (b, t) always sums the same elements.
   double acc = 0;
   const int64_t step = static_cast<int64_t>(gridDim.x) * kReduceBlock;
   for (int64_t i = blockIdx.x * int64_t(kReduceBlock) + threadIdx.x; i < n; i += step) acc += red::term(r, x[i]);
@@ -45,7 +47,7 @@ __global__ void reduce_all_partials_kernel(Reduction r, int64_t n, const float* 
 
 __global__ void reduce_all_final_kernel(Reduction r, int64_t n, int64_t blocks, const double* partial, float* out) {
   __shared__ double sh[kReduceBlock];
-  double acc = 0;
+  double acc = 0;  // up to 1024 partials: thread t adds partials t, t+256, ...
   for (int64_t b = threadIdx.x; b < blocks; b += kReduceBlock) acc += partial[b];
   const double total = block_sum(acc, sh);
   if (threadIdx.x == 0) out[0] = static_cast<float>(red::finish(r, total, n));
@@ -53,15 +55,17 @@ __global__ void reduce_all_final_kernel(Reduction r, int64_t n, int64_t blocks, 
 
 __global__ void reduce_all_backward_kernel(Reduction r, int64_t n, const float* x, const float* dy, float* dx) {
   const bool need_x = r == Reduction::sum_squares;
-  FER_CUDA_KERNEL_LOOP(i, n) { dx[i] = red::grad(r, need_x ? x[i] : 0.f, dy[0], n); }
+  // dy[0] is read on the device, so no host sync is needed between forward and backward.
+  FER_CUDA_KERNEL_LOOP(i, n) {
+    dx[i] = red::grad(r, need_x ? x[i] : 0.f, dy[0], n);
+  }
 }
 
 // Thread j = o*inner + i reduces x[o, :, i].
-__global__ void reduce_axis_kernel(Reduction r, int64_t outer, int64_t dim, int64_t inner, const float* x,
-                                   float* y) {
+__global__ void reduce_axis_kernel(Reduction r, int64_t outer, int64_t dim, int64_t inner, const float* x, float* y) {
   FER_CUDA_KERNEL_LOOP(j, outer * inner) {
     const int64_t o = j / inner, i = j - o * inner;
-    const float* col = x + o * dim * inner + i;
+    const float* col = x + o * dim * inner + i;  // x[o, d, i] = col[d * inner]
     double acc = 0;
     for (int64_t d = 0; d < dim; ++d) acc += red::term(r, col[d * inner]);
     y[j] = static_cast<float>(red::finish(r, acc, dim));
@@ -81,7 +85,8 @@ __global__ void reduce_axis_backward_kernel(Reduction r, int64_t outer, int64_t 
 __global__ void max_axis_kernel(int64_t outer, int64_t dim, int64_t inner, const float* x, float* y, int64_t* idx) {
   FER_CUDA_KERNEL_LOOP(j, outer * inner) {
     const int64_t o = j / inner, i = j - o * inner;
-    const float* col = x + o * dim * inner + i;
+    const float* col = x + o * dim * inner + i;  // x[o, d, i] = col[d * inner]
+    // Same scan as the CPU twin: start at d = 0, replace on strictly greater or first NaN.
     float best = col[0];
     int64_t arg = 0;
     for (int64_t d = 1; d < dim; ++d) {
@@ -93,11 +98,11 @@ __global__ void max_axis_kernel(int64_t outer, int64_t dim, int64_t inner, const
   }
 }
 
-__global__ void max_axis_backward_kernel(int64_t outer, int64_t dim, int64_t inner, const int64_t* idx,
-                                         const float* dy, float* dx) {
+__global__ void max_axis_backward_kernel(int64_t outer, int64_t dim, int64_t inner, const int64_t* idx, const float* dy,
+                                         float* dx) {
   FER_CUDA_KERNEL_LOOP(e, outer * dim * inner) {
     const int64_t i = e % inner, d = (e / inner) % dim, o = e / (dim * inner);
-    const int64_t j = o * inner + i;
+    const int64_t j = o * inner + i;  // the output (o, i) this element belongs to
     dx[e] = idx[j] == d ? dy[j] : 0.f;
   }
 }
@@ -109,12 +114,15 @@ int64_t reduce_all_blocks(int64_t n) {
   return b < 1 ? 1 : (b > kMaxPartials ? kMaxPartials : b);
 }
 
-size_t reduce_all_workspace_bytes(int64_t n) { return static_cast<size_t>(reduce_all_blocks(n)) * sizeof(double); }
+size_t reduce_all_workspace_bytes(int64_t n) {
+  return static_cast<size_t>(reduce_all_blocks(n)) * sizeof(double);
+}
 
 void reduce_all(Reduction r, int64_t n, const float* x, float* out, void* workspace, cuda_stream stream) {
   check_reduce_all("reduce_all", n, r == Reduction::mean);
   FER_CHECK(workspace != nullptr, "reduce_all: workspace is null; hint: pass reduce_all_workspace_bytes(n) = "
                                       << reduce_all_workspace_bytes(n) << " bytes of device memory");
+  // Pass 1 writes `blocks` partial sums into the workspace; pass 2 (one block) adds them.
   const int64_t blocks = reduce_all_blocks(n);
   double* partial = static_cast<double*>(workspace);
   reduce_all_partials_kernel<<<static_cast<unsigned>(blocks), kReduceBlock, 0, to_cuda(stream)>>>(r, n, x, partial);
@@ -130,8 +138,7 @@ void reduce_all_backward(Reduction r, int64_t n, const float* x, const float* dy
   FER_LAUNCH_CHECK();
 }
 
-void reduce_axis(Reduction r, int64_t outer, int64_t dim, int64_t inner, const float* x, float* y,
-                 cuda_stream stream) {
+void reduce_axis(Reduction r, int64_t outer, int64_t dim, int64_t inner, const float* x, float* y, cuda_stream stream) {
   check_reduce_axis("reduce_axis", outer, dim, inner, r == Reduction::mean);
   if (outer * inner == 0) return;
   reduce_axis_kernel<<<grid_for(outer * inner), kBlock, 0, to_cuda(stream)>>>(r, outer, dim, inner, x, y);
@@ -147,8 +154,7 @@ void reduce_axis_backward(Reduction r, int64_t outer, int64_t dim, int64_t inner
   FER_LAUNCH_CHECK();
 }
 
-void max_axis(int64_t outer, int64_t dim, int64_t inner, const float* x, float* y, int64_t* idx,
-              cuda_stream stream) {
+void max_axis(int64_t outer, int64_t dim, int64_t inner, const float* x, float* y, int64_t* idx, cuda_stream stream) {
   check_reduce_axis("max_axis", outer, dim, inner, true);
   if (outer * inner == 0) return;
   max_axis_kernel<<<grid_for(outer * inner), kBlock, 0, to_cuda(stream)>>>(outer, dim, inner, x, y, idx);

@@ -96,12 +96,10 @@ size_t reduce_all_workspace_bytes(int64_t n);
 void reduce_all(Reduction r, int64_t n, const float* x, float* out, void* workspace, cuda_stream stream);
 // dy is a device pointer to one float (no host sync)
 void reduce_all_backward(Reduction r, int64_t n, const float* x, const float* dy, float* dx, cuda_stream stream);
-void reduce_axis(Reduction r, int64_t outer, int64_t dim, int64_t inner, const float* x, float* y,
-                 cuda_stream stream);
+void reduce_axis(Reduction r, int64_t outer, int64_t dim, int64_t inner, const float* x, float* y, cuda_stream stream);
 void reduce_axis_backward(Reduction r, int64_t outer, int64_t dim, int64_t inner, const float* x, const float* dy,
                           float* dx, cuda_stream stream);
-void max_axis(int64_t outer, int64_t dim, int64_t inner, const float* x, float* y, int64_t* idx,
-              cuda_stream stream);
+void max_axis(int64_t outer, int64_t dim, int64_t inner, const float* x, float* y, int64_t* idx, cuda_stream stream);
 void max_axis_backward(int64_t outer, int64_t dim, int64_t inner, const int64_t* idx, const float* dy, float* dx,
                        cuda_stream stream);
 void argmax_rows(int64_t rows, int64_t k, const float* x, int64_t* idx, cuda_stream stream);

@@ -35,7 +35,9 @@ using Shape = std::vector<int64_t>;
 
 namespace {
 
-cuda_stream S() { return cuda::default_stream(); }
+cuda_stream S() {
+  return cuda::default_stream();
+}
 
 // A device buffer of any element type, pre-filled with all-ones bytes.
 template <typename T>
@@ -90,7 +92,9 @@ std::vector<float> divisor(int64_t n, uint32_t seed) {
   for (size_t i = 0; i < v.size(); i += 2) v[i] = -v[i];
   return v;
 }
-std::string str(const Shape& s) { return shape_string(s.data(), static_cast<int>(s.size())); }
+std::string str(const Shape& s) {
+  return shape_string(s.data(), static_cast<int>(s.size()));
+}
 
 const BinaryOp kOps[] = {BinaryOp::add, BinaryOp::sub, BinaryOp::mul, BinaryOp::div};
 const Reduction kReductions[] = {Reduction::sum, Reduction::mean, Reduction::sum_squares};
@@ -98,19 +102,27 @@ const Reduction kReductions[] = {Reduction::sum, Reduction::mean, Reduction::sum
 }  // namespace
 
 TEST_CASE("binary forward/backward and reduce_sum_to_shape: cuda == cpu for every kind") {
-  const std::vector<std::pair<Shape, Shape>> pairs = {
-      {{257}, {257}},                 {{5, 3, 7, 9}, {1}},          {{}, {5, 3, 7}},
-      {{64, 8, 9, 9}, {64, 8, 1, 1}}, {{5, 3, 1, 1}, {5, 3, 7, 9}}, {{8, 3, 40, 40}, {8, 3, 1, 1}},
-      {{5, 3, 7, 9}, {5, 1, 7, 9}},   {{1, 6, 5}, {3, 6, 5}},       {{64, 8, 48, 48}, {1, 8, 1, 1}},
-      {{3, 1, 1}, {5, 3, 7, 9}},      {{4, 1, 3}, {1, 5, 1}},       {{2, 1, 3, 1, 5}, {1, 4, 1, 6, 1}},
-      {{33, 17, 70}, {33, 1, 70}},    {{1000, 7}, {7}}};
+  const std::vector<std::pair<Shape, Shape>> pairs = {{{257}, {257}},
+                                                      {{5, 3, 7, 9}, {1}},
+                                                      {{}, {5, 3, 7}},
+                                                      {{64, 8, 9, 9}, {64, 8, 1, 1}},
+                                                      {{5, 3, 1, 1}, {5, 3, 7, 9}},
+                                                      {{8, 3, 40, 40}, {8, 3, 1, 1}},
+                                                      {{5, 3, 7, 9}, {5, 1, 7, 9}},
+                                                      {{1, 6, 5}, {3, 6, 5}},
+                                                      {{64, 8, 48, 48}, {1, 8, 1, 1}},
+                                                      {{3, 1, 1}, {5, 3, 7, 9}},
+                                                      {{4, 1, 3}, {1, 5, 1}},
+                                                      {{2, 1, 3, 1, 5}, {1, 4, 1, 6, 1}},
+                                                      {{33, 17, 70}, {33, 1, 70}},
+                                                      {{1000, 7}, {7}}};
   for (const auto& [sa, sb] : pairs) {
     const BroadcastShape bs = make_broadcast(sa, sb);
     const auto a = randf(bs.a_numel, 1), b = divisor(bs.b_numel, 2), dc = randf(bs.numel, 3);
     test::DeviceArray a_dev(a), b_dev(b), gdc(dc);
     for (BinaryOp op : kOps) {
-      const std::string name = std::string(binary_op_name(op)) + " " + str(sa) + " " + str(sb) + " [" +
-                               broadcast_kind_name(bs.kind) + "]";
+      const std::string name =
+          std::string(binary_op_name(op)) + " " + str(sa) + " " + str(sb) + " [" + broadcast_kind_name(bs.kind) + "]";
       auto c = test::cpu_output(bs.numel), ga = test::cpu_output(bs.numel), gb = test::cpu_output(bs.numel);
       auto da = test::cpu_output(bs.a_numel), db = test::cpu_output(bs.b_numel);
       cpu::binary_forward(op, bs, a.data(), b.data(), c.data());
@@ -251,10 +263,12 @@ TEST_CASE("reduce_all: cuda == cpu on odd sizes up to 5*10^6, deterministic") {
 }
 
 TEST_CASE("reduce_axis, max_axis, argmax: cuda is bit-identical to cpu") {
-  const int64_t shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {2, 1, 300}, {1000, 7, 1}, {2, 3, 600}, {1, 1001, 1}, {7, 13, 257}};
+  const int64_t shapes[][3] = {{1, 1, 1},   {3, 5, 7},    {2, 1, 300}, {1000, 7, 1},
+                               {2, 3, 600}, {1, 1001, 1}, {7, 13, 257}};
   for (const auto& s : shapes) {
     const int64_t outer = s[0], dim = s[1], inner = s[2], n = outer * dim * inner;
-    const std::string shp = " [" + std::to_string(outer) + "," + std::to_string(dim) + "," + std::to_string(inner) + "]";
+    const std::string shp =
+        " [" + std::to_string(outer) + "," + std::to_string(dim) + "," + std::to_string(inner) + "]";
     const auto x = randf(n, 10);
     const auto dy = randf(outer * inner, 11);
     test::DeviceArray gx(x), gdy(dy);
@@ -320,7 +334,8 @@ TEST_CASE("copy_slab and permute: cuda == cpu (exact)") {
   const Shape shape6 = {2, 3, 1, 4, 5, 3};  // 360 elements
   const auto x6 = randf(360, 15);
   test::DeviceArray gx6(x6);
-  for (const std::vector<int>& p6 : std::vector<std::vector<int>>{{5, 4, 3, 2, 1, 0}, {0, 2, 4, 1, 3, 5}, {3, 0, 5, 1, 4, 2}}) {
+  for (const std::vector<int>& p6 :
+       std::vector<std::vector<int>>{{5, 4, 3, 2, 1, 0}, {0, 2, 4, 1, 3, 5}, {3, 0, 5, 1, 4, 2}}) {
     auto y = test::cpu_output(360);
     test::DeviceArray gy(360);
     const PermutePlan p = make_permute(shape6, p6);
@@ -367,9 +382,9 @@ TEST_CASE("gather_rows: cuda == cpu for every element and index type") {
 
 TEST_CASE("casts: bf16 bit-identical, u8 scaling, int32 <-> int64") {
   // Special values, then random bit patterns (every exponent: NaNs, infs, denormals included).
-  std::vector<uint32_t> bits = {0x00000000u, 0x80000000u, 0x3F800000u, 0x7F800000u, 0xFF800000u, 0x7FC00000u,
-                                0xFFC00001u, 0x7F800001u, 0x3F808000u, 0x3F818000u, 0x7F7FFFFFu, 0x00000001u,
-                                0x00018000u, 0x007FFFFFu, 0x80018000u};
+  std::vector<uint32_t> bits = {0x00000000u, 0x80000000u, 0x3F800000u, 0x7F800000u, 0xFF800000u,
+                                0x7FC00000u, 0xFFC00001u, 0x7F800001u, 0x3F808000u, 0x3F818000u,
+                                0x7F7FFFFFu, 0x00000001u, 0x00018000u, 0x007FFFFFu, 0x80018000u};
   std::mt19937 gen(16);
   for (int i = 0; i < 1000003; ++i) bits.push_back(gen());
   std::vector<float> x(bits.size());

@@ -22,7 +22,9 @@ int64_t numel_of(const Shape& s) {
   return n;
 }
 
-std::string str(const Shape& s) { return shape_string(s.data(), static_cast<int>(s.size())); }
+std::string str(const Shape& s) {
+  return shape_string(s.data(), static_cast<int>(s.size()));
+}
 
 // The textbook definition: for every output coordinate, the operand offsets (a coordinate is 0
 // on a dim where the operand has size 1).
@@ -65,14 +67,24 @@ std::vector<double> values(int64_t n, uint32_t seed, bool divisor = false) {
 const BinaryOp kOps[] = {BinaryOp::add, BinaryOp::sub, BinaryOp::mul, BinaryOp::div};
 
 // Shape pairs that hit every broadcast kind, both ways round, on odd sizes.
-const std::vector<std::pair<Shape, Shape>> kPairs = {
-    {{5, 3, 7, 9}, {5, 3, 7, 9}}, {{5, 3, 7, 9}, {1}},          {{}, {5, 3, 7}},
-    {{5, 3, 7, 9}, {5, 3, 1, 1}}, {{5, 3, 1, 1}, {5, 3, 7, 9}}, {{5, 3, 7, 9}, {5, 1, 7, 9}},
-    {{5, 1, 7, 9}, {5, 3, 7, 9}}, {{5, 3, 7, 9}, {1, 3, 1, 1}}, {{3, 1, 1}, {5, 3, 7, 9}},
-    {{7, 11}, {11}},              {{1, 6, 5}, {3, 6, 5}},       {{4, 1, 3}, {1, 5, 1}},
-    {{2, 3, 1, 5}, {3, 4, 1}},    {{2, 1, 3, 1, 5}, {1, 4, 1, 6, 1}},
-    {{33, 17, 70}, {33, 1, 70}},  {{64, 8, 9, 9}, {64, 8, 1, 1}}, {{1, 8, 1, 1}, {64, 8, 9, 9}},
-    {{40, 1000}, {1}}};
+const std::vector<std::pair<Shape, Shape>> kPairs = {{{5, 3, 7, 9}, {5, 3, 7, 9}},
+                                                     {{5, 3, 7, 9}, {1}},
+                                                     {{}, {5, 3, 7}},
+                                                     {{5, 3, 7, 9}, {5, 3, 1, 1}},
+                                                     {{5, 3, 1, 1}, {5, 3, 7, 9}},
+                                                     {{5, 3, 7, 9}, {5, 1, 7, 9}},
+                                                     {{5, 1, 7, 9}, {5, 3, 7, 9}},
+                                                     {{5, 3, 7, 9}, {1, 3, 1, 1}},
+                                                     {{3, 1, 1}, {5, 3, 7, 9}},
+                                                     {{7, 11}, {11}},
+                                                     {{1, 6, 5}, {3, 6, 5}},
+                                                     {{4, 1, 3}, {1, 5, 1}},
+                                                     {{2, 3, 1, 5}, {3, 4, 1}},
+                                                     {{2, 1, 3, 1, 5}, {1, 4, 1, 6, 1}},
+                                                     {{33, 17, 70}, {33, 1, 70}},
+                                                     {{64, 8, 9, 9}, {64, 8, 1, 1}},
+                                                     {{1, 8, 1, 1}, {64, 8, 9, 9}},
+                                                     {{40, 1000}, {1}}};
 
 }  // namespace
 
@@ -227,11 +239,17 @@ TEST_CASE("binary_forward: every op and kind equals the coordinate reference") {
 }
 
 TEST_CASE("binary backward (terms + reduce_sum_to_shape) matches finite differences") {
-  const std::vector<std::pair<Shape, Shape>> pairs = {
-      {{3, 4, 5}, {3, 4, 5}},       {{3, 4, 5}, {1}},          {{}, {3, 5}},
-      {{2, 3, 4, 5}, {2, 3, 1, 1}}, {{2, 3, 1, 1}, {2, 3, 4, 5}}, {{2, 3, 4, 5}, {2, 1, 4, 5}},
-      {{2, 3, 4, 5}, {1, 3, 1, 1}}, {{3, 1, 1}, {2, 3, 4, 5}},    {{4, 1, 3}, {1, 5, 1}},
-      {{1, 5, 3}, {2, 5, 3}},       {{2, 1, 3, 1, 5}, {1, 4, 1, 2, 1}}};
+  const std::vector<std::pair<Shape, Shape>> pairs = {{{3, 4, 5}, {3, 4, 5}},
+                                                      {{3, 4, 5}, {1}},
+                                                      {{}, {3, 5}},
+                                                      {{2, 3, 4, 5}, {2, 3, 1, 1}},
+                                                      {{2, 3, 1, 1}, {2, 3, 4, 5}},
+                                                      {{2, 3, 4, 5}, {2, 1, 4, 5}},
+                                                      {{2, 3, 4, 5}, {1, 3, 1, 1}},
+                                                      {{3, 1, 1}, {2, 3, 4, 5}},
+                                                      {{4, 1, 3}, {1, 5, 1}},
+                                                      {{1, 5, 3}, {2, 5, 3}},
+                                                      {{2, 1, 3, 1, 5}, {1, 4, 1, 2, 1}}};
   for (const auto& [sa, sb] : pairs) {
     const BroadcastShape bs = make_broadcast(sa, sb);
     for (BinaryOp op : kOps) {
@@ -400,16 +418,36 @@ namespace {
 void offsets_of(const BroadcastShape& bs, int64_t i, int64_t* ia, int64_t* ib) {
   using K = BroadcastKind;
   switch (bs.kind) {
-    case K::same: ew::operand_offsets<K::same>(bs, i, ia, ib); break;
-    case K::scalar_a: ew::operand_offsets<K::scalar_a>(bs, i, ia, ib); break;
-    case K::scalar_b: ew::operand_offsets<K::scalar_b>(bs, i, ia, ib); break;
-    case K::inner_a: ew::operand_offsets<K::inner_a>(bs, i, ia, ib); break;
-    case K::inner_b: ew::operand_offsets<K::inner_b>(bs, i, ia, ib); break;
-    case K::mid_a: ew::operand_offsets<K::mid_a>(bs, i, ia, ib); break;
-    case K::mid_b: ew::operand_offsets<K::mid_b>(bs, i, ia, ib); break;
-    case K::outer_inner_a: ew::operand_offsets<K::outer_inner_a>(bs, i, ia, ib); break;
-    case K::outer_inner_b: ew::operand_offsets<K::outer_inner_b>(bs, i, ia, ib); break;
-    case K::generic: ew::operand_offsets<K::generic>(bs, i, ia, ib); break;
+    case K::same:
+      ew::operand_offsets<K::same>(bs, i, ia, ib);
+      break;
+    case K::scalar_a:
+      ew::operand_offsets<K::scalar_a>(bs, i, ia, ib);
+      break;
+    case K::scalar_b:
+      ew::operand_offsets<K::scalar_b>(bs, i, ia, ib);
+      break;
+    case K::inner_a:
+      ew::operand_offsets<K::inner_a>(bs, i, ia, ib);
+      break;
+    case K::inner_b:
+      ew::operand_offsets<K::inner_b>(bs, i, ia, ib);
+      break;
+    case K::mid_a:
+      ew::operand_offsets<K::mid_a>(bs, i, ia, ib);
+      break;
+    case K::mid_b:
+      ew::operand_offsets<K::mid_b>(bs, i, ia, ib);
+      break;
+    case K::outer_inner_a:
+      ew::operand_offsets<K::outer_inner_a>(bs, i, ia, ib);
+      break;
+    case K::outer_inner_b:
+      ew::operand_offsets<K::outer_inner_b>(bs, i, ia, ib);
+      break;
+    case K::generic:
+      ew::operand_offsets<K::generic>(bs, i, ia, ib);
+      break;
   }
 }
 }  // namespace

@@ -52,7 +52,8 @@ TEST_CASE("copy_slab: concat along the middle axis, then slice the pieces back")
   CHECK(d[3] == 100.0);
   CHECK(d[6] == 9.0);
   CHECK_THROWS_WITH_AS(cpu::copy_slab(2, 2, 3, a.data(), 2, 0, c.data(), 3, 2),
-                       doctest::Contains("copy_slab: destination range [2, 4) is outside its axis of size 3"), fer::Error);
+                       doctest::Contains("copy_slab: destination range [2, 4) is outside its axis of size 3"),
+                       fer::Error);
   CHECK_THROWS_WITH_AS(cpu::copy_slab(2, 2, 3, a.data(), 2, 1, c.data(), 3, 0),
                        doctest::Contains("copy_slab: source range [1, 3) is outside its axis of size 2"), fer::Error);
 }
@@ -94,8 +95,8 @@ TEST_CASE("permute: hand-computed transposes and plan errors") {
   for (int i = 0; i < 6; ++i) CHECK(y[i] == want[i]);
   // The identity collapses to one dim.
   CHECK(make_permute({4, 5, 6}, {0, 1, 2}).ndim == 1);
-  CHECK_THROWS_WITH_AS(make_permute({2, 3, 4}, {0, 0, 1}), doctest::Contains("permute: (0,0,1) is not a permutation of 0..2"),
-                       fer::Error);
+  CHECK_THROWS_WITH_AS(make_permute({2, 3, 4}, {0, 0, 1}),
+                       doctest::Contains("permute: (0,0,1) is not a permutation of 0..2"), fer::Error);
   CHECK_THROWS_WITH_AS(make_permute(std::vector<int64_t>(7, 1), {0, 1, 2, 3, 4, 5, 6}),
                        doctest::Contains("at most 6 are supported"), fer::Error);
   CHECK_THROWS_WITH_AS(make_permute({2, 3}, {0}), doctest::Contains("has 2 dims but perm (0) has 1"), fer::Error);

@@ -140,10 +140,10 @@ TEST_CASE("reduce_axis: odd shapes against a long-double loop") {
 TEST_CASE("max_axis and argmax_rows: values, first index on ties, NaN propagates") {
   const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
   // rows of [4, 5]
-  const float x[20] = {1, 3, 3, 2, 0,            //
-                       -inf, -inf, -inf, -inf, -inf,  //
-                       0, nan, 5, nan, 1,        //
-                       -1, -2, -0.5f, -7, -0.5f};
+  const float x[20] = {1,    3,    3,     2,    0,     //
+                       -inf, -inf, -inf,  -inf, -inf,  //
+                       0,    nan,  5,     nan,  1,     //
+                       -1,   -2,   -0.5f, -7,   -0.5f};
   int64_t idx[4] = {-1, -1, -1, -1};
   float y[4];
   cpu::max_axis(4, 5, 1, x, y, idx);
@@ -168,8 +168,8 @@ TEST_CASE("max_axis and argmax_rows: values, first index on ties, NaN propagates
   CHECK(icol[2] == 2);  // 5
   CHECK(ycol[4] == 1);
   CHECK(icol[4] == 2);
-  CHECK_THROWS_WITH_AS(cpu::max_axis<float>(1, 0, 5, x, ycol, icol), doctest::Contains("max_axis: the reduced axis is empty"),
-                       fer::Error);
+  CHECK_THROWS_WITH_AS(cpu::max_axis<float>(1, 0, 5, x, ycol, icol),
+                       doctest::Contains("max_axis: the reduced axis is empty"), fer::Error);
 }
 
 TEST_CASE("reduction backward matches finite differences") {
