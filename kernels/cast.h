@@ -6,8 +6,10 @@
 //                  adding 0x7FFF rounds the 16 dropped bits up when they exceed one half; the
 //                  extra +1 when the kept lsb is odd turns an exact half into "round to even".
 //                  The carry moves into the exponent when the mantissa overflows, which is exactly
-//                  right (largest finite values round to inf, denormals stay denormal). NaN (any
-//                  payload or sign) becomes the canonical quiet NaN 0x7FC0, like PyTorch.
+//                  right (largest finite values round to inf, denormals stay denormal). A NaN keeps
+//                  its sign and the top 7 payload bits and gets the quiet bit (bits >> 16 | 0x40):
+//                  rounding could otherwise carry it into inf, or drop every payload bit and make
+//                  it inf (0x7F800001 -> 0x7F80). Same rule as tensor/tensor.cpp's host conversion.
 //   bf16_to_float  y = float with bits (x << 16): exact.
 //   convert        y = Dst(x): float <-> double (CPU only), int32 <-> int64. Narrowing int64 ->
 //                  int32: the CPU twin checks the range and throws; CUDA keeps the low 32 bits
@@ -53,7 +55,7 @@ FER_HD float bits_float(uint32_t u) {
 
 FER_HD uint16_t float_to_bf16(float f) {
   const uint32_t u = float_bits(f);
-  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return 0x7FC0u;  // NaN: canonical quiet NaN
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);  // NaN: stays NaN
   const uint32_t rounding = 0x7FFFu + ((u >> 16) & 1u);
   return static_cast<uint16_t>((u + rounding) >> 16);
 }

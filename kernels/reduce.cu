@@ -9,6 +9,8 @@
 // Axis reductions and max/argmax: one thread per output (o, i), looping d = 0..dim-1 in order with
 // a double accumulator, exactly the CPU twin's order: the results are bit-identical to it.
 // Neighbouring threads read neighbouring i, so the loads are coalesced when inner > 1.
+#include <limits>
+
 #include "kernels/cuda_common.cuh"
 #include "kernels/reduce.h"
 
@@ -35,7 +37,7 @@ __device__ double block_sum(double v, double* sh) {
   return total;
 }
 
-__global__ void reduce_all_partials_kernel(Reduction r, int64_t n, const float* x, double* partial) {
+__global__ void reduce_all_partials_kernel(ReduceOp r, int64_t n, const float* x, double* partial) {
   __shared__ double sh[kReduceBlock];
   // Grid-stride over x with the grid size fixed by n: thread (b, t) always sums the same elements.
   double acc = 0;
@@ -45,7 +47,7 @@ __global__ void reduce_all_partials_kernel(Reduction r, int64_t n, const float* 
   if (threadIdx.x == 0) partial[blockIdx.x] = total;
 }
 
-__global__ void reduce_all_final_kernel(Reduction r, int64_t n, int64_t blocks, const double* partial, float* out) {
+__global__ void reduce_all_final_kernel(ReduceOp r, int64_t n, int64_t blocks, const double* partial, float* out) {
   __shared__ double sh[kReduceBlock];
   double acc = 0;  // up to 1024 partials: thread t adds partials t, t+256, ...
   for (int64_t b = threadIdx.x; b < blocks; b += kReduceBlock) acc += partial[b];
@@ -53,8 +55,8 @@ __global__ void reduce_all_final_kernel(Reduction r, int64_t n, int64_t blocks, 
   if (threadIdx.x == 0) out[0] = static_cast<float>(red::finish(r, total, n));
 }
 
-__global__ void reduce_all_backward_kernel(Reduction r, int64_t n, const float* x, const float* dy, float* dx) {
-  const bool need_x = r == Reduction::sum_squares;
+__global__ void reduce_all_backward_kernel(ReduceOp r, int64_t n, const float* x, const float* dy, float* dx) {
+  const bool need_x = r == ReduceOp::sum_squares;
   // dy[0] is read on the device, so no host sync is needed between forward and backward.
   FER_CUDA_KERNEL_LOOP(i, n) {
     dx[i] = red::grad(r, need_x ? x[i] : 0.f, dy[0], n);
@@ -62,7 +64,7 @@ __global__ void reduce_all_backward_kernel(Reduction r, int64_t n, const float* 
 }
 
 // Thread j = o*inner + i reduces x[o, :, i].
-__global__ void reduce_axis_kernel(Reduction r, int64_t outer, int64_t dim, int64_t inner, const float* x, float* y) {
+__global__ void reduce_axis_kernel(ReduceOp r, int64_t outer, int64_t dim, int64_t inner, const float* x, float* y) {
   FER_CUDA_KERNEL_LOOP(j, outer * inner) {
     const int64_t o = j / inner, i = j - o * inner;
     const float* col = x + o * dim * inner + i;  // x[o, d, i] = col[d * inner]
@@ -73,16 +75,17 @@ __global__ void reduce_axis_kernel(Reduction r, int64_t outer, int64_t dim, int6
 }
 
 // Thread e = (o*dim + d)*inner + i writes dx[o, d, i].
-__global__ void reduce_axis_backward_kernel(Reduction r, int64_t outer, int64_t dim, int64_t inner, const float* x,
+__global__ void reduce_axis_backward_kernel(ReduceOp r, int64_t outer, int64_t dim, int64_t inner, const float* x,
                                             const float* dy, float* dx) {
-  const bool need_x = r == Reduction::sum_squares;
+  const bool need_x = r == ReduceOp::sum_squares;
   FER_CUDA_KERNEL_LOOP(e, outer * dim * inner) {
     const int64_t i = e % inner, o = e / (dim * inner);
     dx[e] = red::grad(r, need_x ? x[e] : 0.f, dy[o * inner + i], dim);
   }
 }
 
-__global__ void max_axis_kernel(int64_t outer, int64_t dim, int64_t inner, const float* x, float* y, int64_t* idx) {
+template <typename I>
+__global__ void max_axis_kernel(int64_t outer, int64_t dim, int64_t inner, const float* x, float* y, I* idx) {
   FER_CUDA_KERNEL_LOOP(j, outer * inner) {
     const int64_t o = j / inner, i = j - o * inner;
     const float* col = x + o * dim * inner + i;  // x[o, d, i] = col[d * inner]
@@ -94,11 +97,12 @@ __global__ void max_axis_kernel(int64_t outer, int64_t dim, int64_t inner, const
       if (red::max_beats(v, best)) best = v, arg = d;
     }
     if (y) y[j] = best;
-    if (idx) idx[j] = arg;
+    if (idx) idx[j] = static_cast<I>(arg);
   }
 }
 
-__global__ void max_axis_backward_kernel(int64_t outer, int64_t dim, int64_t inner, const int64_t* idx, const float* dy,
+template <typename I>
+__global__ void max_axis_backward_kernel(int64_t outer, int64_t dim, int64_t inner, const I* idx, const float* dy,
                                          float* dx) {
   FER_CUDA_KERNEL_LOOP(e, outer * dim * inner) {
     const int64_t i = e % inner, d = (e / inner) % dim, o = e / (dim * inner);
@@ -118,8 +122,8 @@ size_t reduce_all_workspace_bytes(int64_t n) {
   return static_cast<size_t>(reduce_all_blocks(n)) * sizeof(double);
 }
 
-void reduce_all(Reduction r, int64_t n, const float* x, float* out, void* workspace, cuda_stream stream) {
-  check_reduce_all("reduce_all", n, r == Reduction::mean);
+void reduce_all(ReduceOp r, int64_t n, const float* x, float* out, void* workspace, cuda_stream stream) {
+  check_reduce_all("reduce_all", n, r == ReduceOp::mean);
   FER_CHECK(workspace != nullptr, "reduce_all: workspace is null; hint: pass reduce_all_workspace_bytes(n) = "
                                       << reduce_all_workspace_bytes(n) << " bytes of device memory");
   // Pass 1 writes `blocks` partial sums into the workspace; pass 2 (one block) adds them.
@@ -131,47 +135,60 @@ void reduce_all(Reduction r, int64_t n, const float* x, float* out, void* worksp
   FER_LAUNCH_CHECK();
 }
 
-void reduce_all_backward(Reduction r, int64_t n, const float* x, const float* dy, float* dx, cuda_stream stream) {
-  check_reduce_all("reduce_all_backward", n, r == Reduction::mean);
+void reduce_all_backward(ReduceOp r, int64_t n, const float* x, const float* dy, float* dx, cuda_stream stream) {
+  check_reduce_all("reduce_all_backward", n, r == ReduceOp::mean);
   if (n == 0) return;
   reduce_all_backward_kernel<<<grid_for(n), kBlock, 0, to_cuda(stream)>>>(r, n, x, dy, dx);
   FER_LAUNCH_CHECK();
 }
 
-void reduce_axis(Reduction r, int64_t outer, int64_t dim, int64_t inner, const float* x, float* y, cuda_stream stream) {
-  check_reduce_axis("reduce_axis", outer, dim, inner, r == Reduction::mean);
+void reduce_axis(ReduceOp r, int64_t outer, int64_t dim, int64_t inner, const float* x, float* y, cuda_stream stream) {
+  check_reduce_axis("reduce_axis", outer, dim, inner, r == ReduceOp::mean);
   if (outer * inner == 0) return;
   reduce_axis_kernel<<<grid_for(outer * inner), kBlock, 0, to_cuda(stream)>>>(r, outer, dim, inner, x, y);
   FER_LAUNCH_CHECK();
 }
 
-void reduce_axis_backward(Reduction r, int64_t outer, int64_t dim, int64_t inner, const float* x, const float* dy,
+void reduce_axis_backward(ReduceOp r, int64_t outer, int64_t dim, int64_t inner, const float* x, const float* dy,
                           float* dx, cuda_stream stream) {
-  check_reduce_axis("reduce_axis_backward", outer, dim, inner, r == Reduction::mean);
+  check_reduce_axis("reduce_axis_backward", outer, dim, inner, r == ReduceOp::mean);
   const int64_t n = outer * dim * inner;
   if (n == 0) return;
   reduce_axis_backward_kernel<<<grid_for(n), kBlock, 0, to_cuda(stream)>>>(r, outer, dim, inner, x, dy, dx);
   FER_LAUNCH_CHECK();
 }
 
-void max_axis(int64_t outer, int64_t dim, int64_t inner, const float* x, float* y, int64_t* idx, cuda_stream stream) {
+template <typename I>
+void max_axis(int64_t outer, int64_t dim, int64_t inner, const float* x, float* y, I* idx, cuda_stream stream) {
   check_reduce_axis("max_axis", outer, dim, inner, true);
+  check_index_range("max_axis", dim, std::numeric_limits<I>::max());
   if (outer * inner == 0) return;
-  max_axis_kernel<<<grid_for(outer * inner), kBlock, 0, to_cuda(stream)>>>(outer, dim, inner, x, y, idx);
+  max_axis_kernel<I><<<grid_for(outer * inner), kBlock, 0, to_cuda(stream)>>>(outer, dim, inner, x, y, idx);
   FER_LAUNCH_CHECK();
 }
 
-void max_axis_backward(int64_t outer, int64_t dim, int64_t inner, const int64_t* idx, const float* dy, float* dx,
+template <typename I>
+void max_axis_backward(int64_t outer, int64_t dim, int64_t inner, const I* idx, const float* dy, float* dx,
                        cuda_stream stream) {
   check_reduce_axis("max_axis_backward", outer, dim, inner, true);
   const int64_t n = outer * dim * inner;
   if (n == 0) return;
-  max_axis_backward_kernel<<<grid_for(n), kBlock, 0, to_cuda(stream)>>>(outer, dim, inner, idx, dy, dx);
+  max_axis_backward_kernel<I><<<grid_for(n), kBlock, 0, to_cuda(stream)>>>(outer, dim, inner, idx, dy, dx);
   FER_LAUNCH_CHECK();
 }
 
-void argmax_rows(int64_t rows, int64_t k, const float* x, int64_t* idx, cuda_stream stream) {
-  max_axis(rows, k, 1, x, nullptr, idx, stream);
+template <typename I>
+void argmax_rows(int64_t rows, int64_t k, const float* x, I* idx, cuda_stream stream) {
+  max_axis<I>(rows, k, 1, x, nullptr, idx, stream);
 }
+
+// The index types (reduce.h).
+#define FER_INSTANTIATE_MAX(I)                                                                                \
+  template void max_axis<I>(int64_t, int64_t, int64_t, const float*, float*, I*, cuda_stream);                \
+  template void max_axis_backward<I>(int64_t, int64_t, int64_t, const I*, const float*, float*, cuda_stream); \
+  template void argmax_rows<I>(int64_t, int64_t, const float*, I*, cuda_stream);
+FER_INSTANTIATE_MAX(int32_t)
+FER_INSTANTIATE_MAX(int64_t)
+#undef FER_INSTANTIATE_MAX
 
 }  // namespace fer::cuda

@@ -1,6 +1,6 @@
 // kernels/reduce.h: reductions over all elements and over one axis; max with argmax.
 //
-//   reduce_all   out = sum_i x_i | (1/n) sum_i x_i | sum_i x_i^2          (Reduction::sum|mean|sum_squares)
+//   reduce_all   out = sum_i x_i | (1/n) sum_i x_i | sum_i x_i^2          (ReduceOp::sum|mean|sum_squares)
 //                backward: dx_i = dy | dy/n | 2 x_i dy
 //   reduce_axis  x viewed as [outer, dim, inner]: y[o,i] = the same reduction over d of x[o,d,i]
 //                backward: dx[o,d,i] = dy[o,i] | dy[o,i]/dim | 2 x[o,d,i] dy[o,i]
@@ -15,7 +15,8 @@
 // thread count (fixed chunks whose partial sums are added in chunk order), the CUDA version in a
 // fixed two-pass tree: each backend is deterministic run to run. Axis reductions visit d in order
 // 0..dim-1 on both backends, so for them CPU and CUDA give the very same bits.
-// Semantics: every output is written (=). Index outputs are int64. n, outer, dim, inner >= 0;
+// Semantics: every output is written (=). Index outputs are int32_t (the tensor layer's i32 for
+// argmax) or int64_t (the default). n, outer, dim, inner >= 0;
 // mean needs n > 0 (dim > 0); max needs dim > 0.
 // Workspace: cuda::reduce_all needs reduce_all_workspace_bytes(n) bytes of device memory (the
 // per-block partial sums), so it never allocates and can be captured in a CUDA graph.
@@ -29,29 +30,31 @@
 
 namespace fer {
 
-enum class Reduction { sum, mean, sum_squares };
-const char* reduction_name(Reduction r);
+enum class ReduceOp { sum, mean, sum_squares };
+const char* reduce_op_name(ReduceOp r);
 
 // Argument checks shared by both backends (throw fer::Error naming the op and the sizes).
 // nonempty: the op needs at least one element (mean, max).
 void check_reduce_all(const char* op, int64_t n, bool nonempty);
 void check_reduce_axis(const char* op, int64_t outer, int64_t dim, int64_t inner, bool nonempty);
+// An index type that cannot hold dim - 1 is an error (int32 indices need dim <= 2^31).
+void check_index_range(const char* op, int64_t dim, int64_t index_max);
 
 namespace red {
 // The term summed for element x, and the finishing step, shared by both backends.
 template <typename T>
-FER_HD double term(Reduction r, T x) {
+FER_HD double term(ReduceOp r, T x) {
   const double v = static_cast<double>(x);
-  return r == Reduction::sum_squares ? v * v : v;
+  return r == ReduceOp::sum_squares ? v * v : v;
 }
-FER_HD double finish(Reduction r, double sum, int64_t count) {
-  return r == Reduction::mean ? sum / static_cast<double>(count) : sum;
+FER_HD double finish(ReduceOp r, double sum, int64_t count) {
+  return r == ReduceOp::mean ? sum / static_cast<double>(count) : sum;
 }
 // d(reduction)/dx times dy
 template <typename T>
-FER_HD T grad(Reduction r, T x, T dy, int64_t count) {
-  if (r == Reduction::mean) return dy / static_cast<T>(count);
-  if (r == Reduction::sum_squares) return T(2) * x * dy;
+FER_HD T grad(ReduceOp r, T x, T dy, int64_t count) {
+  if (r == ReduceOp::mean) return dy / static_cast<T>(count);
+  if (r == ReduceOp::sum_squares) return T(2) * x * dy;
   return dy;
 }
 // "v beats best" for max: larger, or the first NaN (NaN propagates like torch.max).
@@ -65,25 +68,25 @@ namespace cpu {
 
 // out[0] = reduction of x[0..n) (=)
 template <typename T>
-void reduce_all(Reduction r, int64_t n, const T* x, T* out);
+void reduce_all(ReduceOp r, int64_t n, const T* x, T* out);
 // dx[i] = grad(r, x[i], dy[0]) (=); x is read only for sum_squares (may be null otherwise)
 template <typename T>
-void reduce_all_backward(Reduction r, int64_t n, const T* x, const T* dy, T* dx);
+void reduce_all_backward(ReduceOp r, int64_t n, const T* x, const T* dy, T* dx);
 // y [outer, inner] = reduction over dim of x [outer, dim, inner] (=)
 template <typename T>
-void reduce_axis(Reduction r, int64_t outer, int64_t dim, int64_t inner, const T* x, T* y);
+void reduce_axis(ReduceOp r, int64_t outer, int64_t dim, int64_t inner, const T* x, T* y);
 // dx [outer, dim, inner] from dy [outer, inner] (=); x read only for sum_squares
 template <typename T>
-void reduce_axis_backward(Reduction r, int64_t outer, int64_t dim, int64_t inner, const T* x, const T* dy, T* dx);
-// y, idx [outer, inner] (=); either may be null
-template <typename T>
-void max_axis(int64_t outer, int64_t dim, int64_t inner, const T* x, T* y, int64_t* idx);
+void reduce_axis_backward(ReduceOp r, int64_t outer, int64_t dim, int64_t inner, const T* x, const T* dy, T* dx);
+// y, idx [outer, inner] (=); either may be null (name I explicitly when idx is nullptr)
+template <typename T, typename I = int64_t>
+void max_axis(int64_t outer, int64_t dim, int64_t inner, const T* x, T* y, I* idx);
 // dx [outer, dim, inner] = dy scattered to the argmax positions, zero elsewhere (=)
-template <typename T>
-void max_axis_backward(int64_t outer, int64_t dim, int64_t inner, const int64_t* idx, const T* dy, T* dx);
+template <typename T, typename I>
+void max_axis_backward(int64_t outer, int64_t dim, int64_t inner, const I* idx, const T* dy, T* dx);
 // idx [rows] = argmax over each row of x [rows, k] (=)
-template <typename T>
-void argmax_rows(int64_t rows, int64_t k, const T* x, int64_t* idx);
+template <typename T, typename I>
+void argmax_rows(int64_t rows, int64_t k, const T* x, I* idx);
 
 }  // namespace cpu
 
@@ -93,16 +96,19 @@ namespace cuda {
 int64_t reduce_all_blocks(int64_t n);
 size_t reduce_all_workspace_bytes(int64_t n);
 
-void reduce_all(Reduction r, int64_t n, const float* x, float* out, void* workspace, cuda_stream stream);
+void reduce_all(ReduceOp r, int64_t n, const float* x, float* out, void* workspace, cuda_stream stream);
 // dy is a device pointer to one float (no host sync)
-void reduce_all_backward(Reduction r, int64_t n, const float* x, const float* dy, float* dx, cuda_stream stream);
-void reduce_axis(Reduction r, int64_t outer, int64_t dim, int64_t inner, const float* x, float* y, cuda_stream stream);
-void reduce_axis_backward(Reduction r, int64_t outer, int64_t dim, int64_t inner, const float* x, const float* dy,
+void reduce_all_backward(ReduceOp r, int64_t n, const float* x, const float* dy, float* dx, cuda_stream stream);
+void reduce_axis(ReduceOp r, int64_t outer, int64_t dim, int64_t inner, const float* x, float* y, cuda_stream stream);
+void reduce_axis_backward(ReduceOp r, int64_t outer, int64_t dim, int64_t inner, const float* x, const float* dy,
                           float* dx, cuda_stream stream);
-void max_axis(int64_t outer, int64_t dim, int64_t inner, const float* x, float* y, int64_t* idx, cuda_stream stream);
-void max_axis_backward(int64_t outer, int64_t dim, int64_t inner, const int64_t* idx, const float* dy, float* dx,
+template <typename I = int64_t>
+void max_axis(int64_t outer, int64_t dim, int64_t inner, const float* x, float* y, I* idx, cuda_stream stream);
+template <typename I>
+void max_axis_backward(int64_t outer, int64_t dim, int64_t inner, const I* idx, const float* dy, float* dx,
                        cuda_stream stream);
-void argmax_rows(int64_t rows, int64_t k, const float* x, int64_t* idx, cuda_stream stream);
+template <typename I>
+void argmax_rows(int64_t rows, int64_t k, const float* x, I* idx, cuda_stream stream);
 
 }  // namespace cuda
 

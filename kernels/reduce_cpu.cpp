@@ -6,6 +6,7 @@
 // pairs; each walks d = 0..dim-1 in order with a small accumulator row, reading x row by row
 // (contiguous inner loops).
 #include <algorithm>
+#include <limits>
 #include <vector>
 
 #include "kernels/reduce.h"
@@ -18,13 +19,13 @@ constexpr int64_t kChunk = 65536;     // reduce_all: elements per partial sum
 constexpr int64_t kInnerBlock = 256;  // axis reductions: inner positions per task
 }  // namespace
 
-const char* reduction_name(Reduction r) {
+const char* reduce_op_name(ReduceOp r) {
   switch (r) {
-    case Reduction::sum:
+    case ReduceOp::sum:
       return "sum";
-    case Reduction::mean:
+    case ReduceOp::mean:
       return "mean";
-    case Reduction::sum_squares:
+    case ReduceOp::sum_squares:
       return "sum_squares";
   }
   return "?";
@@ -43,11 +44,17 @@ void check_reduce_axis(const char* op, int64_t outer, int64_t dim, int64_t inner
                                      << ", " << inner << "]); hint: the mean or max of nothing is undefined");
 }
 
+void check_index_range(const char* op, int64_t dim, int64_t index_max) {
+  FER_CHECK(dim - 1 <= index_max, op << ": an axis of " << dim << " elements needs indices up to " << dim - 1
+                                     << ", more than the index type holds (" << index_max
+                                     << "); hint: use int64 indices");
+}
+
 namespace cpu {
 
 template <typename T>
-void reduce_all(Reduction r, int64_t n, const T* x, T* out) {
-  check_reduce_all("reduce_all", n, r == Reduction::mean);
+void reduce_all(ReduceOp r, int64_t n, const T* x, T* out) {
+  check_reduce_all("reduce_all", n, r == ReduceOp::mean);
   // Fixed chunks of kChunk elements (the last may be short); the cut depends on n only.
   const int64_t chunks = ceil_div(n, kChunk);
   std::vector<double> partial(static_cast<size_t>(chunks));
@@ -65,17 +72,17 @@ void reduce_all(Reduction r, int64_t n, const T* x, T* out) {
 }
 
 template <typename T>
-void reduce_all_backward(Reduction r, int64_t n, const T* x, const T* dy, T* dx) {
-  check_reduce_all("reduce_all_backward", n, r == Reduction::mean);
-  const bool need_x = r == Reduction::sum_squares;  // only d(x^2)/dx depends on x
-  const T g = dy[0];                                // the one upstream gradient
+void reduce_all_backward(ReduceOp r, int64_t n, const T* x, const T* dy, T* dx) {
+  check_reduce_all("reduce_all_backward", n, r == ReduceOp::mean);
+  const bool need_x = r == ReduceOp::sum_squares;  // only d(x^2)/dx depends on x
+  const T g = dy[0];                               // the one upstream gradient
 #pragma omp parallel for schedule(static) if (n > kParallelMin)
   for (int64_t i = 0; i < n; ++i) dx[i] = red::grad(r, need_x ? x[i] : T(0), g, n);
 }
 
 template <typename T>
-void reduce_axis(Reduction r, int64_t outer, int64_t dim, int64_t inner, const T* x, T* y) {
-  check_reduce_axis("reduce_axis", outer, dim, inner, r == Reduction::mean);
+void reduce_axis(ReduceOp r, int64_t outer, int64_t dim, int64_t inner, const T* x, T* y) {
+  check_reduce_axis("reduce_axis", outer, dim, inner, r == ReduceOp::mean);
   // Task t = (o, block of up to kInnerBlock inner positions [i0, i1)).
   const int64_t blocks = ceil_div(inner, kInnerBlock);
 #pragma omp parallel for schedule(static) if (outer * dim * inner > kParallelMin)
@@ -93,9 +100,9 @@ void reduce_axis(Reduction r, int64_t outer, int64_t dim, int64_t inner, const T
 }
 
 template <typename T>
-void reduce_axis_backward(Reduction r, int64_t outer, int64_t dim, int64_t inner, const T* x, const T* dy, T* dx) {
-  check_reduce_axis("reduce_axis_backward", outer, dim, inner, r == Reduction::mean);
-  const bool need_x = r == Reduction::sum_squares;
+void reduce_axis_backward(ReduceOp r, int64_t outer, int64_t dim, int64_t inner, const T* x, const T* dy, T* dx) {
+  check_reduce_axis("reduce_axis_backward", outer, dim, inner, r == ReduceOp::mean);
+  const bool need_x = r == ReduceOp::sum_squares;
 #pragma omp parallel for collapse(2) schedule(static) if (outer * dim * inner > kParallelMin)
   for (int64_t o = 0; o < outer; ++o) {
     for (int64_t d = 0; d < dim; ++d) {
@@ -106,9 +113,10 @@ void reduce_axis_backward(Reduction r, int64_t outer, int64_t dim, int64_t inner
   }
 }
 
-template <typename T>
-void max_axis(int64_t outer, int64_t dim, int64_t inner, const T* x, T* y, int64_t* idx) {
+template <typename T, typename I>
+void max_axis(int64_t outer, int64_t dim, int64_t inner, const T* x, T* y, I* idx) {
   check_reduce_axis("max_axis", outer, dim, inner, true);
+  check_index_range("max_axis", dim, std::numeric_limits<I>::max());
   const int64_t blocks = ceil_div(inner, kInnerBlock);
 #pragma omp parallel for schedule(static) if (outer * dim * inner > kParallelMin)
   for (int64_t t = 0; t < outer * blocks; ++t) {
@@ -127,13 +135,13 @@ void max_axis(int64_t outer, int64_t dim, int64_t inner, const T* x, T* y, int64
     }
     for (int64_t i = i0; i < i1; ++i) {
       if (y) y[o * inner + i] = best[i - i0];
-      if (idx) idx[o * inner + i] = arg[i - i0];
+      if (idx) idx[o * inner + i] = static_cast<I>(arg[i - i0]);
     }
   }
 }
 
-template <typename T>
-void max_axis_backward(int64_t outer, int64_t dim, int64_t inner, const int64_t* idx, const T* dy, T* dx) {
+template <typename T, typename I>
+void max_axis_backward(int64_t outer, int64_t dim, int64_t inner, const I* idx, const T* dy, T* dx) {
   check_reduce_axis("max_axis_backward", outer, dim, inner, true);
 #pragma omp parallel for collapse(2) schedule(static) if (outer * dim * inner > kParallelMin)
   for (int64_t o = 0; o < outer; ++o) {
@@ -146,22 +154,28 @@ void max_axis_backward(int64_t outer, int64_t dim, int64_t inner, const int64_t*
 }
 
 // x [rows, k] is [outer = rows, dim = k, inner = 1].
-template <typename T>
-void argmax_rows(int64_t rows, int64_t k, const T* x, int64_t* idx) {
-  max_axis<T>(rows, k, 1, x, nullptr, idx);
+template <typename T, typename I>
+void argmax_rows(int64_t rows, int64_t k, const T* x, I* idx) {
+  max_axis<T, I>(rows, k, 1, x, nullptr, idx);
 }
 
 // Explicit instantiations: float (training on the CPU) and double (gradient checks).
-#define FER_INSTANTIATE_REDUCE(T)                                                                      \
-  template void reduce_all<T>(Reduction, int64_t, const T*, T*);                                       \
-  template void reduce_all_backward<T>(Reduction, int64_t, const T*, const T*, T*);                    \
-  template void reduce_axis<T>(Reduction, int64_t, int64_t, int64_t, const T*, T*);                    \
-  template void reduce_axis_backward<T>(Reduction, int64_t, int64_t, int64_t, const T*, const T*, T*); \
-  template void max_axis<T>(int64_t, int64_t, int64_t, const T*, T*, int64_t*);                        \
-  template void max_axis_backward<T>(int64_t, int64_t, int64_t, const int64_t*, const T*, T*);         \
-  template void argmax_rows<T>(int64_t, int64_t, const T*, int64_t*);
+#define FER_INSTANTIATE_REDUCE(T)                                                  \
+  template void reduce_all<T>(ReduceOp, int64_t, const T*, T*);                    \
+  template void reduce_all_backward<T>(ReduceOp, int64_t, const T*, const T*, T*); \
+  template void reduce_axis<T>(ReduceOp, int64_t, int64_t, int64_t, const T*, T*); \
+  template void reduce_axis_backward<T>(ReduceOp, int64_t, int64_t, int64_t, const T*, const T*, T*);
+#define FER_INSTANTIATE_MAX(T, I)                                                           \
+  template void max_axis<T, I>(int64_t, int64_t, int64_t, const T*, T*, I*);                \
+  template void max_axis_backward<T, I>(int64_t, int64_t, int64_t, const I*, const T*, T*); \
+  template void argmax_rows<T, I>(int64_t, int64_t, const T*, I*);
 FER_INSTANTIATE_REDUCE(float)
 FER_INSTANTIATE_REDUCE(double)
+FER_INSTANTIATE_MAX(float, int32_t)
+FER_INSTANTIATE_MAX(float, int64_t)
+FER_INSTANTIATE_MAX(double, int32_t)
+FER_INSTANTIATE_MAX(double, int64_t)
+#undef FER_INSTANTIATE_MAX
 #undef FER_INSTANTIATE_REDUCE
 
 }  // namespace cpu

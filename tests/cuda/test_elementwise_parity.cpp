@@ -97,7 +97,7 @@ std::string str(const Shape& s) {
 }
 
 const BinaryOp kOps[] = {BinaryOp::add, BinaryOp::sub, BinaryOp::mul, BinaryOp::div};
-const Reduction kReductions[] = {Reduction::sum, Reduction::mean, Reduction::sum_squares};
+const ReduceOp kReductions[] = {ReduceOp::sum, ReduceOp::mean, ReduceOp::sum_squares};
 
 }  // namespace
 
@@ -238,9 +238,9 @@ TEST_CASE("reduce_all: cuda == cpu on odd sizes up to 5*10^6, deterministic") {
     const auto x = randf(n, 9);
     test::DeviceArray gx(x);
     void* ws = cuda::device_malloc(cuda::reduce_all_workspace_bytes(n));
-    for (Reduction r : kReductions) {
-      if (n == 0 && r == Reduction::mean) continue;
-      const std::string name = std::string("reduce_all ") + reduction_name(r) + " n=" + std::to_string(n);
+    for (ReduceOp r : kReductions) {
+      if (n == 0 && r == ReduceOp::mean) continue;
+      const std::string name = std::string("reduce_all ") + reduce_op_name(r) + " n=" + std::to_string(n);
       auto out = test::cpu_output(1);
       cpu::reduce_all(r, n, x.data(), out.data());
       test::DeviceArray g1(1), g2(1);
@@ -272,8 +272,8 @@ TEST_CASE("reduce_axis, max_axis, argmax: cuda is bit-identical to cpu") {
     const auto x = randf(n, 10);
     const auto dy = randf(outer * inner, 11);
     test::DeviceArray gx(x), gdy(dy);
-    for (Reduction r : kReductions) {
-      const std::string name = std::string("reduce_axis ") + reduction_name(r) + shp;
+    for (ReduceOp r : kReductions) {
+      const std::string name = std::string("reduce_axis ") + reduce_op_name(r) + shp;
       auto y = test::cpu_output(outer * inner), dx = test::cpu_output(n);
       cpu::reduce_axis(r, outer, dim, inner, x.data(), y.data());
       cpu::reduce_axis_backward(r, outer, dim, inner, x.data(), dy.data(), dx.data());
@@ -304,6 +304,11 @@ TEST_CASE("reduce_axis, max_axis, argmax: cuda is bit-identical to cpu") {
       DeviceVec<int64_t> gam(outer);
       cuda::argmax_rows(outer, dim, gxm.get(), gam.get(), S());
       expect_identical("argmax_rows" + shp, gam.download(), am);
+      std::vector<int32_t> am32(outer, -5);  // int32 indices (the tensor layer's i32)
+      cpu::argmax_rows(outer, dim, xm.data(), am32.data());
+      DeviceVec<int32_t> gam32(outer);
+      cuda::argmax_rows(outer, dim, gxm.get(), gam32.get(), S());
+      expect_identical("argmax_rows int32" + shp, gam32.download(), am32);
     }
   }
 }

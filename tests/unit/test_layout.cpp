@@ -175,8 +175,9 @@ TEST_CASE("float_to_bf16: special values, denormals, ties to even") {
       {0x7F800000u, 0x7F80},  // +inf
       {0xFF800000u, 0xFF80},  // -inf
       {0x7FC00000u, 0x7FC0},  // quiet NaN
-      {0xFFC00001u, 0x7FC0},  // negative NaN with payload -> canonical
-      {0x7F800001u, 0x7FC0},  // signalling NaN whose payload sits in the dropped bits
+      {0xFFC00001u, 0xFFC0},  // negative NaN: sign and top payload bits kept
+      {0x7FA00000u, 0x7FE0},  // signalling NaN: quieted, payload kept
+      {0x7F800001u, 0x7FC0},  // signalling NaN whose payload sits in the dropped bits: not inf
       {0x3F808000u, 0x3F80},  // 1 + half an ulp, kept lsb even: tie rounds down to even
       {0x3F818000u, 0x3F82},  // tie with odd kept lsb: rounds up to even
       {0x3F808001u, 0x3F81},  // just above the tie: up
@@ -203,11 +204,11 @@ TEST_CASE("float_to_bf16: special values, denormals, ties to even") {
   std::vector<float> back(xs.size());
   cpu::bf16_to_float(static_cast<int64_t>(hs.size()), hs.data(), back.data());
   for (size_t i = 0; i < xs.size(); ++i) CHECK(to_bits(back[i]) == static_cast<uint32_t>(hs[i]) << 16);
-  // Every bf16 value survives bf16 -> float -> bf16 unchanged (NaNs become the canonical NaN).
+  // Every bf16 value survives bf16 -> float -> bf16 unchanged (signalling NaNs get the quiet bit).
   int mismatches = 0;
   for (uint32_t h = 0; h < 65536; ++h) {
     const float f = cast::bf16_to_float(static_cast<uint16_t>(h));
-    const uint16_t want = std::isnan(f) ? 0x7FC0 : static_cast<uint16_t>(h);
+    const uint16_t want = static_cast<uint16_t>(std::isnan(f) ? (h | 0x40) : h);
     mismatches += cast::float_to_bf16(f) != want;
   }
   CHECK(mismatches == 0);

@@ -15,7 +15,7 @@
 using namespace fer;
 
 namespace {
-const Reduction kReductions[] = {Reduction::sum, Reduction::mean, Reduction::sum_squares};
+const ReduceOp kReductions[] = {ReduceOp::sum, ReduceOp::mean, ReduceOp::sum_squares};
 
 // x[i] = (i % 7) - 3: small integers, so every partial sum is exact and the expected results are
 // known exactly.
@@ -42,11 +42,11 @@ TEST_CASE("reduce_all: exact results on odd sizes 1 .. 10^6+3") {
       sumsq += (i % 7 - 3) * (i % 7 - 3);
     }
     float out = -777.f;
-    cpu::reduce_all(Reduction::sum, n, x.data(), &out);
+    cpu::reduce_all(ReduceOp::sum, n, x.data(), &out);
     CHECK(out == static_cast<float>(sum));
-    cpu::reduce_all(Reduction::sum_squares, n, x.data(), &out);
+    cpu::reduce_all(ReduceOp::sum_squares, n, x.data(), &out);
     CHECK(out == static_cast<float>(sumsq));
-    cpu::reduce_all(Reduction::mean, n, x.data(), &out);
+    cpu::reduce_all(ReduceOp::mean, n, x.data(), &out);
     CHECK(out == static_cast<float>(static_cast<double>(sum) / static_cast<double>(n)));
   }
 }
@@ -55,11 +55,11 @@ TEST_CASE("reduce_all: random data against long double, same bits for any thread
   const int64_t n = 1000003;
   const auto xd = test::random_vector(n, 7, -1.0, 1.0);
   const std::vector<float> x(xd.begin(), xd.end());
-  for (Reduction r : kReductions) {
-    CAPTURE(reduction_name(r));
+  for (ReduceOp r : kReductions) {
+    CAPTURE(reduce_op_name(r));
     long double want = 0;
-    for (float v : x) want += r == Reduction::sum_squares ? (long double)v * v : (long double)v;
-    if (r == Reduction::mean) want /= n;
+    for (float v : x) want += r == ReduceOp::sum_squares ? (long double)v * v : (long double)v;
+    if (r == ReduceOp::mean) want /= n;
     float out = 0, out1 = 0, out3 = 0;
     double outd = 0;
     cpu::reduce_all(r, n, x.data(), &out);
@@ -78,27 +78,27 @@ TEST_CASE("reduce_all: random data against long double, same bits for any thread
 
 TEST_CASE("reduce_all: empty input and errors") {
   float out = -1.f;
-  cpu::reduce_all<float>(Reduction::sum, 0, nullptr, &out);
+  cpu::reduce_all<float>(ReduceOp::sum, 0, nullptr, &out);
   CHECK(out == 0.f);
-  CHECK_THROWS_WITH_AS(cpu::reduce_all<float>(Reduction::mean, 0, nullptr, &out),
+  CHECK_THROWS_WITH_AS(cpu::reduce_all<float>(ReduceOp::mean, 0, nullptr, &out),
                        doctest::Contains("reduce_all: needs at least one element"), fer::Error);
 }
 
 TEST_CASE("reduce_axis: hand-computed") {
   const double x[6] = {1, 2, 3, 4, 5, 6};  // [2, 3]
   double y[3];
-  cpu::reduce_axis(Reduction::sum, 1, 2, 3, x, y);  // over the rows: column sums
+  cpu::reduce_axis(ReduceOp::sum, 1, 2, 3, x, y);  // over the rows: column sums
   CHECK(y[0] == 5);
   CHECK(y[2] == 9);
-  cpu::reduce_axis(Reduction::mean, 1, 2, 3, x, y);
+  cpu::reduce_axis(ReduceOp::mean, 1, 2, 3, x, y);
   CHECK(y[1] == 3.5);
-  cpu::reduce_axis(Reduction::sum_squares, 1, 2, 3, x, y);
+  cpu::reduce_axis(ReduceOp::sum_squares, 1, 2, 3, x, y);
   CHECK(y[0] == 17);
   CHECK(y[2] == 45);
-  cpu::reduce_axis(Reduction::sum, 2, 3, 1, x, y);  // over the columns: row sums
+  cpu::reduce_axis(ReduceOp::sum, 2, 3, 1, x, y);  // over the columns: row sums
   CHECK(y[0] == 6);
   CHECK(y[1] == 15);
-  CHECK_THROWS_WITH_AS(cpu::reduce_axis(Reduction::mean, 2, 0, 1, x, y),
+  CHECK_THROWS_WITH_AS(cpu::reduce_axis(ReduceOp::mean, 2, 0, 1, x, y),
                        doctest::Contains("reduce_axis: the reduced axis is empty"), fer::Error);
 }
 
@@ -108,8 +108,8 @@ TEST_CASE("reduce_axis: odd shapes against a long-double loop") {
     const int64_t outer = s[0], dim = s[1], inner = s[2];
     const auto xd = test::random_vector(outer * dim * inner, 8);
     const std::vector<float> x(xd.begin(), xd.end());
-    for (Reduction r : kReductions) {
-      CAPTURE(reduction_name(r));
+    for (ReduceOp r : kReductions) {
+      CAPTURE(reduce_op_name(r));
       CAPTURE(outer);
       CAPTURE(dim);
       CAPTURE(inner);
@@ -123,10 +123,10 @@ TEST_CASE("reduce_axis: odd shapes against a long-double loop") {
           long double acc = 0, accd = 0;
           for (int64_t d = 0; d < dim; ++d) {
             const long double v = x[(o * dim + d) * inner + i], vd = xd[(o * dim + d) * inner + i];
-            acc += r == Reduction::sum_squares ? v * v : v;
-            accd += r == Reduction::sum_squares ? vd * vd : vd;
+            acc += r == ReduceOp::sum_squares ? v * v : v;
+            accd += r == ReduceOp::sum_squares ? vd * vd : vd;
           }
-          if (r == Reduction::mean) acc /= dim, accd /= dim;
+          if (r == ReduceOp::mean) acc /= dim, accd /= dim;
           worst = std::max(worst, std::fabs(y[o * inner + i] - static_cast<double>(acc)));
           worst_d = std::max(worst_d, std::fabs(yd[o * inner + i] - static_cast<double>(accd)));
         }
@@ -156,8 +156,14 @@ TEST_CASE("max_axis and argmax_rows: values, first index on ties, NaN propagates
   CHECK(idx[3] == 2);
   CHECK(y[3] == -0.5f);
   int64_t am[4];
+  int32_t am32[4] = {-1, -1, -1, -1};  // the tensor layer's i32 argmax
   cpu::argmax_rows(4, 5, x, am);
+  cpu::argmax_rows(4, 5, x, am32);
   for (int r = 0; r < 4; ++r) CHECK(am[r] == idx[r]);
+  for (int r = 0; r < 4; ++r) CHECK(am32[r] == idx[r]);
+  CHECK_THROWS_WITH_AS(check_index_range("argmax_rows", int64_t(1) << 32, std::numeric_limits<int32_t>::max()),
+                       doctest::Contains("argmax_rows: an axis of 4294967296 elements needs indices up to 4294967295"),
+                       fer::Error);
   // Over the middle axis: x as [1, 4, 5]: column-wise max over the 4 rows.
   float ycol[5];
   int64_t icol[5];
@@ -174,8 +180,8 @@ TEST_CASE("max_axis and argmax_rows: values, first index on ties, NaN propagates
 
 TEST_CASE("reduction backward matches finite differences") {
   const int64_t outer = 3, dim = 5, inner = 4, n = outer * dim * inner;
-  for (Reduction r : kReductions) {
-    CAPTURE(reduction_name(r));
+  for (ReduceOp r : kReductions) {
+    CAPTURE(reduce_op_name(r));
     auto x = test::random_vector(n, 9);
     {  // reduce_all: L = w * reduce(x)
       const double w = 0.7;
@@ -186,7 +192,7 @@ TEST_CASE("reduction backward matches finite differences") {
         cpu::reduce_all(r, n, x.data(), &out);
         return w * out;
       };
-      test::check_gradient(std::string("reduce_all ") + reduction_name(r), x, loss, dx);
+      test::check_gradient(std::string("reduce_all ") + reduce_op_name(r), x, loss, dx);
     }
     {  // reduce_axis: L = sum w[o,i] * y[o,i]
       const auto w = test::random_vector(outer * inner, 10);
@@ -197,7 +203,7 @@ TEST_CASE("reduction backward matches finite differences") {
         cpu::reduce_axis(r, outer, dim, inner, x.data(), y.data());
         return test::dot(y, w);
       };
-      test::check_gradient(std::string("reduce_axis ") + reduction_name(r), x, loss, dx);
+      test::check_gradient(std::string("reduce_axis ") + reduce_op_name(r), x, loss, dx);
     }
   }
   {  // max_axis: distinct values (random), so the argmax does not move under +-eps
@@ -209,7 +215,7 @@ TEST_CASE("reduction backward matches finite differences") {
     cpu::max_axis_backward(outer, dim, inner, idx.data(), w.data(), dx.data());
     auto loss = [&] {
       std::vector<double> yy(outer * inner);
-      cpu::max_axis<double>(outer, dim, inner, x.data(), yy.data(), nullptr);
+      cpu::max_axis<double, int64_t>(outer, dim, inner, x.data(), yy.data(), nullptr);
       return test::dot(yy, w);
     };
     test::check_gradient("max_axis", x, loss, dx);
