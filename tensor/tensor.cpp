@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "fer/config.h"
+#include "kernels/cast.h"
 #include "kernels/device.h"
 #include "tensor/allocator.h"
 #include "tensor/autograd.h"
@@ -54,20 +55,8 @@ void fill_host(void* dst, int64_t n, double value) {
   for (int64_t i = 0; i < n; ++i) p[i] = v;
 }
 
-// float -> bf16 bits, round to nearest even (NaN stays NaN).
-uint16_t float_to_bf16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);
-  const uint32_t rounding = 0x7fffu + ((u >> 16) & 1u);
-  return static_cast<uint16_t>((u + rounding) >> 16);
-}
-float bf16_to_float(uint16_t b) {
-  const uint32_t u = static_cast<uint32_t>(b) << 16;
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
+using cast::bf16_to_float;
+using cast::float_to_bf16;
 
 double load_as_double(const void* p, DType t, int64_t i) {
   switch (t) {
@@ -162,7 +151,23 @@ Tensor Tensor::to(Device device) const {
 
 Tensor Tensor::to_dtype(DType target) const {
   if (target == dtype()) return *this;
-  // Element-wise conversion on the host (the GPU path goes through the host as well for now).
+  if (device() == Device::cuda) {
+    if constexpr (kCudaBuilt) {
+      Tensor dst = empty(shape(), target, device());
+      const int64_t n = numel();
+      const cuda_stream s = cuda::default_stream();
+      const DType from = dtype();
+      bool done = true;
+      if (from == DType::f32 && target == DType::bf16) cuda::float_to_bf16(n, data<float>(), dst.data<uint16_t>(), s);
+      else if (from == DType::bf16 && target == DType::f32) cuda::bf16_to_float(n, data<uint16_t>(), dst.data<float>(), s);
+      else if (from == DType::u8 && target == DType::f32) cuda::u8_to_float(n, data<uint8_t>(), 1.f, 0.f, dst.data<float>(), s);
+      else if (from == DType::i32 && target == DType::i64) cuda::convert<int32_t, int64_t>(n, data<int32_t>(), dst.data<int64_t>(), s);
+      else if (from == DType::i64 && target == DType::i32) cuda::convert<int64_t, int32_t>(n, data<int64_t>(), dst.data<int32_t>(), s);
+      else done = false;
+      if (done) return dst;
+    }
+  }
+  // Any other pair (and every CPU conversion): element by element on the host.
   const Tensor src = to(Device::cpu);
   Tensor dst = empty(shape(), target, Device::cpu);
   const int64_t n = numel();
