@@ -213,8 +213,11 @@ Dataset parse_fer_csv(std::string_view text, const std::string& name, const Load
     FER_CHECK(*slot < 0, name << ":1: header names column '" << key << "' twice");
     *slot = static_cast<int>(f);
   }
+  std::string shown(head_text.substr(0, 80));  // printable for the message, even for a binary file
+  for (char& c : shown)
+    if (static_cast<unsigned char>(c) < 32 || static_cast<unsigned char>(c) > 126) c = '?';
   FER_CHECK(col_emotion >= 0 && col_pixels >= 0,
-            name << ":1: header '" << std::string(head_text.substr(0, 80)) << "' does not name the columns emotion "
+            name << ":1: header '" << shown << "' does not name the columns emotion "
                  << "and pixels; expected 'emotion,pixels,Usage' (hint: is this the Kaggle fer2013.csv?)");
   if (col_usage < 0) bad.report().notes.push_back(name + ": no Usage column; every image has split 'unknown'");
   const size_t n_fields = fields.size();

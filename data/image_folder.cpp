@@ -122,9 +122,15 @@ Dataset read_image_folders(const fs::path& root, const LoadOptions& options, Loa
       }
     }
   }
-  FER_CHECK(any_top, "image folder '" << root.string() << "' has neither train/ nor test/; expected "
-                                      << "<root>/train/<class>/*.jpg and/or <root>/test/<class>/*.jpg with <class> one of "
-                                      << folder_names() << " (hint: point --data at the folder that holds train/)");
+  if (!any_top) {
+    bool class_folders = false;  // pointed at train/ or test/ itself?
+    for (const char* name : {"angry", "happy", "neutral", "sad"}) class_folders |= fs::is_directory(root / name, ec);
+    FER_FAIL("image folder '" << root.string() << "' has neither train/ nor test/; expected "
+                              << "<root>/train/<class>/*.jpg and/or <root>/test/<class>/*.jpg with <class> one of "
+                              << folder_names()
+                              << (class_folders ? " (hint: it holds class folders itself: pass its parent folder)"
+                                                : " (hint: point --data at the folder that holds train/)"));
+  }
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.rel < b.rel; });
   if (prefix_disagrees > 0)
     rep.notes.push_back(std::to_string(prefix_disagrees) + " files whose name prefix disagrees with their folder "

@@ -137,6 +137,8 @@ TEST_CASE("csv: header problems and empty files are clear errors") {
   CHECK_THROWS_WITH_AS(parse_fer_csv(lines({"emotion,Usage", "0,Training"}), "np.csv"),
                        doctest::Contains("np.csv:1: header 'emotion,Usage' does not name the columns emotion and pixels"),
                        fer::Error);
+  CHECK_THROWS_WITH_AS(parse_fer_csv(std::string("\xFF\xD8\xFF\xE0\x00\x10JFIF\x00\n\x01\x02", 14), "img.csv"),
+                       doctest::Contains("img.csv:1: header '????\?\?JFIF?' does not name"), fer::Error);
   CHECK_THROWS_WITH_AS(parse_fer_csv(lines({"emotion,pixels,emotion"}), "dup.csv"),
                        doctest::Contains("dup.csv:1: header names column 'emotion' twice"), fer::Error);
   CHECK_THROWS_WITH_AS(parse_fer_csv(lines({kHeader}), "only.csv"), doctest::Contains("only.csv: no images"), fer::Error);

@@ -159,6 +159,7 @@ TEST_CASE("folder: bad inputs are one clear error naming the path; skip_bad coun
     CHECK_THROWS_WITH_AS(read_image_folders(dir.path()), doctest::Contains("has neither train/ nor test/"), fer::Error);
     std::filesystem::create_directories(dir / "train/happy");
     CHECK_THROWS_WITH_AS(read_image_folders(dir.path()), doctest::Contains("no images found"), fer::Error);
+    CHECK_THROWS_WITH_AS(read_image_folders(dir / "train"), doctest::Contains("pass its parent folder"), fer::Error);
     CHECK_THROWS_WITH_AS(load_dataset(dir / "nope"), doctest::Contains("does not exist"), fer::Error);
   }
 }
