@@ -1,0 +1,183 @@
+// data/image_io.cpp: decode (stb_image) -> BT.601 gray -> area/bilinear resize to 48x48; writing.
+#include "data/image_io.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "data/dataset.h"
+#include "data/stb_include.h"
+#include "kernels/common.h"
+
+namespace fer::data {
+
+namespace {
+
+// The source taps of one output index along one axis: out[o] = sum_t w[t] * in[idx[t]].
+struct Taps {
+  std::vector<int> begin;  // begin[o] .. begin[o+1]-1 index into idx/w
+  std::vector<int> idx;
+  std::vector<float> w;
+};
+
+Taps make_taps(int src, int dst) {
+  Taps t;
+  t.begin.push_back(0);
+  for (int o = 0; o < dst; ++o) {
+    if (src == dst) {  // identity: exact copy
+      t.idx.push_back(o);
+      t.w.push_back(1.0f);
+    } else if (src > dst) {  // shrinking: area average over [o*s, (o+1)*s)
+      const double s = static_cast<double>(src) / dst;
+      const double lo = o * s, hi = (o + 1) * s;
+      const int p0 = static_cast<int>(std::floor(lo));
+      const int p1 = std::min(src, static_cast<int>(std::ceil(hi)));
+      for (int p = p0; p < p1; ++p) {
+        const double overlap = std::min(hi, p + 1.0) - std::max(lo, static_cast<double>(p));
+        if (overlap <= 0) continue;
+        t.idx.push_back(p);
+        t.w.push_back(static_cast<float>(overlap / s));
+      }
+    } else {  // enlarging: bilinear between the two nearest source centres
+      double x = (o + 0.5) * src / dst - 0.5;
+      x = std::clamp(x, 0.0, static_cast<double>(src - 1));
+      const int x0 = static_cast<int>(std::floor(x));
+      const int x1 = std::min(x0 + 1, src - 1);
+      const float f = static_cast<float>(x - x0);
+      t.idx.push_back(x0);
+      t.w.push_back(1.0f - f);
+      t.idx.push_back(x1);
+      t.w.push_back(f);
+    }
+    t.begin.push_back(static_cast<int>(t.idx.size()));
+  }
+  return t;
+}
+
+// JPEG: after the header segments (walked by their lengths up to the first start-of-scan FF DA),
+// the file must hold an end-of-image marker FF D9. In entropy-coded data 0xFF is always followed
+// by 0x00 or a restart marker, so FF D9 there is the real end; an EXIF thumbnail's markers sit
+// inside an APP segment and are skipped by the walk.
+bool jpeg_complete(const uint8_t* b, size_t n) {
+  size_t i = 2, sos = 0;
+  while (i + 4 <= n) {
+    if (b[i] != 0xFF) return false;  // lost in the header: corrupt
+    const uint8_t m = b[i + 1];
+    if (m == 0xFF) {  // fill byte
+      i++;
+      continue;
+    }
+    if (m == 0xDA) {
+      sos = i;
+      break;
+    }
+    if (m == 0xD9) return false;  // end of image before any scan
+    if (m == 0x01 || (m >= 0xD0 && m <= 0xD8)) {  // markers without a length
+      i += 2;
+      continue;
+    }
+    i += 2 + ((static_cast<size_t>(b[i + 2]) << 8) | b[i + 3]);
+  }
+  if (sos == 0) return false;
+  for (size_t k = n - 1; k > sos + 1; --k)
+    if (b[k - 1] == 0xFF && b[k] == 0xD9) return true;
+  return false;
+}
+
+}  // namespace
+
+void resize_gray(const uint8_t* src, int sw, int sh, uint8_t* dst, int dw, int dh) {
+  FER_CHECK(sw > 0 && sh > 0 && dw > 0 && dh > 0,
+            "resize_gray: sizes must be positive, got " << sw << "x" << sh << " -> " << dw << "x" << dh);
+  const Taps tx = make_taps(sw, dw), ty = make_taps(sh, dh);
+  // Horizontal pass: every source row to dw floats.
+  std::vector<float> tmp(static_cast<size_t>(sh) * dw);
+  for (int y = 0; y < sh; ++y) {
+    const uint8_t* row = src + static_cast<size_t>(y) * sw;
+    for (int o = 0; o < dw; ++o) {
+      float acc = 0;
+      for (int t = tx.begin[o]; t < tx.begin[o + 1]; ++t) acc += tx.w[t] * row[tx.idx[t]];
+      tmp[static_cast<size_t>(y) * dw + o] = acc;
+    }
+  }
+  // Vertical pass: combine rows, round to nearest, clamp.
+  for (int o = 0; o < dh; ++o) {
+    for (int x = 0; x < dw; ++x) {
+      float acc = 0;
+      for (int t = ty.begin[o]; t < ty.begin[o + 1]; ++t) acc += ty.w[t] * tmp[static_cast<size_t>(ty.idx[t]) * dw + x];
+      dst[static_cast<size_t>(o) * dw + x] = static_cast<uint8_t>(std::clamp(std::floor(acc + 0.5f), 0.0f, 255.0f));
+    }
+  }
+}
+
+std::string decode_to_gray48(const uint8_t* bytes, size_t size, uint8_t* out) {
+  if (size == 0) return "empty file";
+  if (size > static_cast<size_t>(1) << 30) return "file larger than 1 GiB";
+  const int len = static_cast<int>(size);
+  int w = 0, h = 0, comp = 0;
+  if (!stbi_info_from_memory(bytes, len, &w, &h, &comp))
+    return std::string("not a readable image (") + stbi_failure_reason() + "); expected JPEG, PNG or BMP";
+  if (w <= 0 || h <= 0 || w > 16384 || h > 16384 || static_cast<int64_t>(w) * h > (int64_t{1} << 26))
+    return "image size " + std::to_string(w) + "x" + std::to_string(h) + " is out of range";
+  if (size >= 2 && bytes[0] == 0xFF && bytes[1] == 0xD8 && !jpeg_complete(bytes, size))
+    return "truncated or corrupt JPEG (no end-of-image marker after the image data)";
+  std::unique_ptr<stbi_uc, void (*)(void*)> img(stbi_load_from_memory(bytes, len, &w, &h, &comp, 0), stbi_image_free);
+  if (!img) return std::string("cannot decode image (") + stbi_failure_reason() + ")";
+  const stbi_uc* p = img.get();
+  const size_t npix = static_cast<size_t>(w) * h;
+  std::vector<uint8_t> gray;
+  const uint8_t* g = p;
+  if (comp != 1) {  // to gray: BT.601 luma for color, the gray channel for gray+alpha
+    gray.resize(npix);
+    for (size_t i = 0; i < npix; ++i) {
+      const stbi_uc* px = p + i * comp;
+      gray[i] = comp >= 3 ? luma601(px[0], px[1], px[2]) : px[0];
+    }
+    g = gray.data();
+  }
+  if (w == kImageSide && h == kImageSide) std::memcpy(out, g, kImagePixels);
+  else resize_gray(g, w, h, out, kImageSide, kImageSide);
+  return "";
+}
+
+std::vector<uint8_t> read_file_bytes(const std::filesystem::path& path) {
+  std::FILE* f = std::fopen(path.string().c_str(), "rb");
+  FER_CHECK(f != nullptr, path.string() << ": cannot open: " << std::strerror(errno));
+  std::vector<uint8_t> data;
+  uint8_t buf[1 << 16];
+  size_t got;
+  while ((got = std::fread(buf, 1, sizeof buf, f)) > 0) data.insert(data.end(), buf, buf + got);
+  const bool failed = std::ferror(f) != 0;
+  std::fclose(f);
+  FER_CHECK(!failed, path.string() << ": read error");
+  return data;
+}
+
+std::vector<uint8_t> load_image_gray48(const std::filesystem::path& path) {
+  const std::vector<uint8_t> bytes = read_file_bytes(path);
+  std::vector<uint8_t> out(kImagePixels);
+  const std::string err = decode_to_gray48(bytes.data(), bytes.size(), out.data());
+  FER_CHECK(err.empty(), path.string() << ": " << err);
+  return out;
+}
+
+void write_image(const std::filesystem::path& path, const uint8_t* pixels, int width, int height, int channels,
+                 int jpeg_quality) {
+  FER_CHECK(width > 0 && height > 0 && channels >= 1 && channels <= 4,
+            "write_image: " << path.string() << ": bad image " << width << "x" << height << "x" << channels);
+  std::string ext = path.extension().string();
+  for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string name = path.string();
+  int ok = 0;
+  if (ext == ".png") ok = stbi_write_png(name.c_str(), width, height, channels, pixels, width * channels);
+  else if (ext == ".jpg" || ext == ".jpeg") ok = stbi_write_jpg(name.c_str(), width, height, channels, pixels, jpeg_quality);
+  else if (ext == ".bmp") ok = stbi_write_bmp(name.c_str(), width, height, channels, pixels);
+  else FER_FAIL("write_image: " << name << ": unknown extension '" << ext << "'; expected .png, .jpg, .jpeg or .bmp");
+  FER_CHECK(ok != 0, "write_image: cannot write " << name);
+}
+
+}  // namespace fer::data
