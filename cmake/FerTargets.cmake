@@ -6,7 +6,10 @@ function(fer_warnings target)
     $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wno-unknown-pragmas>
     $<$<AND:$<COMPILE_LANGUAGE:CXX>,$<BOOL:${FER_WERROR}>>:-Werror>
     $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra --expt-relaxed-constexpr>
-    $<$<AND:$<COMPILE_LANGUAGE:CUDA>,$<BOOL:${FER_WERROR}>>:-Werror=all-warnings>)
+    $<$<AND:$<COMPILE_LANGUAGE:CUDA>,$<BOOL:${FER_WERROR}>>:-Werror=all-warnings>
+    # __FILE__ relative to the project root, so error messages name "kernels/conv2d.cu:42".
+    $<$<COMPILE_LANGUAGE:CXX>:-ffile-prefix-map=${PROJECT_SOURCE_DIR}/=>
+    $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-ffile-prefix-map=${PROJECT_SOURCE_DIR}/=>)
 endfunction()
 
 # The sources of one folder: *.cpp always; *.cu and *_cuda.cpp only when the CUDA backend is built.

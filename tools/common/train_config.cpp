@@ -1,0 +1,86 @@
+// tools/common/train_config.cpp: JSON round trip and validation of TrainConfig.
+#include "tools/common/train_config.h"
+
+#include <set>
+
+#include "kernels/common.h"
+
+namespace fer::tools {
+
+// One list of fields drives both directions of the JSON mapping.
+#define FER_CONFIG_FIELDS(X)                                                                              \
+  X(model) X(width) X(model_variant) X(recipe) X(data) X(synthetic_count) X(classes) X(val) X(limit)     \
+  X(skip_bad) X(exclude) X(epochs) X(batch_size) X(lr) X(optimizer) X(momentum) X(nesterov)             \
+  X(weight_decay) X(beta1) X(beta2) X(eps) X(grad_clip) X(scheduler) X(gamma) X(step_size)              \
+  X(plateau_factor) X(plateau_patience) X(min_lr) X(cosine_t0) X(cosine_tmult) X(warmup_epochs)         \
+  X(early_stop_patience) X(loss) X(weighted_loss) X(label_smoothing) X(focal_gamma) X(sampler) X(hflip) \
+  X(rotate_deg) X(translate_px) X(device) X(precision) X(seed) X(threads) X(out) X(resume) X(init_from)  \
+  X(progress)
+
+nlohmann::json to_json(const TrainConfig& c) {
+  nlohmann::json j;
+#define FER_TO_JSON(name) j[#name] = c.name;
+  FER_CONFIG_FIELDS(FER_TO_JSON)
+#undef FER_TO_JSON
+  return j;
+}
+
+void apply_json(TrainConfig& c, const nlohmann::json& j) {
+  FER_CHECK(j.is_object(), "config: expected a JSON object, got " << j.type_name());
+  std::set<std::string> known;
+#define FER_KNOWN(name) known.insert(#name);
+  FER_CONFIG_FIELDS(FER_KNOWN)
+#undef FER_KNOWN
+  for (auto it = j.begin(); it != j.end(); ++it)
+    FER_CHECK(known.count(it.key()), "config: unknown setting '" << it.key() << "'");
+#define FER_FROM_JSON(name)                                                                               \
+  if (j.contains(#name)) {                                                                                \
+    try {                                                                                                 \
+      j.at(#name).get_to(c.name);                                                                         \
+    } catch (const nlohmann::json::exception& e) {                                                        \
+      FER_FAIL("config: setting '" #name "' has the wrong type (" << j.at(#name).type_name() << "): " << e.what()); \
+    }                                                                                                     \
+  }
+  FER_CONFIG_FIELDS(FER_FROM_JSON)
+#undef FER_FROM_JSON
+}
+
+namespace {
+void check_choice(const char* what, const std::string& value, std::initializer_list<const char*> choices) {
+  std::string list;
+  for (const char* c : choices) {
+    if (value == c) return;
+    list += list.empty() ? c : std::string(", ") + c;
+  }
+  FER_FAIL(what << " '" << value << "' is not one of: " << list);
+}
+}  // namespace
+
+void validate(const TrainConfig& c) {
+  FER_CHECK(c.epochs >= 1, "--epochs must be at least 1, got " << c.epochs);
+  FER_CHECK(c.batch_size >= 1, "--batch-size must be at least 1, got " << c.batch_size);
+  FER_CHECK(c.lr > 0, "--lr must be positive, got " << c.lr);
+  FER_CHECK(c.width > 0, "--width must be positive, got " << c.width);
+  FER_CHECK(c.limit >= 0, "--limit must be >= 0, got " << c.limit);
+  FER_CHECK(c.synthetic_count >= 14, "--synthetic-count must be at least 14, got " << c.synthetic_count);
+  FER_CHECK(c.weight_decay >= 0, "--weight-decay must be >= 0, got " << c.weight_decay);
+  FER_CHECK(c.momentum >= 0 && c.momentum < 1, "--momentum must be in [0, 1), got " << c.momentum);
+  FER_CHECK(c.beta1 >= 0 && c.beta1 < 1 && c.beta2 >= 0 && c.beta2 < 1, "Adam betas must be in [0, 1)");
+  FER_CHECK(c.label_smoothing >= 0 && c.label_smoothing < 1, "--label-smoothing must be in [0, 1)");
+  FER_CHECK(c.grad_clip >= 0, "--grad-clip must be >= 0");
+  FER_CHECK(c.rotate_deg >= 0 && c.rotate_deg <= 180, "--rotate must be in [0, 180] degrees");
+  FER_CHECK(c.translate_px >= 0 && c.translate_px < 24, "--translate must be in [0, 24) pixels");
+  check_choice("--optimizer", c.optimizer, {"sgd", "adam", "adamw", "radam"});
+  check_choice("--scheduler", c.scheduler,
+               {"none", "exponential", "plateau", "exponential+plateau", "cosine", "cosine-restarts", "step"});
+  check_choice("--loss", c.loss, {"ce", "focal"});
+  check_choice("--sampler", c.sampler, {"shuffle", "balanced", "sequential"});
+  check_choice("--device", c.device, {"cpu", "cuda"});
+  check_choice("--precision", c.precision, {"fp32", "tf32", "bf16"});
+  check_choice("--classes", c.classes, {"fer7", "fer6", "7", "6"});
+  FER_CHECK(c.precision == "fp32", "--precision " << c.precision
+                                                  << " is not available yet (fp32 only in this build); hint: use "
+                                                     "--precision fp32");
+}
+
+}  // namespace fer::tools

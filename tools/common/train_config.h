@@ -1,0 +1,86 @@
+// tools/common/train_config.h: every setting of a training run, in one struct.
+//
+// A run's settings come from three layers, later ones winning: the defaults below, a recipe
+// (--recipe, a report's published setup, tools/common/recipes.cpp), and the flags the user gave.
+// The resolved config is written to <run>/config.json and stored in checkpoints, so a run can be
+// resumed or reproduced from its folder alone.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace fer::tools {
+
+struct TrainConfig {
+  // what to train
+  std::string model = "cnn6";
+  double width = 1.0;          // channel multiplier (1 = the published size)
+  std::string model_variant;   // model-specific option
+  std::string recipe;          // name of the recipe applied, "" for none
+
+  // data
+  std::string data;            // "" = the built-in synthetic faces; else a folder or a Kaggle CSV
+  int64_t synthetic_count = 7000;  // images generated when data is ""
+  std::string classes = "fer7";    // fer7 | fer6 (drops disgust)
+  std::string val = "auto";        // auto | publictest | privatetest | split:F | none
+  int64_t limit = 0;               // use only the first N training images (seeded stratified), 0 = all
+  bool skip_bad = false;           // skip unreadable images/rows with a counted warning
+  std::string exclude;             // file listing images to leave out (ferclean's index)
+
+  // optimisation
+  int64_t epochs = 10;
+  int64_t batch_size = 64;
+  double lr = 1e-3;
+  std::string optimizer = "adam";  // sgd | adam | adamw | radam
+  double momentum = 0.9;           // sgd
+  bool nesterov = false;           // sgd
+  double weight_decay = 0.0;       // L2 for sgd/adam, decoupled for adamw/radam
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
+  double grad_clip = 0.0;          // clip the global gradient norm to this (0 = off)
+
+  // schedule and stopping
+  std::string scheduler = "none";  // none | exponential | plateau | exponential+plateau | cosine | cosine-restarts | step
+  double gamma = 0.9;              // exponential / step factor
+  int64_t step_size = 10;          // step: epochs between decays
+  double plateau_factor = 0.1;
+  int64_t plateau_patience = 5;
+  double min_lr = 0.0;
+  int64_t cosine_t0 = 10;          // cosine: T_max; cosine-restarts: first cycle length
+  int64_t cosine_tmult = 1;
+  int64_t warmup_epochs = 0;
+  int64_t early_stop_patience = 0;  // stop after this many epochs without a better val accuracy (0 = off)
+
+  // loss and sampling
+  std::string loss = "ce";         // ce | focal
+  bool weighted_loss = false;      // inverse-frequency class weights (R000 weighted, disgust 9.41)
+  double label_smoothing = 0.0;
+  double focal_gamma = 2.0;
+  std::string sampler = "shuffle";  // shuffle | balanced | sequential
+
+  // augmentation (training only)
+  bool hflip = false;
+  double rotate_deg = 0.0;
+  double translate_px = 0.0;
+
+  // execution
+  std::string device = "cpu";      // cpu | cuda
+  std::string precision = "fp32";
+  uint64_t seed = 1;
+  int threads = 0;                 // CPU threads (0 = OpenMP default)
+  std::string out;                 // run folder ("" = runs/<model>-<time>)
+  std::string resume;              // run folder to continue
+  std::string init_from;           // checkpoint to start from (weights only)
+  bool progress = true;            // progress bar on a terminal
+};
+
+nlohmann::json to_json(const TrainConfig& c);
+// Overwrites the fields present in `j`; unknown keys are an error naming them.
+void apply_json(TrainConfig& c, const nlohmann::json& j);
+// Checks ranges and names (optimizer, scheduler, loss, sampler, device, precision...): one clear
+// fer::Error per problem.
+void validate(const TrainConfig& c);
+
+}  // namespace fer::tools
