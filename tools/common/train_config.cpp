@@ -12,8 +12,8 @@ namespace fer::tools {
   X(model) X(width) X(model_variant) X(recipe) X(data) X(synthetic_count) X(classes) X(val) X(limit)     \
   X(skip_bad) X(exclude) X(epochs) X(batch_size) X(lr) X(optimizer) X(momentum) X(nesterov)             \
   X(weight_decay) X(beta1) X(beta2) X(eps) X(grad_clip) X(scheduler) X(gamma) X(step_size)              \
-  X(plateau_factor) X(plateau_patience) X(min_lr) X(cosine_t0) X(cosine_tmult) X(warmup_epochs)         \
-  X(early_stop_patience) X(loss) X(weighted_loss) X(label_smoothing) X(focal_gamma) X(sampler) X(hflip) \
+  X(plateau_factor) X(plateau_patience) X(plateau_metric) X(min_lr) X(cosine_t0) X(cosine_tmult) X(warmup_epochs)         \
+  X(early_stop_patience) X(early_stop_metric) X(loss) X(weighted_loss) X(label_smoothing) X(focal_gamma) X(sampler) X(hflip) \
   X(rotate_deg) X(translate_px) X(device) X(precision) X(seed) X(threads) X(out) X(resume) X(init_from)  \
   X(progress)
 
@@ -77,6 +77,8 @@ void validate(const TrainConfig& c) {
   check_choice("--sampler", c.sampler, {"shuffle", "balanced", "sequential"});
   check_choice("--device", c.device, {"cpu", "cuda"});
   check_choice("--precision", c.precision, {"fp32", "tf32", "bf16"});
+  check_choice("--plateau-metric", c.plateau_metric, {"val_loss", "val_acc"});
+  check_choice("--early-stop-metric", c.early_stop_metric, {"val_loss", "val_acc"});
   check_choice("--classes", c.classes, {"fer7", "fer6", "7", "6"});
   FER_CHECK(c.precision == "fp32", "--precision " << c.precision
                                                   << " is not available yet (fp32 only in this build); hint: use "

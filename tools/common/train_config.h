@@ -47,11 +47,13 @@ struct TrainConfig {
   int64_t step_size = 10;          // step: epochs between decays
   double plateau_factor = 0.1;
   int64_t plateau_patience = 5;
+  std::string plateau_metric = "val_loss";  // val_loss (mode min) | val_acc (mode max)
   double min_lr = 0.0;
   int64_t cosine_t0 = 10;          // cosine: T_max; cosine-restarts: first cycle length
   int64_t cosine_tmult = 1;
   int64_t warmup_epochs = 0;
-  int64_t early_stop_patience = 0;  // stop after this many epochs without a better val accuracy (0 = off)
+  int64_t early_stop_patience = 0;  // stop after this many epochs without improvement (0 = off)
+  std::string early_stop_metric = "val_acc";  // val_acc | val_loss
 
   // loss and sampling
   std::string loss = "ce";         // ce | focal

@@ -1,0 +1,42 @@
+// data/loader.h: from dataset indices to training/evaluation batches (tensors on a device).
+//
+// DeviceImages uploads a dataset's images (uint8 [N, 48, 48], 66 MB for all of FER2013) and labels
+// (i32 [N]) to the device once. A batch is then made on that device without touching the host's
+// pixels again:
+//   gather the batch's rows (index_select_rows) -> uint8 [B, 48, 48]
+//   -> float in [0, 1] (pixel / 255) -> [B, 1, 48, 48]
+//   -> resized (bilinear, half-pixel centres, as cv2.resize) and replicated to the model's input
+//      channels when the model wants e.g. 3 x 224 x 224 (RMN).
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "data/dataset.h"
+#include "tensor/tensor.h"
+
+namespace fer::data {
+
+struct DeviceImages {
+  DeviceImages(const Dataset& ds, Device device);
+  Tensor pixels;  // u8 [N, 48, 48]
+  Tensor labels;  // i32 [N]
+  int64_t size() const { return labels.numel(); }
+};
+
+// What a model takes as input.
+struct InputSpec {
+  int64_t channels = 1;
+  int64_t size = 48;
+};
+
+struct Batch {
+  Tensor images;  // f32 [B, channels, size, size] in [0, 1]
+  Tensor labels;  // i32 [B]
+  std::vector<int64_t> indices;  // dataset indices of the batch, in order
+};
+
+// The batch of the given dataset indices (no augmentation).
+Batch make_batch(const DeviceImages& images, const std::vector<int64_t>& indices, const InputSpec& input);
+
+}  // namespace fer::data

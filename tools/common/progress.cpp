@@ -1,0 +1,52 @@
+// tools/common/progress.cpp: see progress.h.
+#include "tools/common/progress.h"
+
+#include <unistd.h>
+
+#include <cmath>
+
+namespace fer::tools {
+
+std::string format_duration(double s) {
+  char buf[64];
+  if (s < 60) std::snprintf(buf, sizeof buf, "%.1f s", s);
+  else if (s < 3600) std::snprintf(buf, sizeof buf, "%dm %02ds", int(s) / 60, int(s) % 60);
+  else std::snprintf(buf, sizeof buf, "%dh %02dm", int(s) / 3600, (int(s) % 3600) / 60);
+  return buf;
+}
+
+Progress::Progress(bool enabled, std::FILE* out) : out_(out), interactive_(enabled && isatty(fileno(out)) != 0) {}
+
+void Progress::start_epoch(int64_t epoch, int64_t epochs, int64_t steps) {
+  epoch_ = epoch;
+  epochs_ = epochs;
+  steps_ = steps;
+  start_ = last_draw_ = std::chrono::steady_clock::now();
+}
+
+void Progress::step(int64_t step, double loss, double accuracy, int64_t images_done) {
+  if (!interactive_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (step < steps_ && now - last_draw_ < std::chrono::milliseconds(100)) return;  // redraw at most 10x/s
+  last_draw_ = now;
+  const double elapsed = std::chrono::duration<double>(now - start_).count();
+  const double frac = steps_ > 0 ? double(step) / double(steps_) : 1.0;
+  const double eta = frac > 0 ? elapsed * (1.0 - frac) / frac : 0.0;
+  constexpr int kWidth = 24;
+  const int filled = static_cast<int>(std::lround(frac * kWidth));
+  std::string bar(static_cast<size_t>(filled), '#');
+  bar.resize(kWidth, '.');
+  std::fprintf(out_, "\r\033[Kepoch %lld/%lld [%s] %lld/%lld  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s",
+               static_cast<long long>(epoch_), static_cast<long long>(epochs_), bar.c_str(),
+               static_cast<long long>(step), static_cast<long long>(steps_), loss, 100.0 * accuracy,
+               elapsed > 0 ? double(images_done) / elapsed : 0.0, format_duration(eta).c_str());
+  std::fflush(out_);
+}
+
+void Progress::end_epoch() {
+  if (!interactive_) return;
+  std::fprintf(out_, "\r\033[K");
+  std::fflush(out_);
+}
+
+}  // namespace fer::tools

@@ -1,0 +1,36 @@
+// tools/common/progress.h: training progress for humans.
+//
+// On a terminal: one line redrawn in place with the epoch, a bar, loss, accuracy, images/s and the
+// ETA of the epoch. Otherwise (a pipe, a log file, CI): no bar, only the per-epoch summary lines,
+// so logs stay readable.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+namespace fer::tools {
+
+class Progress {
+ public:
+  // enabled=false forces plain output even on a terminal.
+  explicit Progress(bool enabled, std::FILE* out = stderr);
+  void start_epoch(int64_t epoch, int64_t epochs, int64_t steps);
+  // After each step: running mean loss and accuracy of the epoch so far.
+  void step(int64_t step, double loss, double accuracy, int64_t images_done);
+  // Clears the bar; the caller prints the epoch summary line itself.
+  void end_epoch();
+  bool interactive() const { return interactive_; }
+
+ private:
+  std::FILE* out_;
+  bool interactive_;
+  int64_t epoch_ = 0, epochs_ = 0, steps_ = 0;
+  std::chrono::steady_clock::time_point start_, last_draw_;
+};
+
+// "1m 05s", "12.3 s", "2h 03m".
+std::string format_duration(double seconds);
+
+}  // namespace fer::tools

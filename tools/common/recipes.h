@@ -1,0 +1,27 @@
+// tools/common/recipes.h: the reports' training setups as named presets (fertrain --recipe).
+//
+// A recipe is a partial config (JSON) applied over the defaults; any flag the user gives wins over
+// it. Where a report leaves a setting out (epochs, batch size...), the recipe states our choice in
+// its notes so nobody mistakes it for the published value.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace fer::tools {
+
+struct Recipe {
+  std::string name;
+  std::string source;       // report id and where the setup is described
+  std::string summary;      // one line
+  nlohmann::json settings;  // TrainConfig fields
+  std::string notes;        // what the report leaves open and what we chose
+};
+
+const std::vector<Recipe>& all_recipes();
+// The recipe called `name`; an unknown name is a fer::Error listing the recipes.
+const Recipe& find_recipe(const std::string& name);
+
+}  // namespace fer::tools
