@@ -1,0 +1,210 @@
+// tensor/ops_conv.cpp: 2-D convolution and transposed convolution with autograd (kernels/conv2d.h).
+//
+//   conv2d            y = conv(x, w) + b        dx = conv_backward_input(dy, w)
+//                                               dw = conv_backward_weight(x, dy), db = sum_{n,i,j} dy
+//   conv_transpose2d  y = conv^T(x, w) + b      (the adjoint: dx = conv(dy, w), dw from (dy, x))
+// Both save x and w (detached) for the backward and compute only the gradients whose inputs need one.
+// On CUDA the im2col scratch is a temporary f32 tensor of cuda::conv*_workspace_floats(d) elements.
+// MACs (tensor/op_stats.h): N*Cout*Ho*Wo*(Cin/groups)*kh*kw for conv2d, N*Cin*H*W*(Cout/groups)*kh*kw
+// for the transposed convolution.
+#include "kernels/conv2d.h"
+#include "tensor/autograd.h"
+#include "tensor/dispatch.h"
+#include "tensor/op_stats.h"
+#include "tensor/ops.h"
+
+namespace fer::ops {
+
+namespace {
+
+// A CUDA scratch tensor of `floats` floats; its pointer, or null when none is needed.
+struct Workspace {
+  Tensor t;
+  explicit Workspace(int64_t floats) {
+    if (floats > 0) t = Tensor::empty({floats}, DType::f32, Device::cuda);
+  }
+  float* get() { return t.defined() ? t.data<float>() : nullptr; }
+};
+
+template <typename T>
+T* opt_data(const Tensor& t) {
+  return t.defined() ? t.data<T>() : nullptr;
+}
+
+// Checks shared by both ops: 4-D x and w on one device with one dtype; a 1-D bias of `channels`.
+void check_conv_args(const char* op, const Tensor& x, const Tensor& w, const Tensor& b, const char* w_layout) {
+  FER_CHECK(x.ndim() == 4, op << ": expected x [N, C, H, W], got " << describe(x)
+                              << "; hint: a single image needs a batch dimension [1, C, H, W]");
+  FER_CHECK(w.ndim() == 4, op << ": expected w " << w_layout << ", got " << describe(w));
+  check_same_device(op, x, w);
+  FER_CHECK(x.dtype() == w.dtype(), op << ": dtype mismatch, x " << describe(x) << ", w " << describe(w));
+  check_cuda_float(op, x);
+  if (b.defined()) {
+    check_same_device(op, x, b);
+    FER_CHECK(b.dtype() == x.dtype(), op << ": dtype mismatch, x " << describe(x) << ", b " << describe(b));
+  }
+}
+
+void check_bias(const char* op, const Tensor& b, int64_t channels) {
+  FER_CHECK(!b.defined() || (b.ndim() == 1 && b.size(0) == channels),
+            op << ": bias must be [" << channels << "] (one per output channel), got " << describe(b));
+}
+
+struct Conv2dBackward final : Node {
+  Conv2dDims d{};
+  Tensor x, w;
+  bool has_bias = false;
+  const char* name() const override { return "Conv2dBackward"; }
+  std::vector<Tensor> backward(const Tensor& dy) override {
+    Tensor dx, dw, db;
+    if (next[0]) {  // dx = conv_backward_input(dy, w)
+      dx = Tensor::empty(x.shape(), x.dtype(), x.device());
+      run_kernel(
+          name(), dx,
+          [&](auto tag) {
+            using T = decltype(tag);
+            cpu::conv2d_backward_input<T>(d, dy.data<T>(), w.data<T>(), dx.data<T>());
+          },
+          [&](cuda_stream s) {
+            Workspace ws(cuda::conv2d_workspace_floats(d));
+            cuda::conv2d_backward_input(d, dy.data<float>(), w.data<float>(), dx.data<float>(), ws.get(), s);
+          });
+    }
+    const bool want_db = has_bias && next[2];
+    if (next[1] || want_db) {  // dw = sum_n dY col^T, db = sum dy (either may be skipped)
+      if (next[1]) dw = Tensor::empty(w.shape(), w.dtype(), w.device());
+      if (want_db) db = Tensor::empty({d.c_out}, w.dtype(), w.device());
+      run_kernel(
+          name(), dy,
+          [&](auto tag) {
+            using T = decltype(tag);
+            cpu::conv2d_backward_weight<T>(d, x.data<T>(), dy.data<T>(), opt_data<T>(dw), opt_data<T>(db));
+          },
+          [&](cuda_stream s) {
+            Workspace ws(dw.defined() ? cuda::conv2d_workspace_floats(d) : 0);
+            cuda::conv2d_backward_weight(d, x.data<float>(), dy.data<float>(), opt_data<float>(dw),
+                                         opt_data<float>(db), ws.get(), s);
+          });
+    }
+    return {dx, dw, db};
+  }
+  void release() override { x = w = Tensor(); }
+};
+
+struct ConvTranspose2dBackward final : Node {
+  ConvTranspose2dDims d{};
+  Tensor x, w;
+  bool has_bias = false;
+  const char* name() const override { return "ConvTranspose2dBackward"; }
+  std::vector<Tensor> backward(const Tensor& dy) override {
+    Tensor dx, dw, db;
+    if (next[0]) {  // dx = conv(dy, w)
+      dx = Tensor::empty(x.shape(), x.dtype(), x.device());
+      run_kernel(
+          name(), dx,
+          [&](auto tag) {
+            using T = decltype(tag);
+            cpu::conv_transpose2d_backward_input<T>(d, dy.data<T>(), w.data<T>(), dx.data<T>());
+          },
+          [&](cuda_stream s) {
+            Workspace ws(cuda::conv_transpose2d_workspace_floats(d));
+            cuda::conv_transpose2d_backward_input(d, dy.data<float>(), w.data<float>(), dx.data<float>(), ws.get(),
+                                                  s);
+          });
+    }
+    const bool want_db = has_bias && next[2];
+    if (next[1] || want_db) {
+      if (next[1]) dw = Tensor::empty(w.shape(), w.dtype(), w.device());
+      if (want_db) db = Tensor::empty({d.c_out}, w.dtype(), w.device());
+      run_kernel(
+          name(), dy,
+          [&](auto tag) {
+            using T = decltype(tag);
+            cpu::conv_transpose2d_backward_weight<T>(d, x.data<T>(), dy.data<T>(), opt_data<T>(dw),
+                                                     opt_data<T>(db));
+          },
+          [&](cuda_stream s) {
+            Workspace ws(dw.defined() ? cuda::conv_transpose2d_workspace_floats(d) : 0);
+            cuda::conv_transpose2d_backward_weight(d, x.data<float>(), dy.data<float>(), opt_data<float>(dw),
+                                                   opt_data<float>(db), ws.get(), s);
+          });
+    }
+    return {dx, dw, db};
+  }
+  void release() override { x = w = Tensor(); }
+};
+
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o) {
+  check_conv_args("conv2d", x, w, b, "[Cout, Cin/groups, kh, kw]");
+  Conv2dDims d;
+  d.n = x.size(0), d.c_in = x.size(1), d.h_in = x.size(2), d.w_in = x.size(3), d.c_out = w.size(0);
+  d.kernel_h = w.size(2), d.kernel_w = w.size(3);
+  d.stride_h = o.stride_h, d.stride_w = o.stride_w, d.pad_h = o.pad_h, d.pad_w = o.pad_w, d.groups = o.groups;
+  FER_CHECK(o.groups >= 1 && d.c_in % o.groups == 0 && w.size(1) * o.groups == d.c_in,
+            "conv2d: x has " << d.c_in << " channels but w " << shape_str(w.shape()) << " with groups = " << o.groups
+                             << " expects " << w.size(1) * o.groups
+                             << "; hint: w is [Cout, Cin/groups, kh, kw] and Cin must match the previous layer");
+  check_bias("conv2d", b, d.c_out);
+  conv2d_check("conv2d", d);
+  count_macs(d.macs());
+  Tensor y = Tensor::empty({d.n, d.c_out, d.h_out(), d.w_out()}, x.dtype(), x.device());
+  run_kernel(
+      "conv2d", x,
+      [&](auto tag) {
+        using T = decltype(tag);
+        cpu::conv2d_forward<T>(d, x.data<T>(), w.data<T>(), opt_data<T>(b), y.data<T>());
+      },
+      [&](cuda_stream s) {
+        Workspace ws(cuda::conv2d_workspace_floats(d));
+        cuda::conv2d_forward(d, x.data<float>(), w.data<float>(), opt_data<float>(b), y.data<float>(), ws.get(), s);
+      });
+  if (any_requires_grad({&x, &w, &b})) {
+    auto node = std::make_shared<Conv2dBackward>();
+    node->d = d;
+    node->x = x.detach();
+    node->w = w.detach();
+    node->has_bias = b.defined();
+    attach_node(y, node, {&x, &w, &b});
+  }
+  return y;
+}
+
+Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, int64_t stride, int64_t padding) {
+  check_conv_args("conv_transpose2d", x, w, b, "[Cin, Cout, kh, kw]");
+  ConvTranspose2dDims d;
+  d.n = x.size(0), d.c_in = x.size(1), d.h_in = x.size(2), d.w_in = x.size(3), d.c_out = w.size(1);
+  d.kernel_h = w.size(2), d.kernel_w = w.size(3);
+  d.stride_h = d.stride_w = stride;
+  d.pad_h = d.pad_w = padding;
+  FER_CHECK(w.size(0) == d.c_in, "conv_transpose2d: x has " << d.c_in << " channels but w " << shape_str(w.shape())
+                                                            << " expects " << w.size(0)
+                                                            << "; hint: the transposed weight is [Cin, Cout, kh, kw]");
+  check_bias("conv_transpose2d", b, d.c_out);
+  conv_transpose2d_check("conv_transpose2d", d);
+  count_macs(d.macs());
+  Tensor y = Tensor::empty({d.n, d.c_out, d.h_out(), d.w_out()}, x.dtype(), x.device());
+  run_kernel(
+      "conv_transpose2d", x,
+      [&](auto tag) {
+        using T = decltype(tag);
+        cpu::conv_transpose2d_forward<T>(d, x.data<T>(), w.data<T>(), opt_data<T>(b), y.data<T>());
+      },
+      [&](cuda_stream s) {
+        Workspace ws(cuda::conv_transpose2d_workspace_floats(d));
+        cuda::conv_transpose2d_forward(d, x.data<float>(), w.data<float>(), opt_data<float>(b), y.data<float>(),
+                                       ws.get(), s);
+      });
+  if (any_requires_grad({&x, &w, &b})) {
+    auto node = std::make_shared<ConvTranspose2dBackward>();
+    node->d = d;
+    node->x = x.detach();
+    node->w = w.detach();
+    node->has_bias = b.defined();
+    attach_node(y, node, {&x, &w, &b});
+  }
+  return y;
+}
+
+}  // namespace fer::ops
