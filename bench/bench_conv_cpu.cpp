@@ -23,13 +23,19 @@ void BM_conv(benchmark::State& state) {
   std::vector<float> dx(d.x_size()), dw(d.w_size()), db(d.c_out);
   for (auto _ : state) {
     if (version == 0) {
-      if (pass == 0) fer::cpu::conv2d_forward<float>(d, x.data(), w.data(), b.data(), y.data());
-      else if (pass == 1) fer::cpu::conv2d_backward_input<float>(d, y.data(), w.data(), dx.data());
-      else fer::cpu::conv2d_backward_weight<float>(d, x.data(), y.data(), dw.data(), db.data());
+      if (pass == 0)
+        fer::cpu::conv2d_forward<float>(d, x.data(), w.data(), b.data(), y.data());
+      else if (pass == 1)
+        fer::cpu::conv2d_backward_input<float>(d, y.data(), w.data(), dx.data());
+      else
+        fer::cpu::conv2d_backward_weight<float>(d, x.data(), y.data(), dw.data(), db.data());
     } else {
-      if (pass == 0) fer::cpu::conv2d_forward_reference<float>(d, x.data(), w.data(), b.data(), y.data());
-      else if (pass == 1) fer::cpu::conv2d_backward_input_reference<float>(d, y.data(), w.data(), dx.data());
-      else fer::cpu::conv2d_backward_weight_reference<float>(d, x.data(), y.data(), dw.data(), db.data());
+      if (pass == 0)
+        fer::cpu::conv2d_forward_reference<float>(d, x.data(), w.data(), b.data(), y.data());
+      else if (pass == 1)
+        fer::cpu::conv2d_backward_input_reference<float>(d, y.data(), w.data(), dx.data());
+      else
+        fer::cpu::conv2d_backward_weight_reference<float>(d, x.data(), y.data(), dw.data(), db.data());
     }
     benchmark::DoNotOptimize(y.data());
     benchmark::DoNotOptimize(dx.data());

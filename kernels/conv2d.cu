@@ -44,9 +44,8 @@ Plan make_plan(const Conv2dDims& d) {
 }
 
 void check_workspace(const char* op, const Plan& pl, const float* workspace) {
-  FER_CHECK(pl.pointwise || workspace != nullptr,
-            op << ": needs a workspace of conv2d_workspace_floats(d) = " << (pl.K + pl.Og) * pl.B * pl.P
-               << " floats, got a null pointer");
+  FER_CHECK(pl.pointwise || workspace != nullptr, op << ": needs a workspace of conv2d_workspace_floats(d) = "
+                                                     << (pl.K + pl.Og) * pl.B * pl.P << " floats, got a null pointer");
 }
 
 __global__ void im2col_kernel(Conv2dDims d, int64_t K, int64_t P, int64_t Wo, int64_t Cg, int64_t n0, int64_t B,
@@ -57,8 +56,8 @@ __global__ void im2col_kernel(Conv2dDims d, int64_t K, int64_t P, int64_t Wo, in
     const int64_t b = rem / P, k = rem % P;
     const int64_t c = r / (d.kernel_h * d.kernel_w), p = (r / d.kernel_w) % d.kernel_h, q = r % d.kernel_w;
     const float* plane0 = x + ((n0 + b) * d.c_in + g * Cg) * d.h_in * d.w_in;
-    col[e] = conv::im2col_value(plane0, d.h_in, d.w_in, c, p, q, k / Wo, k % Wo, d.stride_h, d.stride_w, d.pad_h,
-                                d.pad_w);
+    col[e] =
+        conv::im2col_value(plane0, d.h_in, d.w_in, c, p, q, k / Wo, k % Wo, d.stride_h, d.stride_w, d.pad_h, d.pad_w);
   }
 }
 
@@ -80,13 +79,17 @@ __global__ void tile_copy_kernel(int64_t C, int64_t Og, int64_t P, int64_t n0, i
   FER_CUDA_KERNEL_LOOP(e, B * Og * P) {
     const int64_t k = e % P, o = (e / P) % Og, b = e / (P * Og);
     const int64_t t = o * ld + b * P + k, a = ((n0 + b) * C + g * Og + o) * P + k;
-    if (to_tile) dst[t] = src[a];
-    else dst[a] = src[t];
+    if (to_tile)
+      dst[t] = src[a];
+    else
+      dst[a] = src[t];
   }
 }
 
 __global__ void add_bias_kernel(int64_t total, int64_t C, int64_t P, const float* bias, float* y) {
-  FER_CUDA_KERNEL_LOOP(e, total) { y[e] += bias[(e / P) % C]; }
+  FER_CUDA_KERNEL_LOOP(e, total) {
+    y[e] += bias[(e / P) % C];
+  }
 }
 
 constexpr int kSumThreads = 256;
@@ -134,7 +137,7 @@ const float* gather_dy(const Conv2dDims& d, const Plan& pl, const float* dy, int
   }
   *ld = B * pl.P;
   tile_copy_kernel<<<grid_for(B * pl.Og * pl.P), kBlock, 0, to_cuda(s)>>>(d.c_out, pl.Og, pl.P, n0, B, g, true, dy,
-                                                                           tile);
+                                                                          tile);
   FER_LAUNCH_CHECK();
   return tile;
 }
@@ -152,8 +155,8 @@ int64_t conv_transpose2d_workspace_floats(const ConvTranspose2dDims& d) {
   return conv2d_workspace_floats(d.as_conv());
 }
 
-void conv2d_forward(const Conv2dDims& d, const float* x, const float* w, const float* bias, float* y,
-                    float* workspace, cuda_stream s) {
+void conv2d_forward(const Conv2dDims& d, const float* x, const float* w, const float* bias, float* y, float* workspace,
+                    cuda_stream s) {
   conv2d_check("cuda::conv2d_forward", d);
   const Plan pl = make_plan(d);
   check_workspace("cuda::conv2d_forward", pl, workspace);
@@ -164,8 +167,10 @@ void conv2d_forward(const Conv2dDims& d, const float* x, const float* w, const f
     for (int64_t g = 0; g < d.groups; ++g) {
       const float* wg = w + g * pl.Og * pl.K;
       const float* cols = col;
-      if (pl.pointwise) cols = x + (n0 * d.c_in + g * pl.Cg) * pl.P;
-      else im2col(d, pl, x, n0, B, g, col, s);
+      if (pl.pointwise)
+        cols = x + (n0 * d.c_in + g * pl.Cg) * pl.P;
+      else
+        im2col(d, pl, x, n0, B, g, col, s);
       if (B == 1) {
         gemm(false, false, pl.Og, pl.P, pl.K, 1.f, wg, pl.K, cols, pl.P, 0.f, y + (n0 * d.c_out + g * pl.Og) * pl.P,
              pl.P, s);
@@ -173,7 +178,7 @@ void conv2d_forward(const Conv2dDims& d, const float* x, const float* w, const f
       }
       gemm(false, false, pl.Og, ld, pl.K, 1.f, wg, pl.K, cols, ld, 0.f, tile, ld, s);
       tile_copy_kernel<<<grid_for(B * pl.Og * pl.P), kBlock, 0, to_cuda(s)>>>(d.c_out, pl.Og, pl.P, n0, B, g, false,
-                                                                               tile, y);
+                                                                              tile, y);
       FER_LAUNCH_CHECK();
     }
   }
@@ -199,8 +204,8 @@ void conv2d_backward_input(const Conv2dDims& d, const float* dy, const float* w,
         continue;
       }
       gemm(true, false, pl.K, B * pl.P, pl.Og, 1.f, wg, pl.K, dyg, ld_dy, 0.f, col, B * pl.P, s);
-      col2im_kernel<<<grid_for(B * pl.Cg * pl.H * pl.W), kBlock, 0, to_cuda(s)>>>(d, pl.P, pl.Ho, pl.Wo, pl.Cg, n0,
-                                                                                   B, g, col, dx);
+      col2im_kernel<<<grid_for(B * pl.Cg * pl.H * pl.W), kBlock, 0, to_cuda(s)>>>(d, pl.P, pl.Ho, pl.Wo, pl.Cg, n0, B,
+                                                                                  g, col, dx);
       FER_LAUNCH_CHECK();
     }
   }
@@ -222,16 +227,17 @@ void conv2d_backward_weight(const Conv2dDims& d, const float* x, const float* dy
       int64_t ld_dy;
       const float* dyg = gather_dy(d, pl, dy, n0, B, g, tile, &ld_dy, s);
       const float* cols = col;
-      if (pl.pointwise) cols = x + (n0 * d.c_in + g * pl.Cg) * pl.P;
-      else im2col(d, pl, x, n0, B, g, col, s);
-      gemm(false, true, pl.Og, pl.K, B * pl.P, 1.f, dyg, ld_dy, cols, B * pl.P, beta, dw + g * pl.Og * pl.K, pl.K,
-           s);
+      if (pl.pointwise)
+        cols = x + (n0 * d.c_in + g * pl.Cg) * pl.P;
+      else
+        im2col(d, pl, x, n0, B, g, col, s);
+      gemm(false, true, pl.Og, pl.K, B * pl.P, 1.f, dyg, ld_dy, cols, B * pl.P, beta, dw + g * pl.Og * pl.K, pl.K, s);
     }
   }
 }
 
-void conv_transpose2d_forward(const ConvTranspose2dDims& d, const float* x, const float* w, const float* bias,
-                              float* y, float* workspace, cuda_stream s) {
+void conv_transpose2d_forward(const ConvTranspose2dDims& d, const float* x, const float* w, const float* bias, float* y,
+                              float* workspace, cuda_stream s) {
   conv_transpose2d_check("cuda::conv_transpose2d_forward", d);
   conv2d_backward_input(d.as_conv(), x, w, y, workspace, s);
   if (bias) add_bias(d.n, d.c_out, d.h_out() * d.w_out(), bias, y, s);

@@ -121,8 +121,8 @@ FER_HD T im2col_value(const T* plane0, int64_t H, int64_t W, int64_t c, int64_t 
 // col2im as a gather: input pixel (c, h, v) of one sample sums every col entry that read it,
 // in (p, q) row-major order. col is [Cg*kh*kw, ld] with the sample's columns starting at col0.
 template <typename T>
-FER_HD T col2im_value(const T* col0, int64_t ld, int64_t Ho, int64_t Wo, int64_t kh, int64_t kw, int64_t c,
-                      int64_t h, int64_t v, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
+FER_HD T col2im_value(const T* col0, int64_t ld, int64_t Ho, int64_t Wo, int64_t kh, int64_t kw, int64_t c, int64_t h,
+                      int64_t v, int64_t sh, int64_t sw, int64_t ph, int64_t pw) {
   T sum = T(0);
   for (int64_t p = 0; p < kh; ++p) {
     const int64_t ti = h + ph - p;  // = i*sh for the output row i that reads (h) through tap p
@@ -179,15 +179,15 @@ namespace cuda {
 int64_t conv2d_workspace_floats(const Conv2dDims& d);
 int64_t conv_transpose2d_workspace_floats(const ConvTranspose2dDims& d);
 
-void conv2d_forward(const Conv2dDims& d, const float* x, const float* w, const float* bias, float* y,
-                    float* workspace, cuda_stream stream);
+void conv2d_forward(const Conv2dDims& d, const float* x, const float* w, const float* bias, float* y, float* workspace,
+                    cuda_stream stream);
 void conv2d_backward_input(const Conv2dDims& d, const float* dy, const float* w, float* dx, float* workspace,
                            cuda_stream stream);
 void conv2d_backward_weight(const Conv2dDims& d, const float* x, const float* dy, float* dw, float* dbias,
                             float* workspace, cuda_stream stream);
 
-void conv_transpose2d_forward(const ConvTranspose2dDims& d, const float* x, const float* w, const float* bias,
-                              float* y, float* workspace, cuda_stream stream);
+void conv_transpose2d_forward(const ConvTranspose2dDims& d, const float* x, const float* w, const float* bias, float* y,
+                              float* workspace, cuda_stream stream);
 void conv_transpose2d_backward_input(const ConvTranspose2dDims& d, const float* dy, const float* w, float* dx,
                                      float* workspace, cuda_stream stream);
 void conv_transpose2d_backward_weight(const ConvTranspose2dDims& d, const float* x, const float* dy, float* dw,

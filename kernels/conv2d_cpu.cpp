@@ -20,8 +20,8 @@ void conv2d_check(const char* op, const Conv2dDims& d) {
             op << ": input [N,Cin,H,W] = [" << d.n << "," << d.c_in << "," << d.h_in << "," << d.w_in
                << "] and Cout = " << d.c_out << " must be positive; hint: convolution takes a 4-D NCHW tensor");
   FER_CHECK(d.kernel_h >= 1 && d.kernel_w >= 1 && d.stride_h >= 1 && d.stride_w >= 1,
-            op << ": kernel " << d.kernel_h << "x" << d.kernel_w << " and stride " << d.stride_h << "x"
-               << d.stride_w << " must be >= 1");
+            op << ": kernel " << d.kernel_h << "x" << d.kernel_w << " and stride " << d.stride_h << "x" << d.stride_w
+               << " must be >= 1");
   FER_CHECK(d.pad_h >= 0 && d.pad_w >= 0, op << ": padding " << d.pad_h << "x" << d.pad_w << " must be >= 0");
   FER_CHECK(d.groups >= 1 && d.c_in % d.groups == 0 && d.c_out % d.groups == 0,
             op << ": groups = " << d.groups << " must divide both Cin = " << d.c_in << " and Cout = " << d.c_out
@@ -29,7 +29,8 @@ void conv2d_check(const char* op, const Conv2dDims& d) {
   FER_CHECK(d.h_in + 2 * d.pad_h >= d.kernel_h && d.w_in + 2 * d.pad_w >= d.kernel_w,
             op << ": kernel " << d.kernel_h << "x" << d.kernel_w << " is larger than the padded input "
                << d.h_in + 2 * d.pad_h << "x" << d.w_in + 2 * d.pad_w << " (input " << d.h_in << "x" << d.w_in
-               << ", pad " << d.pad_h << "x" << d.pad_w << "); hint: the feature map shrank too much before this layer");
+               << ", pad " << d.pad_h << "x" << d.pad_w
+               << "); hint: the feature map shrank too much before this layer");
 }
 
 void conv_transpose2d_check(const char* op, const ConvTranspose2dDims& d) {
@@ -37,15 +38,15 @@ void conv_transpose2d_check(const char* op, const ConvTranspose2dDims& d) {
             op << ": input [N,Cin,H,W] = [" << d.n << "," << d.c_in << "," << d.h_in << "," << d.w_in
                << "] and Cout = " << d.c_out << " must be positive; hint: transposed convolution takes NCHW");
   FER_CHECK(d.kernel_h >= 1 && d.kernel_w >= 1 && d.stride_h >= 1 && d.stride_w >= 1,
-            op << ": kernel " << d.kernel_h << "x" << d.kernel_w << " and stride " << d.stride_h << "x"
-               << d.stride_w << " must be >= 1");
+            op << ": kernel " << d.kernel_h << "x" << d.kernel_w << " and stride " << d.stride_h << "x" << d.stride_w
+               << " must be >= 1");
   FER_CHECK(d.pad_h >= 0 && d.pad_w >= 0, op << ": padding " << d.pad_h << "x" << d.pad_w << " must be >= 0");
   FER_CHECK(d.groups >= 1 && d.c_in % d.groups == 0 && d.c_out % d.groups == 0,
             op << ": groups = " << d.groups << " must divide both Cin = " << d.c_in << " and Cout = " << d.c_out);
   FER_CHECK(d.h_out() >= 1 && d.w_out() >= 1,
             op << ": output size " << d.h_out() << "x" << d.w_out() << " = (in-1)*stride - 2*pad + kernel for input "
-               << d.h_in << "x" << d.w_in << ", kernel " << d.kernel_h << "x" << d.kernel_w << ", stride "
-               << d.stride_h << "x" << d.stride_w << ", pad " << d.pad_h << "x" << d.pad_w
+               << d.h_in << "x" << d.w_in << ", kernel " << d.kernel_h << "x" << d.kernel_w << ", stride " << d.stride_h
+               << "x" << d.stride_w << ", pad " << d.pad_h << "x" << d.pad_w
                << " is empty; hint: the padding is too large for this kernel");
 }
 
@@ -127,9 +128,9 @@ void conv2d_backward_weight_reference(const Conv2dDims& d, const T* x, const T* 
   }
 }
 
-#define FER_CONV_REF_INSTANTIATE(T)                                                                           \
-  template void conv2d_forward_reference<T>(const Conv2dDims&, const T*, const T*, const T*, T*);             \
-  template void conv2d_backward_input_reference<T>(const Conv2dDims&, const T*, const T*, T*);                \
+#define FER_CONV_REF_INSTANTIATE(T)                                                               \
+  template void conv2d_forward_reference<T>(const Conv2dDims&, const T*, const T*, const T*, T*); \
+  template void conv2d_backward_input_reference<T>(const Conv2dDims&, const T*, const T*, T*);    \
   template void conv2d_backward_weight_reference<T>(const Conv2dDims&, const T*, const T*, T*, T*);
 FER_CONV_REF_INSTANTIATE(float)
 FER_CONV_REF_INSTANTIATE(double)

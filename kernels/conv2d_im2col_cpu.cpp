@@ -2,10 +2,11 @@
 // convolution on top of it. See conv2d.h for the math and kernels/notes/conv2d.md for the derivation.
 //
 // Per group g and chunk of B samples (P = Ho*Wo output pixels, K = Cg*kh*kw, Og = Cout/G):
-//   col [K, B*P]      im2col: column b*P + i*Wo + j of row (c*kh + p)*kw + q holds x[n0+b, g*Cg+c, i*sh-ph+p, j*sw-pw+q]
-//   forward           tile[Og, B*P] = W_g[Og,K] col                 -> y[n0+b, g*Og+o, :] = tile[o, b*P:] + b[o]
-//   backward input    col = W_g^T[K,Og] dY_g[Og, B*P]               -> dx = col2im(col) (sum of the taps)
-//   backward weight   dW_g[Og,K] (+)= dY_g[Og, B*P] col^T            (chunks in order: = for the first, += after)
+//   col [K, B*P]     im2col: row r = (c*kh + p)*kw + q, column b*P + i*Wo + j holds
+//                    x[n0+b, g*Cg+c, i*sh-ph+p, j*sw-pw+q] (0 in the padding)
+//   forward          tile[Og, B*P] = W_g[Og,K] col          -> y[n0+b, g*Og+o, :] = tile[o, b*P:] + b[o]
+//   backward input   col = W_g^T[K,Og] dY_g[Og, B*P]        -> dx = col2im(col) (sum of the taps)
+//   backward weight  dW_g[Og,K] (+)= dY_g[Og, B*P] col^T     (chunks in order: = for the first, += after)
 // B is chosen so that col + tile stay within kChunkElems elements: big GEMMs for small feature maps
 // (6x6 maps stack many samples), a sample at a time for large ones. The GEMM (OpenBLAS) uses every
 // core; the copies (im2col, col2im, tile scatter) are OpenMP loops over independent rows/planes.
@@ -174,8 +175,10 @@ void conv2d_forward(const Conv2dDims& d, const T* x, const T* w, const T* bias, 
     for (int64_t g = 0; g < d.groups; ++g) {
       const T* wg = w + g * pl.Og * pl.K;
       const T* cols = col;
-      if (pl.pointwise) cols = x + (n0 * d.c_in + g * pl.Cg) * pl.P;  // x[n] is already [Cin, P]
-      else im2col(d, pl, x, n0, B, g, col);
+      if (pl.pointwise)
+        cols = x + (n0 * d.c_in + g * pl.Cg) * pl.P;  // x[n] is already [Cin, P]
+      else
+        im2col(d, pl, x, n0, B, g, col);
       if (B == 1) {  // one sample: the GEMM writes straight into y[n0, g*Og.., :]
         gemm<T>(false, false, pl.Og, pl.P, pl.K, T(1), wg, pl.K, cols, pl.P, T(0),
                 y + (n0 * d.c_out + g * pl.Og) * pl.P, pl.P);
@@ -231,11 +234,12 @@ void conv2d_backward_weight(const Conv2dDims& d, const T* x, const T* dy, T* dw,
       int64_t ld_dy;
       const T* dyg = gather_dy(d, pl, dy, n0, B, g, tile, &ld_dy);
       const T* cols = col;
-      if (pl.pointwise) cols = x + (n0 * d.c_in + g * pl.Cg) * pl.P;
-      else im2col(d, pl, x, n0, B, g, col);
+      if (pl.pointwise)
+        cols = x + (n0 * d.c_in + g * pl.Cg) * pl.P;
+      else
+        im2col(d, pl, x, n0, B, g, col);
       // dW_g[Og, K] (+)= dY_g[Og, B*P] col[K, B*P]^T
-      gemm<T>(false, true, pl.Og, pl.K, B * pl.P, T(1), dyg, ld_dy, cols, B * pl.P, beta, dw + g * pl.Og * pl.K,
-              pl.K);
+      gemm<T>(false, true, pl.Og, pl.K, B * pl.P, T(1), dyg, ld_dy, cols, B * pl.P, beta, dw + g * pl.Og * pl.K, pl.K);
     }
   }
 }
@@ -263,12 +267,12 @@ void conv_transpose2d_backward_weight(const ConvTranspose2dDims& d, const T* x, 
   if (dbias) channel_sums(d.n, d.c_out, d.h_out() * d.w_out(), dy, dbias);
 }
 
-#define FER_CONV_INSTANTIATE(T)                                                                                 \
-  template void conv2d_forward<T>(const Conv2dDims&, const T*, const T*, const T*, T*);                         \
-  template void conv2d_backward_input<T>(const Conv2dDims&, const T*, const T*, T*);                            \
-  template void conv2d_backward_weight<T>(const Conv2dDims&, const T*, const T*, T*, T*);                       \
-  template void conv_transpose2d_forward<T>(const ConvTranspose2dDims&, const T*, const T*, const T*, T*);      \
-  template void conv_transpose2d_backward_input<T>(const ConvTranspose2dDims&, const T*, const T*, T*);         \
+#define FER_CONV_INSTANTIATE(T)                                                                            \
+  template void conv2d_forward<T>(const Conv2dDims&, const T*, const T*, const T*, T*);                    \
+  template void conv2d_backward_input<T>(const Conv2dDims&, const T*, const T*, T*);                       \
+  template void conv2d_backward_weight<T>(const Conv2dDims&, const T*, const T*, T*, T*);                  \
+  template void conv_transpose2d_forward<T>(const ConvTranspose2dDims&, const T*, const T*, const T*, T*); \
+  template void conv_transpose2d_backward_input<T>(const ConvTranspose2dDims&, const T*, const T*, T*);    \
   template void conv_transpose2d_backward_weight<T>(const ConvTranspose2dDims&, const T*, const T*, T*, T*);
 FER_CONV_INSTANTIATE(float)
 FER_CONV_INSTANTIATE(double)

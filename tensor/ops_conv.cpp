@@ -82,8 +82,8 @@ struct Conv2dBackward final : Node {
           },
           [&](cuda_stream s) {
             Workspace ws(dw.defined() ? cuda::conv2d_workspace_floats(d) : 0);
-            cuda::conv2d_backward_weight(d, x.data<float>(), dy.data<float>(), opt_data<float>(dw),
-                                         opt_data<float>(db), ws.get(), s);
+            cuda::conv2d_backward_weight(d, x.data<float>(), dy.data<float>(), opt_data<float>(dw), opt_data<float>(db),
+                                         ws.get(), s);
           });
     }
     return {dx, dw, db};
@@ -108,8 +108,7 @@ struct ConvTranspose2dBackward final : Node {
           },
           [&](cuda_stream s) {
             Workspace ws(cuda::conv_transpose2d_workspace_floats(d));
-            cuda::conv_transpose2d_backward_input(d, dy.data<float>(), w.data<float>(), dx.data<float>(), ws.get(),
-                                                  s);
+            cuda::conv_transpose2d_backward_input(d, dy.data<float>(), w.data<float>(), dx.data<float>(), ws.get(), s);
           });
     }
     const bool want_db = has_bias && next[2];
@@ -120,8 +119,7 @@ struct ConvTranspose2dBackward final : Node {
           name(), dy,
           [&](auto tag) {
             using T = decltype(tag);
-            cpu::conv_transpose2d_backward_weight<T>(d, x.data<T>(), dy.data<T>(), opt_data<T>(dw),
-                                                     opt_data<T>(db));
+            cpu::conv_transpose2d_backward_weight<T>(d, x.data<T>(), dy.data<T>(), opt_data<T>(dw), opt_data<T>(db));
           },
           [&](cuda_stream s) {
             Workspace ws(dw.defined() ? cuda::conv_transpose2d_workspace_floats(d) : 0);

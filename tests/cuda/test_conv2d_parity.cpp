@@ -28,22 +28,28 @@ std::string describe(const Conv2dDims& d) {
          std::to_string(d.pad_h) + "x" + std::to_string(d.pad_w) + " g" + std::to_string(d.groups);
 }
 
-double atol_for(int64_t terms) { return 1e-6 + 4e-7 * double(terms); }
+double atol_for(int64_t terms) {
+  return 1e-6 + 4e-7 * double(terms);
+}
 constexpr double kRtol = 1e-5;
 
 std::vector<Conv2dDims> configs() {
   std::vector<Conv2dDims> v = {
-      conv2d_dims(2, 3, 7, 9, 4, 3, 1, 1),      // k3 s1 p1, odd sizes
-      conv2d_dims(3, 3, 8, 7, 5, 3, 2, 1),      // k3 s2 p1
-      conv2d_dims(3, 4, 9, 9, 6, 3, 2, 0, 2),   // groups 2
-      conv2d_dims(2, 5, 6, 7, 3, 1),            // pointwise (no workspace)
-      conv2d_dims(2, 4, 7, 6, 6, 1, 2),         // 1x1 stride 2
-      conv2d_dims(2, 8, 13, 11, 8, 3, 2, 1, 8), // depthwise
-      conv2d_dims(1, 2, 5, 5, 3, 5, 1, 3),      // padding > kernel/2
-      conv2d_dims(2, 3, 17, 19, 4, 7, 2, 3),    // ResNet-stem-like k7 s2 p3
+      conv2d_dims(2, 3, 7, 9, 4, 3, 1, 1),       // k3 s1 p1, odd sizes
+      conv2d_dims(3, 3, 8, 7, 5, 3, 2, 1),       // k3 s2 p1
+      conv2d_dims(3, 4, 9, 9, 6, 3, 2, 0, 2),    // groups 2
+      conv2d_dims(2, 5, 6, 7, 3, 1),             // pointwise (no workspace)
+      conv2d_dims(2, 4, 7, 6, 6, 1, 2),          // 1x1 stride 2
+      conv2d_dims(2, 8, 13, 11, 8, 3, 2, 1, 8),  // depthwise
+      conv2d_dims(1, 2, 5, 5, 3, 5, 1, 3),       // padding > kernel/2
+      conv2d_dims(2, 3, 17, 19, 4, 7, 2, 3),     // ResNet-stem-like k7 s2 p3
       // CNN6 (k3 p0) layer shapes at batch 8
-      conv2d_dims(8, 1, 48, 48, 16, 3), conv2d_dims(8, 16, 46, 46, 32, 3), conv2d_dims(8, 32, 22, 22, 64, 3),
-      conv2d_dims(8, 64, 20, 20, 128, 3), conv2d_dims(8, 128, 9, 9, 256, 3), conv2d_dims(8, 256, 7, 7, 256, 3),
+      conv2d_dims(8, 1, 48, 48, 16, 3),
+      conv2d_dims(8, 16, 46, 46, 32, 3),
+      conv2d_dims(8, 32, 22, 22, 64, 3),
+      conv2d_dims(8, 64, 20, 20, 128, 3),
+      conv2d_dims(8, 128, 9, 9, 256, 3),
+      conv2d_dims(8, 256, 7, 7, 256, 3),
       // Big planes: the workspace holds 3 samples, so 12 samples take 4 chunks.
       conv2d_dims(12, 4, 512, 512, 4, 3, 1, 1),
   };
@@ -135,8 +141,7 @@ TEST_CASE("conv_transpose2d cuda == cpu") {
     test::expect_close(name + " y", gy.download(), test::to_float(y), atol_for(Cg * taps + 1), kRtol);
     test::expect_close(name + " dx", gdx.download(), test::to_float(dx), atol_for(Og * taps), kRtol);
     test::expect_close(name + " dw", gdw.download(), test::to_float(dw), atol_for(d.n * d.h_in * d.w_in), kRtol);
-    test::expect_close(name + " db", gdb.download(), test::to_float(db), atol_for(d.n * d.h_out() * d.w_out()),
-                       kRtol);
+    test::expect_close(name + " db", gdb.download(), test::to_float(db), atol_for(d.n * d.h_out() * d.w_out()), kRtol);
   }
 }
 

@@ -25,7 +25,9 @@ std::string describe(const Conv2dDims& d) {
          std::to_string(d.kernel_w) + " s" + std::to_string(d.stride_h) + "x" + std::to_string(d.stride_w) + " p" +
          std::to_string(d.pad_h) + "x" + std::to_string(d.pad_w) + " g" + std::to_string(d.groups);
 }
-std::string describe(const ConvTranspose2dDims& d) { return "transposed " + describe(d.as_conv()); }
+std::string describe(const ConvTranspose2dDims& d) {
+  return "transposed " + describe(d.as_conv());
+}
 
 Conv2dDims asymmetric(int64_t n, int64_t c_in, int64_t h, int64_t w, int64_t c_out) {
   Conv2dDims d = conv2d_dims(n, c_in, h, w, c_out, 3, 1, 1);
@@ -123,7 +125,8 @@ std::vector<double> conv_transpose_scatter(const ConvTranspose2dDims& d, const s
                 const int64_t h = i * d.stride_h - d.pad_h + kp, v = j * d.stride_w - d.pad_w + kq;
                 if (h < 0 || h >= Ho || v < 0 || v >= Wo) continue;
                 y[((n * d.c_out + g * Og + o) * Ho + h) * Wo + v] +=
-                    x[((n * d.c_in + c) * d.h_in + i) * d.w_in + j] * w[((c * Og + o) * d.kernel_h + kp) * d.kernel_w + kq];
+                    x[((n * d.c_in + c) * d.h_in + i) * d.w_in + j] *
+                    w[((c * Og + o) * d.kernel_h + kp) * d.kernel_w + kq];
               }
     }
   if (bias)

@@ -31,16 +31,14 @@ TEST_CASE("ops::conv2d: shapes and gradients of x, w and b") {
   const Tensor b = rand64({6}, 3);
   const auto s2p1g2 = ops::Conv2dOptions{2, 2, 1, 1, 2};
   CHECK(ops::conv2d(x, w, b, s2p1g2).shape() == Shape{2, 6, 4, 3});
-  require_pass(gradcheck([&](const std::vector<Tensor>& in) { return ops::conv2d(in[0], in[1], in[2], s2p1g2); },
-                         {x, w, b}),
-               3);
+  require_pass(
+      gradcheck([&](const std::vector<Tensor>& in) { return ops::conv2d(in[0], in[1], in[2], s2p1g2); }, {x, w, b}), 3);
   // No bias, non-square stride/padding.
   const Tensor w1 = rand64({3, 4, 2, 3}, 4);
   const auto o = ops::Conv2dOptions{1, 2, 0, 1, 1};
   CHECK(ops::conv2d(x, w1, Tensor(), o).shape() == Shape{2, 3, 6, 3});
-  require_pass(gradcheck([&](const std::vector<Tensor>& in) { return ops::conv2d(in[0], in[1], Tensor(), o); },
-                         {x, w1}),
-               2);
+  require_pass(
+      gradcheck([&](const std::vector<Tensor>& in) { return ops::conv2d(in[0], in[1], Tensor(), o); }, {x, w1}), 2);
 }
 
 TEST_CASE("ops::conv_transpose2d: shapes and gradients of x, w and b") {
@@ -48,17 +46,18 @@ TEST_CASE("ops::conv_transpose2d: shapes and gradients of x, w and b") {
   const Tensor w = rand64({3, 2, 3, 3}, 6);  // [Cin, Cout, kh, kw]
   const Tensor b = rand64({2}, 7);
   CHECK(ops::conv_transpose2d(x, w, b, 2, 1).shape() == Shape{2, 2, 7, 5});
-  require_pass(gradcheck([&](const std::vector<Tensor>& in) { return ops::conv_transpose2d(in[0], in[1], in[2], 2, 1); },
-                         {x, w, b}),
-               3);
+  require_pass(
+      gradcheck([&](const std::vector<Tensor>& in) { return ops::conv_transpose2d(in[0], in[1], in[2], 2, 1); },
+                {x, w, b}),
+      3);
   const Tensor w2 = rand64({3, 4, 2, 2}, 8);
   CHECK(ops::conv_transpose2d(x, w2, Tensor(), 2, 0).shape() == Shape{2, 4, 8, 6});
 }
 
 TEST_CASE("ops::conv2d computes only the gradients that are needed") {
-  const Tensor x = rand64({1, 2, 5, 5}, 9, false);  // an image: no gradient
+  const Tensor x = rand64({1, 2, 5, 5}, 9, false);   // an image: no gradient
   const Tensor w = rand64({3, 2, 3, 3}, 10, false);  // frozen
-  Tensor b = rand64({3}, 11);                         // trainable bias only
+  Tensor b = rand64({3}, 11);                        // trainable bias only
   Tensor y = ops::conv2d(x, w, b, ops::Conv2dOptions::make(1, 1));
   ops::sum(y).backward();
   REQUIRE(b.grad().defined());
