@@ -327,3 +327,34 @@ TEST_CASE("ten_crop: four corners, centre (Python rounding) and their mirrors, t
   std::vector<double> bad(1);
   CHECK_THROWS_AS(cpu::ten_crop<double>(1, 1, 4, 4, x.data(), 5, 4, bad.data()), Error);
 }
+
+#include "data/loader.h"
+#include "data/synthetic.h"
+
+TEST_CASE("make_batch with augmentation: none equals the plain batch; images keyed by (epoch, index)") {
+  const data::Dataset ds = data::make_synthetic_faces(12, 3);
+  const data::DeviceImages dev(ds, Device::cpu);
+  const data::InputSpec in{3, 64};
+  const std::vector<int64_t> idx = {5, 0, 11, 7};
+  const data::Batch plain = data::make_batch(dev, idx, in);
+  data::AugmentOptions none;
+  const data::Batch aug0 = data::make_batch(dev, idx, in, none);
+  CHECK(aug0.images.shape() == plain.images.shape());
+  CHECK(aug0.labels.to_vector<int32_t>() == plain.labels.to_vector<int32_t>());
+  const auto a = aug0.images.to_vector<float>(), p = plain.images.to_vector<float>();
+  double max_err = 0;
+  for (size_t i = 0; i < a.size(); ++i) max_err = std::max(max_err, std::fabs(double(a[i]) - p[i]));
+  CHECK(max_err < 1e-6);
+  // Augmented: image 11 looks the same whether it is first or third in its batch, and changes with the epoch.
+  data::AugmentOptions r;
+  r.spec = augment_preset("r001"), r.epoch = 4, r.seed = 9;
+  const auto b1 = data::make_batch(dev, {5, 0, 11}, in, r).images.to_vector<float>();
+  const auto b2 = data::make_batch(dev, {11, 1}, in, r).images.to_vector<float>();
+  const size_t P = 3 * 64 * 64;
+  CHECK(std::equal(b1.begin() + 2 * P, b1.begin() + 3 * P, b2.begin()));
+  r.epoch = 5;
+  const auto b3 = data::make_batch(dev, {11}, in, r).images.to_vector<float>();
+  CHECK(!std::equal(b3.begin(), b3.end(), b2.begin()));
+  data::AugmentOptions bad;
+  CHECK_THROWS_AS(data::make_batch(dev, idx, data::InputSpec{2, 48}, bad), Error);
+}
