@@ -79,7 +79,8 @@ struct AugmentSpec {
 // transforms, the values are Keras-typical guesses); "r004" (flip, rotation 15, Gaussian noise 0.03:
 // R004 names the transforms, values guessed); "usefkh" (the usef-kh VGGNet recipe R004 builds on:
 // random resized crop 0.8-1.2 / 3:4-4:3, translation 0.2 with p 0.5, flip, rotation 10 with p 0.5,
-// random erasing p 0.5; its TenCrop(40) is ten_crop() below, applied after this).
+// random erasing p 0.5; its TenCrop(40) is ten_crop() below, applied after this - so here the box
+// is erased once per image before cropping, where usef-kh erases each crop independently).
 // Unknown names throw fer::Error listing the known ones.
 AugmentSpec augment_preset(const std::string& name);
 std::vector<std::string> augment_preset_names();
