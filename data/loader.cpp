@@ -1,6 +1,7 @@
 // data/loader.cpp: see loader.h.
 #include "data/loader.h"
 
+#include "kernels/augment.h"
 #include "kernels/cast.h"
 #include "tensor/autograd.h"
 #include "tensor/dispatch.h"
@@ -44,6 +45,45 @@ Batch make_batch(const DeviceImages& images, const std::vector<int64_t>& indices
   if (input.size != kImageSide) x = ops::upsample_bilinear2d(x, input.size, input.size);
   if (input.channels > 1) x = ops::concat(std::vector<Tensor>(static_cast<size_t>(input.channels), x), 1);
   batch.images = x;
+  return batch;
+}
+
+Batch make_batch(const DeviceImages& images, const std::vector<int64_t>& indices, const InputSpec& input,
+                 const AugmentOptions& augment) {
+  FER_CHECK(!indices.empty(), "make_batch: empty batch");
+  FER_CHECK(input.channels == 1 || input.channels == 3,
+            "make_batch: augmentation makes 1 or 3 channels, the input spec asks for " << input.channels);
+  FER_CHECK(input.size >= 1, "make_batch: bad input size " << input.size);
+  NoGradGuard no_grad;
+  const int64_t b = static_cast<int64_t>(indices.size());
+  const Device dev = images.pixels.device();
+  std::vector<int32_t> idx32(indices.begin(), indices.end());
+  std::vector<int64_t> keys(indices.size());
+  for (size_t i = 0; i < indices.size(); ++i) {
+    FER_CHECK(indices[i] >= 0 && indices[i] < images.size(),
+              "make_batch: index " << indices[i] << " outside the dataset of " << images.size());
+    keys[i] = static_cast<int64_t>(augment_key(augment.epoch, indices[i]));  // < 2^63: the tag is 0x4147 << 48
+  }
+  const Tensor idx = Tensor::from_vector(idx32, {b}, dev);
+  const Tensor key_t = Tensor::from_vector(keys, {b}, dev);
+  Batch batch;
+  batch.indices = indices;
+  batch.labels = ops::index_select_rows(images.labels, idx);
+  const Tensor px = ops::index_select_rows(images.pixels, idx);  // u8 [B, 48, 48]
+  Tensor out = Tensor::empty({b, input.channels, input.size, input.size}, DType::f32, dev);
+  const auto* k = reinterpret_cast<const uint64_t*>(key_t.data<int64_t>());
+  const AugmentOptions& a = augment;
+  on_device(
+      "make_batch(augment)", dev,
+      [&] {
+        cpu::augment_batch<float>(a.spec, b, px.data<uint8_t>(), kImageSide, kImageSide, k, a.seed, input.channels,
+                                  input.size, input.size, a.mean, a.std, out.data<float>());
+      },
+      [&](cuda_stream s) {
+        cuda::augment_batch(a.spec, b, px.data<uint8_t>(), kImageSide, kImageSide, k, a.seed, input.channels,
+                            input.size, input.size, a.mean, a.std, out.data<float>(), s);
+      });
+  batch.images = out;
   return batch;
 }
 

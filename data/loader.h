@@ -7,12 +7,16 @@
 //   -> float in [0, 1] (pixel / 255) -> [B, 1, 48, 48]
 //   -> resized (bilinear, half-pixel centres, as cv2.resize) and replicated to the model's input
 //      channels when the model wants e.g. 3 x 224 x 224 (RMN).
+// With an AugmentOptions (kernels/augment.h) the last three steps are one augment_batch() call on
+// the device instead: image i of the batch uses key augment_key(epoch, dataset index), so its
+// augmentation depends only on (seed, epoch, index), the same on the CPU and on CUDA.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
 #include "data/dataset.h"
+#include "kernels/augment.h"
 #include "tensor/tensor.h"
 
 namespace fer::data {
@@ -38,5 +42,19 @@ struct Batch {
 
 // The batch of the given dataset indices (no augmentation).
 Batch make_batch(const DeviceImages& images, const std::vector<int64_t>& indices, const InputSpec& input);
+
+// Augmentation of a batch: spec (augment_preset(name)), the epoch and seed that key the draws, and
+// the normalisation (x - mean) / std applied after /255 (mean 0, std 1: images in [0, 1]).
+struct AugmentOptions {
+  AugmentSpec spec;
+  int64_t epoch = 0;
+  uint64_t seed = 0;
+  float mean = 0.0f, std = 1.0f;
+};
+
+// The batch of the given dataset indices, augmented; images f32 [B, channels, size, size].
+// With spec "none", mean 0 and std 1 this equals make_batch() above (within 1 float ulp).
+Batch make_batch(const DeviceImages& images, const std::vector<int64_t>& indices, const InputSpec& input,
+                 const AugmentOptions& augment);
 
 }  // namespace fer::data
