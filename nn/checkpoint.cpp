@@ -1,0 +1,132 @@
+// nn/checkpoint.cpp: model checkpoints (see checkpoint.h).
+#include "nn/checkpoint.h"
+
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+namespace fer::nn {
+
+namespace {
+
+std::set<std::string> extra_names(const safetensors::File& file) {
+  std::set<std::string> out;
+  auto it = file.metadata().find("extra_tensors");
+  if (it == file.metadata().end()) return out;
+  const auto j = nlohmann::json::parse(it->second, nullptr, false);
+  FER_CHECK(!j.is_discarded() && j.is_array(), "load_state_dict: '" << file.what() << "': metadata extra_tensors is "
+                                                                    << it->second << ", expected a JSON array of names");
+  for (const auto& n : j) {
+    FER_CHECK(n.is_string(), "load_state_dict: '" << file.what() << "': metadata extra_tensors holds " << n.dump()
+                                                  << ", expected names");
+    out.insert(n.get<std::string>());
+  }
+  return out;
+}
+
+void check_version(const std::map<std::string, std::string>& meta, const std::string& path) {
+  auto f = meta.find("format");
+  if (f == meta.end() || f->second != kCheckpointFormat) return;  // e.g. a file PyTorch wrote
+  auto v = meta.find("version");
+  FER_CHECK(v != meta.end() && v->second == kCheckpointVersion,
+            "load_state_dict: '" << path << "' is a fer checkpoint of version "
+                                 << (v == meta.end() ? std::string("(none)") : v->second) << ", this build reads version "
+                                 << kCheckpointVersion);
+}
+
+}  // namespace
+
+std::vector<TensorRef> state_dict(const Module& model) {
+  std::vector<TensorRef> out;
+  for (auto& [name, t] : model.named_parameters()) out.push_back({name, t.detach()});
+  for (auto& [name, t] : model.named_buffers()) out.push_back({name, t.detach()});
+  return out;
+}
+
+void save_state_dict(const std::string& path, const Module& model, const std::map<std::string, std::string>& metadata,
+                     const std::vector<TensorRef>& extra) {
+  std::vector<TensorRef> tensors = state_dict(model);
+  std::map<std::string, std::string> meta = metadata;
+  for (const char* key : {"format", "version", "extra_tensors"})
+    FER_CHECK(!meta.count(key), "save_state_dict: metadata key '" << key << "' is reserved (set by the checkpoint writer)");
+  meta["format"] = kCheckpointFormat;
+  meta["version"] = kCheckpointVersion;
+  if (!extra.empty()) {
+    std::set<std::string> model_keys;
+    for (const auto& r : tensors) model_keys.insert(r.name);
+    nlohmann::json names = nlohmann::json::array();
+    for (const auto& r : extra) {
+      FER_CHECK(!model_keys.count(r.name), "save_state_dict: extra tensor '" << r.name
+                                                                             << "' has the name of a model parameter or buffer");
+      names.push_back(r.name);
+      tensors.push_back(r);
+    }
+    meta["extra_tensors"] = names.dump();
+  }
+  safetensors::save(path, tensors, meta);
+}
+
+void load_state_dict(const std::string& path, Module& model, bool strict) {
+  const safetensors::File file = safetensors::File::load(path);
+  check_version(file.metadata(), path);
+  const std::set<std::string> extras = extra_names(file);
+  std::vector<TensorRef> keys = state_dict(model);
+
+  std::vector<std::string> missing, unexpected, mismatched;
+  std::set<std::string> model_keys;
+  std::vector<std::pair<std::string, Tensor>> to_load;
+  for (auto& [name, t] : keys) {
+    model_keys.insert(name);
+    if (!file.contains(name)) {
+      missing.push_back(name);
+      continue;
+    }
+    const auto& e = file.entry(name);
+    std::ostringstream why;
+    if (e.shape != t.shape()) {
+      why << "'" << name << "': file " << shape_str(e.shape) << ", model " << shape_str(t.shape());
+    } else if (e.dtype != t.dtype() && !(is_floating(e.dtype) && is_floating(t.dtype()))) {
+      why << "'" << name << "': file dtype " << dtype_name(e.dtype) << ", model " << dtype_name(t.dtype());
+    }
+    if (!why.str().empty()) {
+      mismatched.push_back(why.str());
+      continue;
+    }
+    to_load.emplace_back(name, t);
+  }
+  for (const auto& name : file.names())
+    if (!model_keys.count(name) && !extras.count(name)) unexpected.push_back(name);
+
+  const bool fail = !mismatched.empty() || (strict && (!missing.empty() || !unexpected.empty()));
+  if (fail) {
+    std::ostringstream os;
+    os << "load_state_dict: '" << path << "' does not match the model (" << model_keys.size() << " keys):";
+    auto list = [&](const char* what, const std::vector<std::string>& v, const char* first, const char* sep) {
+      if (v.empty()) return;
+      os << "\n  " << what << " (" << v.size() << "):";
+      for (size_t i = 0; i < v.size(); ++i) os << (i ? sep : first) << v[i];
+    };
+    if (strict) {
+      list("missing keys", missing, " ", ", ");
+      list("unexpected keys", unexpected, " ", ", ");
+    }
+    list("size/dtype mismatches", mismatched, "\n    ", "\n    ");
+    os << "\nhint: was the checkpoint saved from the same model and configuration?";
+    if (!strict) os << " (non-strict loading skips missing and unexpected keys, not mismatches)";
+    FER_FAIL(os.str());
+  }
+
+  for (auto& [name, t] : to_load) {
+    if (file.entry(name).dtype == t.dtype()) {
+      file.copy_to(name, t);
+    } else {
+      t.copy_from(file.at(name).to_dtype(t.dtype()));
+    }
+  }
+}
+
+std::map<std::string, std::string> read_checkpoint_metadata(const std::string& path) {
+  return safetensors::read_metadata(path);
+}
+
+}  // namespace fer::nn
