@@ -75,9 +75,14 @@ BatchNorm2d::BatchNorm2d(int64_t c, double eps_, double momentum_, bool affine)
 
 Tensor BatchNorm2d::forward(const Tensor& x) {
   if (is_training()) {
-    // A host-side counter (PyTorch keeps it for state-dict compatibility; momentum is fixed here).
-    int64_t* count = num_batches_tracked.device() == Device::cpu ? num_batches_tracked.data<int64_t>() : nullptr;
-    if (count) ++*count;
+    // PyTorch's counter, kept for state-dict compatibility (momentum is fixed, so it only counts).
+    if (num_batches_tracked.device() == Device::cpu) {
+      ++*num_batches_tracked.data<int64_t>();
+    } else {  // one 8-byte round trip per training forward
+      Tensor host = num_batches_tracked.to(Device::cpu).clone();
+      ++*host.data<int64_t>();
+      num_batches_tracked.copy_from(host);
+    }
   }
   return ops::batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
 }

@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "kernels/common.h"
 #include "nn/metrics.h"
 
 using namespace fer;
