@@ -13,13 +13,11 @@
 namespace fer::tools {
 namespace {
 
-// Heckbert's "nice numbers": 1, 2, 5 or 10 times a power of ten, close to `x`.
-double nice_number(double x, bool round) {
+// A "nice" step near x: 1, 2 or 5 times a power of ten (Heckbert's nice numbers, rounded).
+double nice_number(double x) {
   const double exponent = std::floor(std::log10(x));
   const double fraction = x / std::pow(10.0, exponent);
-  double nice;
-  if (round) nice = fraction < 1.5 ? 1 : fraction < 3 ? 2 : fraction < 7 ? 5 : 10;
-  else nice = fraction <= 1 ? 1 : fraction <= 2 ? 2 : fraction <= 5 ? 5 : 10;
+  const double nice = fraction < 1.5 ? 1 : fraction < 3 ? 2 : fraction < 7 ? 5 : 10;
   return nice * std::pow(10.0, exponent);
 }
 
@@ -49,7 +47,7 @@ std::vector<double> nice_ticks(double lo, double hi, int target) {
     lo -= pad;
     hi += pad;
   }
-  const double step = nice_number(nice_number(hi - lo, false) / (target - 1), true);
+  const double step = nice_number((hi - lo) / (target - 1));
   const double first = std::floor(lo / step + 1e-9) * step;
   const double last = std::ceil(hi / step - 1e-9) * step;
   std::vector<double> ticks;
