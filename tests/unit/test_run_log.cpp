@@ -60,8 +60,8 @@ TEST_CASE("run log: append writes metrics.csv and metrics.jsonl, NaN as empty / 
 
   const auto csv = lines_of(fer::tools::read_file_bytes(log.csv_path()));
   REQUIRE(csv.size() == 3);
-  CHECK(csv[0] == "epoch,lr,train_loss,train_acc,val_loss,val_acc,val_macro_f1,seconds");
-  CHECK(csv[1] == "1,0.001,1.5,0.25,,,,12.5");
+  CHECK(csv[0] == "epoch,lr,train_loss,train_acc,val_loss,val_acc,val_macro_f1,seconds,images_per_second");
+  CHECK(csv[1] == "1,0.001,1.5,0.25,,,,12.5,");
   CHECK(csv[2].rfind("2,0.0009", 0) == 0);
 
   const auto jsonl = lines_of(fer::tools::read_file_bytes(log.jsonl_path()));

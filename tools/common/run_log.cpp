@@ -30,6 +30,7 @@ constexpr Column kColumns[] = {
     {"val_acc", &EpochMetrics::val_acc},
     {"val_macro_f1", &EpochMetrics::val_macro_f1},
     {"seconds", &EpochMetrics::seconds},
+    {"images_per_second", &EpochMetrics::images_per_second},
 };
 
 // Shortest text that reads back to the same double; "" for NaN/inf (missing).

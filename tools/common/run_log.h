@@ -1,7 +1,7 @@
 // tools/common/run_log.h: the per-epoch metrics of a run, kept in its folder for people and tools.
 //
 // Every append rewrites, atomically, both
-//   <run>/metrics.csv    header epoch,lr,train_loss,train_acc,val_loss,val_acc,val_macro_f1,seconds;
+//   <run>/metrics.csv    header epoch,lr,train_loss,train_acc,val_loss,val_acc,val_macro_f1,seconds,images_per_second;
 //                        numbers in shortest round-trip form, a missing value as an empty field
 //   <run>/metrics.jsonl  one JSON object per epoch with the same keys, a missing value as null
 // so a crash never leaves a half-written line and the files can be opened while the run goes on.
@@ -22,6 +22,7 @@ struct EpochMetrics {
   double train_loss = kMissing, train_acc = kMissing;  // accuracies as fractions in [0, 1]
   double val_loss = kMissing, val_acc = kMissing, val_macro_f1 = kMissing;
   double seconds = kMissing;  // wall time of the epoch
+  double images_per_second = kMissing;  // training throughput of the epoch
 };
 
 class MetricsLog {
