@@ -31,7 +31,7 @@ struct TrainConfig {
   std::string exclude;             // file listing images to leave out (ferclean's index)
 
   // optimisation
-  int64_t epochs = 10;
+  int64_t epochs = 5;
   int64_t batch_size = 64;
   double lr = 1e-3;
   std::string optimizer = "adam";  // sgd | adam | adamw | radam

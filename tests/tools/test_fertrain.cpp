@@ -1,0 +1,140 @@
+// fertrain end to end (CPU, synthetic faces; small width and few images so it runs in seconds):
+// the run folder's files exist and parse, a resumed run (after an interruption in the middle of an
+// epoch) reproduces the uninterrupted run's losses exactly, and bad flags give one clear error line.
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "nn/safetensors.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Run {
+  int code;
+  std::string output;
+};
+
+Run run_fertrain(const std::string& args) {
+  const fs::path log = fs::temp_directory_path() / ("fer_test_fertrain_" + std::to_string(::getpid()) + ".log");
+  const std::string cmd = std::string(FER_BINARY_DIR) + "/bin/fertrain " + args + " > " + log.string() + " 2>&1";
+  const int status = std::system(cmd.c_str());
+  std::ifstream in(log);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  fs::remove(log);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, ss.str()};
+}
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The training-loss column of metrics.jsonl, one value per epoch.
+std::vector<double> train_losses(const fs::path& dir) {
+  std::vector<double> v;
+  std::ifstream in(dir / "metrics.jsonl");
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) v.push_back(nlohmann::json::parse(line).at("train_loss").get<double>());
+  return v;
+}
+
+fs::path fresh_dir(const std::string& name) {
+  const fs::path d = fs::temp_directory_path() / ("fer_test_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  return d;
+}
+
+const std::string kSmall = "--synthetic-count 280 --width 0.25 --batch-size 32 --threads 2 --no-progress ";
+
+}  // namespace
+
+TEST_CASE("fertrain: a small synthetic run writes every artefact") {
+  const fs::path dir = fresh_dir("fertrain_run");
+  const Run r = run_fertrain(kSmall + "--epochs 2 --out " + dir.string());
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  CHECK(r.output.find("epoch   2/2") != std::string::npos);
+  for (const char* f : {"config.json", "metrics.csv", "metrics.jsonl", "best.safetensors", "last.safetensors",
+                        "last.optim.safetensors", "curves.png", "confusion_val.csv", "confusion_val.png",
+                        "confusion_val_normalized.png", "classification_val.txt", "classification_val.json",
+                        "report.html", "summary.json"})
+    CHECK_MESSAGE(fs::exists(dir / f), f);
+  const auto config = nlohmann::json::parse(read_text(dir / "config.json"));
+  CHECK(config.at("epochs") == 2);
+  const auto summary = nlohmann::json::parse(read_text(dir / "summary.json"));
+  CHECK(summary.at("epochs_done") == 2);
+  CHECK(summary.at("val").at("images").get<int>() == 56);  // i % 5 == 4 of 280
+  CHECK(train_losses(dir).size() == 2);
+  const auto best = fer::nn::safetensors::File::load((dir / "best.safetensors").string());
+  CHECK(best.contains("conv1.weight"));
+  CHECK(best.contains("bn1.num_batches_tracked"));
+  CHECK(best.metadata().at("fer.model") == "cnn6");
+  const std::string csv = read_text(dir / "confusion_val.csv");
+  CHECK(csv.find("angry") != std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST_CASE("fertrain: --resume after an interruption mid-epoch gives the uninterrupted losses exactly") {
+  const fs::path a = fresh_dir("fertrain_full"), b = fresh_dir("fertrain_resumed");
+  const std::string common = kSmall + "--epochs 3 --seed 5 ";
+  const Run full = run_fertrain(common + "--out " + a.string());
+  INFO(full.output);
+  REQUIRE(full.code == 0);
+  // 224 training images / 32 = 7 steps per epoch: stop after 10 steps = epoch 2, step 3.
+  const Run first = run_fertrain(common + "--out " + b.string() + " --stop-after-steps 10");
+  INFO(first.output);
+  REQUIRE(first.code == 130);
+  CHECK(first.output.find("interrupted at epoch 2, step 3") != std::string::npos);
+  const Run second = run_fertrain("--resume " + b.string() + " --no-progress");
+  INFO(second.output);
+  REQUIRE(second.code == 0);
+  const auto la = train_losses(a), lb = train_losses(b);
+  REQUIRE(la.size() == 3);
+  REQUIRE(lb.size() == 3);
+  for (size_t i = 0; i < 3; ++i) CHECK(la[i] == lb[i]);  // bit-exact
+  CHECK(read_text(a / "confusion_val.csv") == read_text(b / "confusion_val.csv"));
+  fs::remove_all(a);
+  fs::remove_all(b);
+}
+
+TEST_CASE("fertrain: bad flags and paths give one clear line and a non-zero exit") {
+  const Run r1 = run_fertrain("--optimizer adamax --no-progress");
+  CHECK(r1.code != 0);
+  CHECK(r1.output.find("--optimizer 'adamax' is not one of") != std::string::npos);
+  const Run r2 = run_fertrain("--data /nonexistent/fer --no-progress");
+  CHECK(r2.code != 0);
+  CHECK(r2.output.find("/nonexistent/fer") != std::string::npos);
+  const Run r3 = run_fertrain("--model nosuchnet --no-progress");
+  CHECK(r3.code != 0);
+  CHECK(r3.output.find("nosuchnet") != std::string::npos);
+  const Run r4 = run_fertrain("--epochs zero");
+  CHECK(r4.code != 0);
+  const Run r5 = run_fertrain("--resume /nonexistent/run");
+  CHECK(r5.code != 0);
+  CHECK(r5.output.find("config.json") != std::string::npos);
+}
+
+TEST_CASE("fertrain: --list-models and --list-recipes") {
+  const Run m = run_fertrain("--list-models");
+  CHECK(m.code == 0);
+  CHECK(m.output.find("cnn6") != std::string::npos);
+  const Run r = run_fertrain("--list-recipes");
+  CHECK(r.code == 0);
+  CHECK(r.output.find("r001-cnn6-aug-balanced") != std::string::npos);
+}

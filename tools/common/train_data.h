@@ -1,0 +1,38 @@
+// tools/common/train_data.h: the data a training run sees, resolved from its config.
+//
+//   config.data == ""        -> the built-in synthetic faces (config.synthetic_count, config.seed)
+//   a .csv file / a folder   -> data::load_dataset (FER2013 Kaggle CSV or train/ test/ folders)
+// then: class set (fer7 / fer6), images listed in config.exclude left out, the split plan
+// (config.val: auto | publictest | privatetest | split:F | none), and config.limit (a seeded
+// stratified subset of the training split). Class weights are computed on the final training split.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "data/dataset.h"
+#include "data/sampler.h"
+#include "data/splits.h"
+#include "tools/common/train_config.h"
+
+namespace fer::tools {
+
+struct TrainData {
+  data::Dataset dataset;
+  data::SplitPlan plan;        // indices into dataset
+  data::ClassWeights weights;  // inverse frequency on plan.train
+  std::vector<std::string> notes;  // things the run should print (skipped images, limit, exclusions)
+};
+
+TrainData load_train_data(const TrainConfig& config);
+
+// Multi-line summary: origin, split sizes with their descriptions, class counts and weights.
+std::string describe_train_data(const TrainData& data);
+
+// The lines of an --exclude file: one image per line, the `sources` string fer prints (a path
+// relative to the data folder, or "file.csv:line"); '#' starts a comment. Unknown entries are an
+// error naming the line.
+std::vector<std::string> read_exclude_file(const std::string& path);
+
+}  // namespace fer::tools

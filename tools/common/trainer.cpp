@@ -1,0 +1,551 @@
+// tools/common/trainer.cpp: see trainer.h. Read run_training() first; the helpers above it each do
+// one step of it.
+#include "tools/common/trainer.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <limits>
+#include <optional>
+#include <sstream>
+
+#include "data/loader.h"
+#include "data/sampler.h"
+#include "fer/config.h"
+#include "kernels/device.h"
+#include "models/registry.h"
+#include "nn/atomic_file.h"
+#include "nn/checkpoint.h"
+#include "nn/flat_params.h"
+#include "nn/lr_schedule.h"
+#include "nn/metrics.h"
+#include "nn/optimizer.h"
+#include "nn/safetensors.h"
+#include "tensor/autograd.h"
+#include "tensor/ops.h"
+#include "tensor/rng.h"
+#include "tools/common/charts.h"
+#include "tools/common/evaluate.h"
+#include "tools/common/progress.h"
+#include "tools/common/report_html.h"
+#include "tools/common/run_log.h"
+#include "tools/common/train_data.h"
+
+namespace fer::tools {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::atomic<bool> g_stop_requested{false};
+std::atomic<int64_t> g_stop_after_steps{0};
+
+extern "C" void on_sigint(int) {
+  g_stop_requested.store(true);
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C kills the process
+}
+
+// ---- small formatting helpers -------------------------------------------------------------------
+
+std::string exact(double v) {  // round-trips a double through text (checkpoint metadata)
+  std::ostringstream s;
+  s << std::setprecision(17) << v;
+  return s.str();
+}
+
+std::string percent(double v) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(2) << 100.0 * v << "%";
+  return s.str();
+}
+
+std::string default_run_dir(const TrainConfig& c) {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&now, &tm);
+  char stamp[32];
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+  return (fs::path("runs") / (c.model + "-" + stamp)).string();
+}
+
+// ---- optimizer, schedule, early stopping from the config -----------------------------------------
+
+std::unique_ptr<nn::Optimizer> make_run_optimizer(const TrainConfig& c, nn::FlatParameters& flat) {
+  nn::OptimizerOptions o;
+  o.lr = c.lr;
+  o.momentum = c.momentum;
+  o.nesterov = c.nesterov;
+  o.weight_decay = c.weight_decay;
+  o.beta1 = c.beta1;
+  o.beta2 = c.beta2;
+  o.eps = c.eps;
+  return nn::make_optimizer(c.optimizer, flat, o);
+}
+
+std::unique_ptr<nn::LrScheduler> make_run_scheduler(const TrainConfig& c) {
+  nn::SchedulerOptions o;
+  o.name = c.scheduler;
+  o.base_lr = c.lr;
+  o.gamma = c.gamma;
+  o.step_size = c.step_size;
+  o.plateau_mode = c.plateau_metric == "val_acc" ? "max" : "min";
+  o.plateau_factor = c.plateau_factor;
+  o.plateau_patience = c.plateau_patience;
+  o.min_lr = c.min_lr;
+  o.cosine_t0 = c.cosine_t0;
+  o.cosine_tmult = c.cosine_tmult;
+  o.warmup_epochs = c.warmup_epochs;
+  return nn::make_scheduler(o);
+}
+
+// ---- one epoch's running figures ----------------------------------------------------------------
+
+struct EpochTally {
+  double loss_sum = 0;  // sum over images of the per-image (batch-mean) loss
+  int64_t correct = 0;
+  int64_t seen = 0;
+  double seconds = 0;
+  double mean_loss() const { return seen ? loss_sum / static_cast<double>(seen) : 0.0; }
+  double accuracy() const { return seen ? static_cast<double>(correct) / static_cast<double>(seen) : 0.0; }
+};
+
+// Everything beyond the model and optimizer tensors that a resumed run needs.
+struct RunState {
+  int64_t epoch = 0;  // epochs completed
+  int64_t step = 0;   // steps done inside epoch `epoch` (non-zero only for an interrupted epoch)
+  EpochTally partial; // the interrupted epoch's tally so far
+  double best_val_acc = -1;
+  double best_val_loss = 0;
+  int64_t best_epoch = 0;
+  json scheduler, early_stop;
+};
+
+// ---- checkpoints ------------------------------------------------------------------------------
+
+std::map<std::string, std::string> checkpoint_metadata(const TrainConfig& c, const data::ClassSet& classes,
+                                                       const RunState& s) {
+  std::map<std::string, std::string> m;
+  m["fer.model"] = c.model;
+  m["fer.config"] = to_json(c).dump();
+  m["fer.classes"] = json(classes.names).dump();
+  m["fer.class_set"] = classes.id;
+  m["fer.epoch"] = std::to_string(s.epoch);
+  m["fer.step"] = std::to_string(s.step);
+  m["fer.partial"] = json{{"loss_sum", exact(s.partial.loss_sum)},
+                          {"correct", s.partial.correct},
+                          {"seen", s.partial.seen},
+                          {"seconds", s.partial.seconds}}
+                         .dump();
+  m["fer.best_val_acc"] = exact(s.best_val_acc);
+  m["fer.best_val_loss"] = exact(s.best_val_loss);
+  m["fer.best_epoch"] = std::to_string(s.best_epoch);
+  m["fer.scheduler"] = s.scheduler.dump();
+  m["fer.early_stop"] = s.early_stop.dump();
+  return m;
+}
+
+void save_last(const fs::path& dir, const TrainConfig& c, const data::ClassSet& classes, const RunState& s,
+               nn::Module& model, nn::Optimizer& opt, const Generator& gen) {
+  std::vector<nn::safetensors::TensorRef> optim_state;
+  for (auto& [name, t] : opt.state_tensors()) optim_state.push_back({name, t});
+  const auto pos = gen.state();
+  std::vector<int64_t> positions(pos.begin(), pos.end());
+  positions.push_back(static_cast<int64_t>(gen.seed()));
+  optim_state.push_back({"fer.rng", Tensor::from_vector(positions, {static_cast<int64_t>(positions.size())})});
+  // optimizer first: a crash between the two writes leaves an older, still consistent pair only if
+  // last.safetensors is the one that names the epoch, so it is written last.
+  nn::safetensors::save((dir / "last.optim.safetensors").string(), optim_state,
+                        {{"fer.epoch", std::to_string(s.epoch)}, {"fer.step", std::to_string(s.step)}});
+  nn::save_state_dict((dir / "last.safetensors").string(), model, checkpoint_metadata(c, classes, s));
+}
+
+RunState load_last(const fs::path& dir, nn::Module& model, nn::Optimizer& opt, Generator& gen) {
+  const fs::path last = dir / "last.safetensors", last_optim = dir / "last.optim.safetensors";
+  FER_CHECK(fs::exists(last) && fs::exists(last_optim),
+            "--resume " << dir.string() << ": no last.safetensors + last.optim.safetensors there; hint: "
+                        << "point --resume at the run folder a previous fertrain wrote");
+  nn::load_state_dict(last.string(), model, true);
+  const auto meta = nn::read_checkpoint_metadata(last.string());
+  const auto file = nn::safetensors::File::load(last_optim.string());
+  FER_CHECK(file.metadata().count("fer.epoch") && file.metadata().at("fer.epoch") == meta.at("fer.epoch") &&
+                file.metadata().at("fer.step") == meta.at("fer.step"),
+            "--resume " << dir.string() << ": last.safetensors and last.optim.safetensors are from different "
+                        << "steps (an interrupted write?); cannot resume exactly");
+  std::vector<std::pair<std::string, Tensor>> state;  // in the optimizer's own order
+  for (const auto& [name, unused] : opt.state_tensors()) {
+    FER_CHECK(file.contains(name), "--resume: " << last_optim.string() << " lacks optimizer state '" << name
+                                                << "'; hint: was the run made with another --optimizer?");
+    state.emplace_back(name, file.at(name));
+  }
+  opt.load_state(state);
+  const auto positions = file.at("fer.rng").to_vector<int64_t>();
+  FER_CHECK(positions.size() == kRngStreams + 1, "--resume: fer.rng has " << positions.size() << " entries");
+  std::array<uint64_t, kRngStreams> pos{};
+  for (size_t i = 0; i < kRngStreams; ++i) pos[i] = static_cast<uint64_t>(positions[i]);
+  gen.set_state(static_cast<uint64_t>(positions[kRngStreams]), pos);
+
+  auto get = [&](const char* key) -> const std::string& {
+    auto it = meta.find(key);
+    FER_CHECK(it != meta.end(), "--resume: " << last.string() << " lacks metadata '" << key << "'");
+    return it->second;
+  };
+  RunState s;
+  s.epoch = std::stoll(get("fer.epoch"));
+  s.step = std::stoll(get("fer.step"));
+  const json partial = json::parse(get("fer.partial"));
+  s.partial.loss_sum = std::stod(partial.at("loss_sum").get<std::string>());
+  s.partial.correct = partial.at("correct").get<int64_t>();
+  s.partial.seen = partial.at("seen").get<int64_t>();
+  s.partial.seconds = partial.at("seconds").get<double>();
+  s.best_val_acc = std::stod(get("fer.best_val_acc"));
+  s.best_val_loss = std::stod(get("fer.best_val_loss"));
+  s.best_epoch = std::stoll(get("fer.best_epoch"));
+  s.scheduler = json::parse(get("fer.scheduler"));
+  s.early_stop = json::parse(get("fer.early_stop"));
+  return s;
+}
+
+// ---- the end-of-run evaluation artefacts ---------------------------------------------------------
+
+struct SplitEvaluation {
+  std::string name;  // "val" or "test"
+  std::string desc;  // "PublicTest"
+  Predictions predictions;
+  nn::ClassificationReport report;
+};
+
+SplitEvaluation evaluate_split(const std::string& name, const std::string& desc, nn::Module& model,
+                               const data::DeviceImages& images, const std::vector<int64_t>& indices,
+                               const data::InputSpec& input, int64_t batch_size,
+                               const std::vector<std::string>& class_names) {
+  SplitEvaluation e;
+  e.name = name;
+  e.desc = desc;
+  e.predictions = predict(model, images, indices, input, batch_size);
+  std::vector<int32_t> predicted(static_cast<size_t>(e.predictions.size()));
+  for (int64_t i = 0; i < e.predictions.size(); ++i) predicted[static_cast<size_t>(i)] = e.predictions.predicted(i);
+  e.report = nn::classification_report(e.predictions.labels, predicted, class_names);
+  return e;
+}
+
+void write_split_artefacts(const fs::path& dir, const SplitEvaluation& e, const std::vector<std::string>& names,
+                           RunReport& report) {
+  const std::string stem = "confusion_" + e.name;
+  nn::write_file_atomic((dir / (stem + ".csv")).string(), nn::confusion_to_csv(e.report.confusion, names));
+  confusion_matrix_chart(e.report.confusion, names, false, "Confusion matrix, " + e.name + " (" + e.desc + ")")
+      .save_png((dir / (stem + ".png")).string());
+  confusion_matrix_chart(e.report.confusion, names, true,
+                         "Confusion matrix, " + e.name + " (" + e.desc + "), rows normalized")
+      .save_png((dir / (stem + "_normalized.png")).string());
+  const std::string text = nn::format_report(e.report);
+  nn::write_file_atomic((dir / ("classification_" + e.name + ".txt")).string(), text);
+  nn::write_file_atomic((dir / ("classification_" + e.name + ".json")).string(),
+                        nn::report_to_json(e.report).dump(2) + "\n");
+  report.classification_text += e.name + " (" + e.desc + ", " + std::to_string(e.predictions.size()) +
+                                " images, best checkpoint)\n" + text + "\n";
+  report.images.push_back({"Confusion matrix, " + e.name, (dir / (stem + ".png")).string()});
+  report.images.push_back({"Confusion matrix, " + e.name + ", normalized", (dir / (stem + "_normalized.png")).string()});
+}
+
+}  // namespace
+
+void request_stop() { g_stop_requested.store(true); }
+void request_stop_after_steps(int64_t steps) { g_stop_after_steps.store(steps); }
+
+TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
+  validate(config);
+  const auto run_start = std::chrono::steady_clock::now();
+  auto say = [&](const std::string& line) {
+    std::fputs(line.c_str(), out);
+    std::fputc('\n', out);
+    std::fflush(out);
+  };
+  FER_CHECK(config.precision == "fp32",
+            "--precision " << config.precision << " is not implemented yet; hint: use --precision fp32");
+  if (config.threads > 0) omp_set_num_threads(config.threads);
+
+  // 1. device
+  const Device device = config.device == "cuda" ? Device::cuda : Device::cpu;
+  std::ostringstream head;
+  if (device == Device::cuda) {
+    FER_CHECK(kCudaBuilt, "--device cuda: this build has no CUDA (configured with FER_CUDA=OFF or without nvcc)");
+    FER_CHECK(cuda::device_count() > 0, "--device cuda: " << cuda::no_device_reason() << "; hint: --device cpu");
+    head << "device:    " << cuda::device_description(0) << " (build archs " << kCudaArchitectures << ")\n";
+  } else {
+    head << "device:    cpu, " << omp_get_max_threads() << " threads, GEMM " << kCpuGemm << "\n";
+  }
+  head << "precision: " << config.precision << ", seed " << config.seed;
+  say(head.str());
+
+  // 2. data
+  const TrainData td = load_train_data(config);
+  say(describe_train_data(td));
+  FER_CHECK(!td.plan.train.empty(), "no training images");
+  const std::vector<std::string>& class_names = td.dataset.classes.names;
+
+  // 3. model
+  const models::ModelSpec& spec = models::find_model(config.model);
+  manual_seed(config.seed);
+  Generator& gen = default_generator();
+  nn::ModulePtr model = models::build_model(config.model, {td.dataset.num_classes(), config.width, config.model_variant});
+  const int64_t macs = models::count_forward_macs(*model, spec.input_channels, spec.input_size);
+  model->to(device);
+  if (!config.init_from.empty()) {
+    nn::load_state_dict(config.init_from, *model, true);
+    say("weights:   from " + config.init_from);
+  }
+  {
+    std::ostringstream s;
+    s << "model:     " << spec.name << " (" << spec.source << "), width " << config.width << ", "
+      << model->parameter_count() << " parameters, " << std::fixed << std::setprecision(1) << macs / 1e6
+      << " M MACs per image, input " << spec.input_channels << "x" << spec.input_size << "x" << spec.input_size;
+    say(s.str());
+  }
+  const data::InputSpec input{spec.input_channels, spec.input_size};
+
+  // 4. optimisation
+  nn::FlatParameters flat(*model);
+  std::unique_ptr<nn::Optimizer> optimizer = make_run_optimizer(config, flat);
+  std::unique_ptr<nn::LrScheduler> scheduler = make_run_scheduler(config);
+  const bool early_on_loss = config.early_stop_metric == "val_loss";
+  nn::EarlyStopping early_stop(early_on_loss ? "min" : "max", std::max<int64_t>(config.early_stop_patience, 1), 0.0);
+  Tensor class_weights;
+  if (config.weighted_loss) {
+    std::vector<float> w(td.weights.weights.begin(), td.weights.weights.end());
+    class_weights = Tensor::from_vector(w, {static_cast<int64_t>(w.size())}).to(device);
+  }
+  const data::Sampler sampler(data::sampler_from_name(config.sampler), td.plan.train, td.dataset.labels,
+                              td.dataset.num_classes(), config.seed);
+  // Augmentation (training batches only): --hflip p 0.5, --rotate U(-DEG, DEG), --translate U(-PX, PX)
+  // pixels of the 48-pixel side; image i of epoch e is keyed by augment_key(e, i) under the run's seed.
+  AugmentSpec augment;
+  augment.hflip = config.hflip;
+  augment.rotate_deg = config.rotate_deg;
+  augment.translate = config.translate_px / static_cast<double>(data::kImageSide);
+  check_augment_spec("fertrain augmentation", augment);
+
+  // 5. run folder, resume
+  const fs::path dir = !config.resume.empty() ? fs::path(config.resume)
+                       : !config.out.empty()  ? fs::path(config.out)
+                                              : fs::path(default_run_dir(config));
+  fs::create_directories(dir);
+  RunState state;
+  MetricsLog log(dir.string());
+  if (!config.resume.empty()) {
+    state = load_last(dir, *model, *optimizer, gen);
+    scheduler->load_state(state.scheduler);
+    early_stop.load_state(state.early_stop);
+    log = MetricsLog::load(dir.string());
+    log.truncate(state.epoch);  // epochs after the checkpoint are run again
+    std::ostringstream s;
+    s << "resume:    " << dir.string() << " at epoch " << state.epoch + 1 << ", step " << state.step
+      << " (best val acc so far " << percent(std::max(0.0, state.best_val_acc)) << ")";
+    say(s.str());
+  }
+  nn::write_file_atomic((dir / "config.json").string(), to_json(config).dump(2) + "\n");
+  say("output:    " + dir.string());
+
+  const data::DeviceImages images(td.dataset, device);
+  g_stop_requested.store(false);
+  auto previous_handler = std::signal(SIGINT, on_sigint);
+  struct RestoreSignal {
+    decltype(previous_handler) h;
+    ~RestoreSignal() { std::signal(SIGINT, h); }
+  } restore_signal{previous_handler};
+
+  Progress progress(config.progress, out);
+  TrainSummary summary;
+  summary.run_dir = dir.string();
+  summary.stop_reason = "completed";
+  const int64_t n_train = sampler.epoch_size();
+  // A final batch of one image is dropped: BatchNorm cannot train on a single value per channel.
+  const int64_t steps_per_epoch = n_train / config.batch_size + (n_train % config.batch_size > 1 ? 1 : 0);
+
+  // 6. the epochs
+  int64_t steps_this_process = 0;
+  for (int64_t epoch = state.epoch; epoch < config.epochs; ++epoch) {
+    model->train(true);
+    optimizer->set_lr(scheduler->lr());
+    const std::vector<int64_t> order = sampler.epoch(epoch);
+    EpochTally tally = state.step > 0 ? state.partial : EpochTally{};
+    const auto epoch_start = std::chrono::steady_clock::now();
+    const double seconds_before = tally.seconds;
+    progress.start_epoch(epoch + 1, config.epochs, steps_per_epoch);
+    for (int64_t step = state.step; step < steps_per_epoch; ++step) {
+      const size_t begin = static_cast<size_t>(step * config.batch_size);
+      const size_t end = std::min(order.size(), begin + static_cast<size_t>(config.batch_size));
+      const std::vector<int64_t> indices(order.begin() + static_cast<std::ptrdiff_t>(begin),
+                                         order.begin() + static_cast<std::ptrdiff_t>(end));
+      const data::Batch batch = augment.is_identity()
+                                    ? data::make_batch(images, indices, input)
+                                    : data::make_batch(images, indices, input, {augment, epoch, config.seed, 0.0f, 1.0f});
+
+      const Tensor logits = (*model)(batch.images);
+      const Tensor loss = config.loss == "focal"
+                              ? ops::focal_loss(logits, batch.labels, config.focal_gamma, class_weights)
+                              : ops::cross_entropy(logits, batch.labels, class_weights, config.label_smoothing);
+      const double loss_value = loss.item();
+      FER_CHECK(std::isfinite(loss_value),
+                "training stopped: the loss is " << loss_value << " at epoch " << epoch + 1 << ", step " << step + 1
+                                                 << " of " << steps_per_epoch << " (lr " << optimizer->lr()
+                                                 << "); hint: lower --lr, or set --grad-clip");
+      loss.backward();
+      if (config.grad_clip > 0) nn::clip_grad_norm(flat, config.grad_clip);
+      optimizer->step();
+      optimizer->zero_grad();
+
+      const std::vector<float> host_logits = logits.detach().to_vector<float>();
+      const std::vector<int32_t> labels = batch.labels.to_vector<int32_t>();
+      const int64_t k = logits.size(1);
+      for (size_t i = 0; i < labels.size(); ++i) {
+        const float* row = host_logits.data() + i * static_cast<size_t>(k);
+        tally.correct += (std::max_element(row, row + k) - row) == labels[i];
+      }
+      tally.loss_sum += loss_value * static_cast<double>(labels.size());
+      tally.seen += static_cast<int64_t>(labels.size());
+      progress.step(step + 1, tally.mean_loss(), tally.accuracy(), tally.seen);
+      if (g_stop_after_steps.load() > 0 && ++steps_this_process == g_stop_after_steps.load()) request_stop();
+
+      if (g_stop_requested.load() && step + 1 < steps_per_epoch) {
+        progress.end_epoch();
+        tally.seconds = seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+        state.epoch = epoch;
+        state.step = step + 1;
+        state.partial = tally;
+        state.scheduler = scheduler->state();
+        state.early_stop = early_stop.state();
+        save_last(dir, config, td.dataset.classes, state, *model, *optimizer, gen);
+        say("interrupted at epoch " + std::to_string(epoch + 1) + ", step " + std::to_string(step + 1) +
+            ": resumable checkpoint written; continue with: fertrain --resume " + dir.string());
+        summary.stop_reason = "interrupted";
+        summary.epochs_done = epoch;
+        summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+        return summary;
+      }
+    }
+    state.step = 0;
+    progress.end_epoch();
+    tally.seconds = seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+
+    // validation, schedule, checkpoints
+    EpochMetrics m;
+    m.epoch = epoch + 1;
+    m.lr = optimizer->lr();
+    m.train_loss = tally.mean_loss();
+    m.train_acc = tally.accuracy();
+    m.seconds = tally.seconds;
+    m.images_per_second = tally.seconds > 0 ? static_cast<double>(tally.seen) / tally.seconds : 0.0;
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    m.val_loss = m.val_acc = m.val_macro_f1 = nan;
+    bool improved = false;
+    if (!td.plan.val.empty()) {
+      const SplitEvaluation v = evaluate_split("val", td.plan.val_desc, *model, images, td.plan.val, input,
+                                               config.batch_size, class_names);
+      m.val_loss = v.predictions.loss;
+      m.val_acc = v.report.accuracy;
+      m.val_macro_f1 = v.report.macro_f1;
+      improved = m.val_acc > state.best_val_acc;
+    } else {
+      improved = true;  // no validation split: the best checkpoint is the last one
+    }
+    if (improved) {
+      state.best_val_acc = td.plan.val.empty() ? m.train_acc : m.val_acc;
+      state.best_val_loss = td.plan.val.empty() ? m.train_loss : m.val_loss;
+      state.best_epoch = epoch + 1;
+    }
+    const double plateau_value = config.plateau_metric == "val_acc" ? m.val_acc : m.val_loss;
+    scheduler->step_epoch(td.plan.val.empty() ? std::optional<double>{} : std::optional<double>{plateau_value});
+    bool stop_early = false;
+    if (config.early_stop_patience > 0 && !td.plan.val.empty())
+      stop_early = early_stop.update(early_on_loss ? m.val_loss : m.val_acc);
+    log.append(m);
+    state.epoch = epoch + 1;
+    state.partial = EpochTally{};
+    state.scheduler = scheduler->state();
+    state.early_stop = early_stop.state();
+    save_last(dir, config, td.dataset.classes, state, *model, *optimizer, gen);
+    if (improved) nn::save_state_dict((dir / "best.safetensors").string(), *model,
+                                      checkpoint_metadata(config, td.dataset.classes, state));
+
+    std::ostringstream line;
+    line << "epoch " << std::setw(3) << epoch + 1 << "/" << config.epochs << "  train loss " << std::fixed
+         << std::setprecision(4) << m.train_loss << " acc " << percent(m.train_acc);
+    if (!td.plan.val.empty()) line << "  val loss " << std::setprecision(4) << m.val_loss << " acc " << percent(m.val_acc);
+    line << "  lr " << std::scientific << std::setprecision(2) << m.lr << std::fixed << "  " << std::setprecision(0)
+         << m.images_per_second << " img/s  " << format_duration(m.seconds) << (improved ? "  *best" : "");
+    say(line.str());
+    summary.final_train_loss = m.train_loss;
+    summary.epochs_done = epoch + 1;
+    if (stop_early) {
+      say("early stopping: no improvement of " + config.early_stop_metric + " for " +
+          std::to_string(config.early_stop_patience) + " epochs");
+      summary.stop_reason = "early stopping";
+      break;
+    }
+  }
+  if (summary.epochs_done == 0) summary.epochs_done = state.epoch;
+
+  // 7. the best checkpoint on val (and test), figures, report
+  nn::load_state_dict((dir / "best.safetensors").string(), *model, true);
+  RunReport report;
+  report.title = "fertrain: " + config.model + " on " + td.dataset.origin;
+  report.config = to_json(config);
+  report.epochs = log.rows();
+  const std::string curves = (dir / "curves.png").string();
+  write_training_curves(log, curves);
+  report.images.push_back({"Training curves", curves});
+  summary.best_epoch = state.best_epoch;
+  summary.best_val_acc = state.best_val_acc;
+  summary.best_val_loss = state.best_val_loss;
+  json result = {{"model", config.model},
+                 {"data", td.dataset.origin},
+                 {"device", config.device},
+                 {"epochs_done", summary.epochs_done},
+                 {"best_epoch", state.best_epoch},
+                 {"stop_reason", summary.stop_reason}};
+  if (!td.plan.val.empty()) {
+    const SplitEvaluation v = evaluate_split("val", td.plan.val_desc, *model, images, td.plan.val, input,
+                                             config.batch_size, class_names);
+    write_split_artefacts(dir, v, class_names, report);
+    result["val"] = {{"split", td.plan.val_desc}, {"images", v.predictions.size()},
+                     {"accuracy", v.report.accuracy}, {"macro_f1", v.report.macro_f1}, {"loss", v.predictions.loss}};
+    say("best checkpoint (epoch " + std::to_string(state.best_epoch) + ") on val (" + td.plan.val_desc +
+        "): accuracy " + percent(v.report.accuracy));
+  }
+  const bool separate_test = !td.plan.test.empty() && td.plan.test != td.plan.val;
+  if (separate_test) {
+    const SplitEvaluation t = evaluate_split("test", td.plan.test_desc, *model, images, td.plan.test, input,
+                                             config.batch_size, class_names);
+    write_split_artefacts(dir, t, class_names, report);
+    summary.test_acc = t.report.accuracy;
+    result["test"] = {{"split", td.plan.test_desc}, {"images", t.predictions.size()},
+                      {"accuracy", t.report.accuracy}, {"macro_f1", t.report.macro_f1}};
+    say("best checkpoint on test (" + td.plan.test_desc + "): accuracy " + percent(t.report.accuracy));
+  }
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+  result["seconds"] = summary.seconds;
+  report.facts = {{"device", config.device},
+                  {"model", spec.name + " (" + std::to_string(model->parameter_count()) + " parameters)"},
+                  {"data", td.dataset.origin},
+                  {"train / val / test", std::to_string(td.plan.train.size()) + " / " +
+                                             std::to_string(td.plan.val.size()) + " / " +
+                                             std::to_string(td.plan.test.size())},
+                  {"best epoch", std::to_string(state.best_epoch)},
+                  {"stopped", summary.stop_reason},
+                  {"wall time", format_duration(summary.seconds)}};
+  write_report_html(report, (dir / "report.html").string());
+  nn::write_file_atomic((dir / "summary.json").string(), result.dump(2) + "\n");
+  say("done in " + format_duration(summary.seconds) + "; report: " + (dir / "report.html").string());
+  return summary;
+}
+
+}  // namespace fer::tools

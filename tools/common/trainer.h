@@ -1,0 +1,53 @@
+// tools/common/trainer.h: one training run, start to finish (what fertrain runs).
+//
+// The loop, top-down:
+//   resolve data (train_data.h) -> build the model on its device -> optimizer over the flat
+//   parameter buffer, LR schedule, early stopping -> for each epoch:
+//       for each batch of the sampler's epoch order:
+//           images (augmented for training) -> logits = model(images)
+//           loss = cross-entropy (class-weighted, label smoothing) or focal loss
+//           loss.backward(); clip the gradient norm; optimizer.step(); zero the gradients
+//       evaluate on the validation split -> metrics.csv/jsonl, LR schedule step,
+//       last.safetensors (+ optimizer state) every epoch, best.safetensors when val accuracy improves
+//   -> reload the best checkpoint, evaluate val (and test when it is a different split):
+//      confusion matrices (CSV, PNG), per-class report, curves.png, report.html, summary.json.
+//
+// Resuming (`config.resume`) restores the model, optimizer, schedule, early-stopping state, the
+// generator positions and the position inside the epoch, so the run continues with the very
+// losses of an uninterrupted one. SIGINT (Ctrl-C) stops at the next step boundary and writes such
+// a resumable checkpoint; a non-finite loss stops the run with the epoch and step named.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+#include "tools/common/train_config.h"
+
+namespace fer::tools {
+
+struct TrainSummary {
+  std::string run_dir;
+  int64_t epochs_done = 0;      // completed epochs (including those of a resumed run)
+  int64_t best_epoch = 0;       // 1-based epoch of best.safetensors (0: none)
+  double best_val_acc = 0;      // validation accuracy of the best checkpoint
+  double best_val_loss = 0;
+  double final_train_loss = 0;  // mean training loss of the last completed epoch
+  double test_acc = -1;         // accuracy of the best checkpoint on the test split (-1: no separate test split)
+  std::string stop_reason;      // "completed", "early stopping", "interrupted"
+  double seconds = 0;
+};
+
+// Runs the training described by `config` (already resolved: defaults, recipe, flags), printing to
+// `out`. Errors are fer::Error with a message for the user.
+TrainSummary run_training(const TrainConfig& config, std::FILE* out = stdout);
+
+// Makes a running run_training stop at its next step boundary with a resumable checkpoint
+// (what the SIGINT handler calls; async-signal-safe).
+void request_stop();
+
+// Testing aid (fertrain --stop-after-steps): behave as if Ctrl-C came after `steps` training steps of
+// this process (0 = never).
+void request_stop_after_steps(int64_t steps);
+
+}  // namespace fer::tools

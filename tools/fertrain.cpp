@@ -1,0 +1,189 @@
+// tools/fertrain.cpp: train a model (see tools/common/trainer.h for the loop itself).
+//
+//   fertrain                                   the built-in synthetic faces, the default CNN
+//   fertrain --recipe r001-cnn6 --data DIR     a report's setup on FER2013
+//   fertrain --resume runs/cnn6-...            continue an interrupted run exactly
+//
+// Settings are resolved in layers: defaults (train_config.h) <- recipe <- the flags given. With
+// --resume the run folder's config.json replaces the first two layers, and only --epochs (to train
+// longer), --device, --threads and --progress may be given on top.
+#include <cstdio>
+#include <functional>
+#include <iostream>
+#include <set>
+
+#include <CLI/CLI.hpp>
+
+#include "kernels/common.h"
+#include "models/registry.h"
+#include "tools/common/recipes.h"
+#include "tools/common/train_config.h"
+#include "tools/common/trainer.h"
+
+#include <fstream>
+
+namespace {
+
+using fer::tools::TrainConfig;
+
+struct FlagBinding {
+  CLI::Option* option;
+  std::string field;
+  std::function<void(TrainConfig&, const TrainConfig&)> copy;
+};
+
+void list_models() {
+  std::printf("%-22s %-8s %12s %10s  %s\n", "model", "input", "parameters", "MACs", "source / description");
+  for (const auto& m : fer::models::all_models()) {
+    char input[32];
+    std::snprintf(input, sizeof input, "%lldx%lld", static_cast<long long>(m.input_channels),
+                  static_cast<long long>(m.input_size));
+    std::printf("%-22s %-8s %12lld %9.1fM  %s: %s\n", m.name.c_str(), input, static_cast<long long>(m.expected_params),
+                static_cast<double>(m.expected_macs) / 1e6, m.source.c_str(), m.description.c_str());
+  }
+}
+
+void list_recipes() {
+  for (const auto& r : fer::tools::all_recipes()) {
+    std::printf("%s\n    %s\n    source: %s\n    settings: %s\n    notes: %s\n", r.name.c_str(), r.summary.c_str(),
+                r.source.c_str(), r.settings.dump().c_str(), r.notes.c_str());
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"fertrain: train a facial-expression model (fer engine). Without --data it trains on the "
+               "built-in synthetic faces."};
+  app.set_version_flag("--version", "fertrain (fer) 0.1");
+  TrainConfig cli;
+  std::vector<FlagBinding> bindings;
+#define FER_FLAG(flag, field, help) \
+  bindings.push_back({app.add_option(flag, cli.field, help), #field, [](TrainConfig& d, const TrainConfig& s) { d.field = s.field; }})
+#define FER_SWITCH(flag, field, help) \
+  bindings.push_back({app.add_flag(flag, cli.field, help), #field, [](TrainConfig& d, const TrainConfig& s) { d.field = s.field; }})
+
+  FER_FLAG("--data", data, "FER2013 folder (train/ test/) or Kaggle CSV; default: built-in synthetic faces");
+  FER_FLAG("--model", model, "model name (--list-models)");
+  FER_FLAG("--recipe", recipe, "a report's training setup (--list-recipes); flags given override it");
+  FER_FLAG("--width", width, "channel multiplier of the model (1 = published size)");
+  FER_FLAG("--epochs", epochs, "number of epochs");
+  FER_FLAG("--batch-size", batch_size, "images per step");
+  FER_FLAG("--lr", lr, "(initial) learning rate");
+  FER_FLAG("--optimizer", optimizer, "sgd | adam | adamw | radam");
+  FER_FLAG("--momentum", momentum, "SGD momentum");
+  FER_SWITCH("--nesterov", nesterov, "SGD with Nesterov momentum");
+  FER_FLAG("--weight-decay", weight_decay, "L2 (sgd, adam) or decoupled (adamw, radam) weight decay");
+  FER_FLAG("--grad-clip", grad_clip, "clip the global gradient norm (0 = off)");
+  FER_FLAG("--scheduler", scheduler, "none | exponential | plateau | exponential+plateau | cosine | cosine-restarts | step");
+  FER_FLAG("--gamma", gamma, "exponential/step decay factor");
+  FER_FLAG("--step-size", step_size, "step scheduler: epochs between decays");
+  FER_FLAG("--plateau-factor", plateau_factor, "ReduceLROnPlateau factor");
+  FER_FLAG("--plateau-patience", plateau_patience, "ReduceLROnPlateau patience (epochs)");
+  FER_FLAG("--plateau-metric", plateau_metric, "val_loss | val_acc");
+  FER_FLAG("--min-lr", min_lr, "lower bound of the learning rate");
+  FER_FLAG("--cosine-t0", cosine_t0, "cosine: period (epochs); cosine-restarts: first cycle");
+  FER_FLAG("--cosine-tmult", cosine_tmult, "cosine-restarts: cycle length multiplier");
+  FER_FLAG("--warmup-epochs", warmup_epochs, "linear warm-up epochs");
+  FER_FLAG("--early-stop", early_stop_patience, "stop after N epochs without improvement (0 = off)");
+  FER_FLAG("--early-stop-metric", early_stop_metric, "val_acc | val_loss");
+  FER_FLAG("--loss", loss, "ce | focal");
+  FER_SWITCH("--weighted-loss", weighted_loss, "inverse-frequency class weights w_c = N/(K n_c)");
+  FER_FLAG("--label-smoothing", label_smoothing, "label smoothing in [0, 1)");
+  FER_FLAG("--focal-gamma", focal_gamma, "focal loss gamma");
+  FER_FLAG("--sampler", sampler, "shuffle | balanced | sequential");
+  FER_SWITCH("--hflip", hflip, "augmentation: random horizontal flips");
+  FER_FLAG("--rotate", rotate_deg, "augmentation: random rotation up to +-DEG degrees");
+  FER_FLAG("--translate", translate_px, "augmentation: random translation up to +-PX pixels");
+  FER_FLAG("--device", device, "cpu | cuda");
+  FER_FLAG("--precision", precision, "fp32 (tf32 and bf16 are not implemented yet)");
+  FER_FLAG("--seed", seed, "seed of everything random (init, order, dropout, augmentation)");
+  FER_FLAG("--threads", threads, "CPU threads (0 = all cores)");
+  FER_FLAG("--out", out, "run folder (default runs/<model>-<time>)");
+  FER_FLAG("--resume", resume, "continue the run in this folder exactly where it stopped");
+  FER_FLAG("--init-from", init_from, "start from this checkpoint's weights");
+  FER_FLAG("--limit", limit, "train on a stratified subset of N training images");
+  FER_FLAG("--classes", classes, "7 (fer7) | 6 (fer6: disgust dropped)");
+  FER_FLAG("--val", val, "auto | publictest | privatetest | split:F | none");
+  FER_SWITCH("--skip-bad", skip_bad, "skip unreadable images/rows with a counted warning");
+  FER_FLAG("--exclude", exclude, "file listing images to leave out (ferclean --out)");
+  FER_FLAG("--synthetic-count", synthetic_count, "number of synthetic faces (no --data)");
+#undef FER_FLAG
+#undef FER_SWITCH
+  bool no_progress = false, list_models_flag = false, list_recipes_flag = false;
+  std::string config_file;
+  app.add_flag("--no-progress", no_progress, "plain per-epoch lines even on a terminal");
+  app.add_option("--config", config_file, "JSON file of settings (as written to <run>/config.json), applied after the recipe");
+  int64_t stop_after_steps = 0;
+  app.add_option("--stop-after-steps", stop_after_steps,
+                 "testing aid: act as if Ctrl-C came after N steps (writes a resumable checkpoint)");
+  app.add_flag("--list-models", list_models_flag, "list the models and exit");
+  app.add_flag("--list-recipes", list_recipes_flag, "list the recipes and exit");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (list_models_flag) {
+    list_models();
+    return 0;
+  }
+  if (list_recipes_flag) {
+    list_recipes();
+    return 0;
+  }
+
+  try {
+    TrainConfig config;
+    std::set<std::string> given;
+    for (const FlagBinding& b : bindings)
+      if (b.option->count() > 0) given.insert(b.field);
+    if (!cli.resume.empty()) {
+      const std::string path = cli.resume + "/config.json";
+      std::ifstream in(path);
+      FER_CHECK(in, "--resume " << cli.resume << ": no config.json there; hint: point --resume at a run folder");
+      nlohmann::json j;
+      try {
+        in >> j;
+      } catch (const nlohmann::json::exception& e) {
+        FER_FAIL(path << ": not valid JSON: " << e.what());
+      }
+      fer::tools::apply_json(config, j);
+      const std::set<std::string> allowed = {"resume", "epochs", "device", "threads"};
+      for (const std::string& f : given)
+        FER_CHECK(allowed.count(f), "--resume takes the run's own settings; the flag for '"
+                                        << f << "' cannot change them (allowed: --epochs, --device, --threads)");
+    } else {
+      const std::string recipe = given.count("recipe") ? cli.recipe : "";
+      if (!recipe.empty()) {
+        fer::tools::apply_json(config, fer::tools::find_recipe(recipe).settings);
+        config.recipe = recipe;
+      }
+      if (!config_file.empty()) {
+        std::ifstream in(config_file);
+        FER_CHECK(in, "--config: cannot open '" << config_file << "'");
+        nlohmann::json j;
+        try {
+          in >> j;
+        } catch (const nlohmann::json::exception& e) {
+          FER_FAIL(config_file << ": not valid JSON: " << e.what());
+        }
+        fer::tools::apply_json(config, j);
+      }
+    }
+    for (const FlagBinding& b : bindings)
+      if (b.option->count() > 0) b.copy(config, cli);
+    if (no_progress) config.progress = false;
+    fer::tools::validate(config);
+    fer::tools::request_stop_after_steps(stop_after_steps);
+    const fer::tools::TrainSummary s = fer::tools::run_training(config, stdout);
+    return s.stop_reason == "interrupted" ? 130 : 0;
+  } catch (const fer::Error& e) {
+    std::fprintf(stderr, "fertrain: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "fertrain: error: %s\n", e.what());
+    return 1;
+  }
+}
