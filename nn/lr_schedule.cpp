@@ -20,10 +20,18 @@ double cosine(double base, double min_lr, double t, double period) {
 }  // namespace
 
 // ---- constant ----------------------------------------------------------------------------------
-ConstantLR::ConstantLR(double base) : base_(base) { check_base("ConstantLR", base); }
-void ConstantLR::step_epoch(std::optional<double>) { ++epoch_; }
-nlohmann::json ConstantLR::state() const { return {{"epoch", epoch_}}; }
-void ConstantLR::load_state(const nlohmann::json& j) { epoch_ = j.at("epoch").get<int64_t>(); }
+ConstantLR::ConstantLR(double base) : base_(base) {
+  check_base("ConstantLR", base);
+}
+void ConstantLR::step_epoch(std::optional<double>) {
+  ++epoch_;
+}
+nlohmann::json ConstantLR::state() const {
+  return {{"epoch", epoch_}};
+}
+void ConstantLR::load_state(const nlohmann::json& j) {
+  epoch_ = j.at("epoch").get<int64_t>();
+}
 
 // ---- exponential (PyTorch's recursive form: lr *= gamma each epoch) -----------------------------
 ExponentialLR::ExponentialLR(double base, double gamma) : gamma_(gamma), lr_(base) {
@@ -34,7 +42,9 @@ void ExponentialLR::step_epoch(std::optional<double>) {
   ++epoch_;
   lr_ *= gamma_;
 }
-nlohmann::json ExponentialLR::state() const { return {{"epoch", epoch_}, {"lr", lr_}}; }
+nlohmann::json ExponentialLR::state() const {
+  return {{"epoch", epoch_}, {"lr", lr_}};
+}
 void ExponentialLR::load_state(const nlohmann::json& j) {
   epoch_ = j.at("epoch").get<int64_t>();
   lr_ = j.at("lr").get<double>();
@@ -50,7 +60,9 @@ void StepLR::step_epoch(std::optional<double>) {
   ++epoch_;
   if (epoch_ % step_size_ == 0) lr_ *= gamma_;
 }
-nlohmann::json StepLR::state() const { return {{"epoch", epoch_}, {"lr", lr_}}; }
+nlohmann::json StepLR::state() const {
+  return {{"epoch", epoch_}, {"lr", lr_}};
+}
 void StepLR::load_state(const nlohmann::json& j) {
   epoch_ = j.at("epoch").get<int64_t>();
   lr_ = j.at("lr").get<double>();
@@ -66,9 +78,15 @@ CosineAnnealingLR::CosineAnnealingLR(double base, int64_t t_max, double min_lr)
 double CosineAnnealingLR::lr() const {
   return cosine(base_, min_lr_, static_cast<double>(epoch_), static_cast<double>(t_max_));
 }
-void CosineAnnealingLR::step_epoch(std::optional<double>) { ++epoch_; }
-nlohmann::json CosineAnnealingLR::state() const { return {{"epoch", epoch_}}; }
-void CosineAnnealingLR::load_state(const nlohmann::json& j) { epoch_ = j.at("epoch").get<int64_t>(); }
+void CosineAnnealingLR::step_epoch(std::optional<double>) {
+  ++epoch_;
+}
+nlohmann::json CosineAnnealingLR::state() const {
+  return {{"epoch", epoch_}};
+}
+void CosineAnnealingLR::load_state(const nlohmann::json& j) {
+  epoch_ = j.at("epoch").get<int64_t>();
+}
 
 // ---- cosine with warm restarts -----------------------------------------------------------------
 CosineAnnealingWarmRestarts::CosineAnnealingWarmRestarts(double base, int64_t t0, int64_t t_mult, double min_lr)
@@ -101,7 +119,8 @@ void CosineAnnealingWarmRestarts::load_state(const nlohmann::json& j) {
 // ---- plateau -----------------------------------------------------------------------------------
 ReduceLROnPlateau::ReduceLROnPlateau(double base, const Options& options) : o_(options), lr_(base) {
   check_base("ReduceLROnPlateau", base);
-  FER_CHECK(o_.mode == "min" || o_.mode == "max", "ReduceLROnPlateau: mode must be min or max, got '" << o_.mode << "'");
+  FER_CHECK(o_.mode == "min" || o_.mode == "max",
+            "ReduceLROnPlateau: mode must be min or max, got '" << o_.mode << "'");
   FER_CHECK(o_.threshold_mode == "rel" || o_.threshold_mode == "abs",
             "ReduceLROnPlateau: threshold_mode must be rel or abs, got '" << o_.threshold_mode << "'");
   FER_CHECK(o_.factor > 0 && o_.factor < 1, "ReduceLROnPlateau: factor must be in (0, 1), got " << o_.factor);
@@ -142,8 +161,9 @@ double ReduceLROnPlateau::reduced(double lr) const {
 }
 
 void ReduceLROnPlateau::step_epoch(std::optional<double> metric) {
-  FER_CHECK(metric.has_value(), "ReduceLROnPlateau: step_epoch needs the monitored metric (validation loss or "
-                                "accuracy); hint: the plateau schedule needs a validation set");
+  FER_CHECK(metric.has_value(),
+            "ReduceLROnPlateau: step_epoch needs the monitored metric (validation loss or "
+            "accuracy); hint: the plateau schedule needs a validation set");
   ++epoch_;
   if (observe(*metric)) lr_ = reduced(lr_);
 }
@@ -151,7 +171,10 @@ void ReduceLROnPlateau::step_epoch(std::optional<double> metric) {
 nlohmann::json ReduceLROnPlateau::state() const {
   // best may be +-inf before the first epoch: stored as null then.
   nlohmann::json best = std::isfinite(best_) ? nlohmann::json(best_) : nlohmann::json();
-  return {{"epoch", epoch_}, {"lr", lr_}, {"best", best}, {"num_bad_epochs", num_bad_epochs_},
+  return {{"epoch", epoch_},
+          {"lr", lr_},
+          {"best", best},
+          {"num_bad_epochs", num_bad_epochs_},
           {"cooldown_counter", cooldown_counter_}};
 }
 
@@ -159,9 +182,9 @@ void ReduceLROnPlateau::load_state(const nlohmann::json& j) {
   epoch_ = j.at("epoch").get<int64_t>();
   lr_ = j.at("lr").get<double>();
   const auto& b = j.at("best");
-  best_ = b.is_null() ? (o_.mode == "min" ? std::numeric_limits<double>::infinity()
-                                          : -std::numeric_limits<double>::infinity())
-                      : b.get<double>();
+  best_ = b.is_null()
+              ? (o_.mode == "min" ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity())
+              : b.get<double>();
   num_bad_epochs_ = j.at("num_bad_epochs").get<int64_t>();
   cooldown_counter_ = j.at("cooldown_counter").get<int64_t>();
 }
@@ -181,7 +204,9 @@ void LinearWarmup::step_epoch(std::optional<double> metric) {
   if (epoch_ >= warmup_) after_->step_epoch(metric);
   ++epoch_;
 }
-nlohmann::json LinearWarmup::state() const { return {{"epoch", epoch_}, {"after", after_->state()}}; }
+nlohmann::json LinearWarmup::state() const {
+  return {{"epoch", epoch_}, {"after", after_->state()}};
+}
 void LinearWarmup::load_state(const nlohmann::json& j) {
   epoch_ = j.at("epoch").get<int64_t>();
   after_->load_state(j.at("after"));
@@ -193,10 +218,11 @@ ChainedScheduler::ChainedScheduler(double base, double gamma, const ReduceLROnPl
   FER_CHECK(gamma > 0, "ChainedScheduler: gamma must be > 0, got " << gamma);
 }
 void ChainedScheduler::step_epoch(std::optional<double> metric) {
-  FER_CHECK(metric.has_value(), "exponential+plateau: step_epoch needs the monitored metric; hint: the plateau "
-                                "schedule needs a validation set");
+  FER_CHECK(metric.has_value(),
+            "exponential+plateau: step_epoch needs the monitored metric; hint: the plateau "
+            "schedule needs a validation set");
   ++epoch_;
-  lr_ *= gamma_;                                   // ExponentialLR.step()
+  lr_ *= gamma_;                                               // ExponentialLR.step()
   if (plateau_.observe(*metric)) lr_ = plateau_.reduced(lr_);  // ReduceLROnPlateau.step(metric)
 }
 nlohmann::json ChainedScheduler::state() const {
@@ -248,12 +274,18 @@ std::unique_ptr<LrScheduler> make_scheduler(const SchedulerOptions& o) {
   p.patience = o.plateau_patience;
   p.min_lr = o.min_lr;
   std::unique_ptr<LrScheduler> s;
-  if (o.name == "none") s = std::make_unique<ConstantLR>(o.base_lr);
-  else if (o.name == "exponential") s = std::make_unique<ExponentialLR>(o.base_lr, o.gamma);
-  else if (o.name == "step") s = std::make_unique<StepLR>(o.base_lr, o.step_size, o.gamma);
-  else if (o.name == "plateau") s = std::make_unique<ReduceLROnPlateau>(o.base_lr, p);
-  else if (o.name == "exponential+plateau") s = std::make_unique<ChainedScheduler>(o.base_lr, o.gamma, p);
-  else if (o.name == "cosine") s = std::make_unique<CosineAnnealingLR>(o.base_lr, o.cosine_t0, o.min_lr);
+  if (o.name == "none")
+    s = std::make_unique<ConstantLR>(o.base_lr);
+  else if (o.name == "exponential")
+    s = std::make_unique<ExponentialLR>(o.base_lr, o.gamma);
+  else if (o.name == "step")
+    s = std::make_unique<StepLR>(o.base_lr, o.step_size, o.gamma);
+  else if (o.name == "plateau")
+    s = std::make_unique<ReduceLROnPlateau>(o.base_lr, p);
+  else if (o.name == "exponential+plateau")
+    s = std::make_unique<ChainedScheduler>(o.base_lr, o.gamma, p);
+  else if (o.name == "cosine")
+    s = std::make_unique<CosineAnnealingLR>(o.base_lr, o.cosine_t0, o.min_lr);
   else if (o.name == "cosine-restarts")
     s = std::make_unique<CosineAnnealingWarmRestarts>(o.base_lr, o.cosine_t0, o.cosine_tmult, o.min_lr);
   else

@@ -19,10 +19,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 namespace fer::nn {
 
@@ -200,13 +199,13 @@ class EarlyStopping {
 struct SchedulerOptions {
   std::string name = "none";  // none | exponential | plateau | exponential+plateau | cosine | cosine-restarts | step
   double base_lr = 1e-3;
-  double gamma = 0.9;       // exponential / step
-  int64_t step_size = 10;   // step
+  double gamma = 0.9;      // exponential / step
+  int64_t step_size = 10;  // step
   double plateau_factor = 0.1;
   int64_t plateau_patience = 5;
   std::string plateau_mode = "min";  // min (a loss) | max (an accuracy)
-  double min_lr = 0.0;      // plateau floor, cosine eta_min
-  int64_t cosine_t0 = 10;   // cosine: T_max; cosine-restarts: T_0
+  double min_lr = 0.0;               // plateau floor, cosine eta_min
+  int64_t cosine_t0 = 10;            // cosine: T_max; cosine-restarts: T_0
   int64_t cosine_tmult = 1;
   int64_t warmup_epochs = 0;  // > 0 wraps the schedule in LinearWarmup
 };

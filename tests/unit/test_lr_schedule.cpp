@@ -27,37 +27,38 @@ void expect_sequence(const std::string& what, LrScheduler& s, const std::vector<
     CHECK_MESSAGE(std::abs(s.lr() - want[e]) <= 1e-15 + 1e-12 * want[e],
                   what << " epoch " << e << ": lr " << s.lr() << ", PyTorch " << want[e]);
     if (e + 1 < want.size()) {
-      if (metrics.empty()) s.step_epoch();
-      else s.step_epoch(metrics[e]);
+      if (metrics.empty())
+        s.step_epoch();
+      else
+        s.step_epoch(metrics[e]);
     }
   }
 }
 
-const std::vector<double> kPlateauMinMetrics = {1.0, 0.9, 0.95, 0.92, 0.91, 0.9,  0.89999, 0.95,
-                                                0.96, 0.97, 0.5, 0.6,  0.7,  0.8, 0.9,     1.0};
+const std::vector<double> kPlateauMinMetrics = {1.0,  0.9,  0.95, 0.92, 0.91, 0.9, 0.89999, 0.95,
+                                                0.96, 0.97, 0.5,  0.6,  0.7,  0.8, 0.9,     1.0};
 
 }  // namespace
 
 TEST_CASE("lr schedules: ExponentialLR, StepLR, CosineAnnealingLR, warm restarts match PyTorch") {
   ExponentialLR exp(0.1, 0.9);  // ExponentialLR(o, 0.9)
-  expect_sequence("exponential", exp,
-                  {0.10000000000000001, 0.090000000000000011, 0.081000000000000016, 0.07290000000000002,
-                   0.065610000000000016, 0.059049000000000018, 0.05314410000000002, 0.047829690000000022,
-                   0.043046721000000024});
+  expect_sequence(
+      "exponential", exp,
+      {0.10000000000000001, 0.090000000000000011, 0.081000000000000016, 0.07290000000000002, 0.065610000000000016,
+       0.059049000000000018, 0.05314410000000002, 0.047829690000000022, 0.043046721000000024});
   StepLR step(0.1, 3, 0.5);  // StepLR(o, 3, 0.5)
-  expect_sequence("step", step,
-                  {0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025, 0.025, 0.0125, 0.0125});
+  expect_sequence("step", step, {0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.025, 0.025, 0.025, 0.0125, 0.0125});
   CosineAnnealingLR cos(0.1, 5, 0.001);  // CosineAnnealingLR(o, 5, 0.001), past T_max too
   expect_sequence("cosine", cos,
                   {0.10000000000000001, 0.090546341221559898, 0.06579634122155989, 0.035203658778440096,
                    0.010453658778440105, 0.001, 0.010453658778440102, 0.035203658778440117, 0.065796341221559931,
                    0.090546341221559953, 0.10000000000000005, 0.090546341221559981, 0.065796341221559945});
   CosineAnnealingWarmRestarts wr(0.1, 3, 2, 0.001);  // CosineAnnealingWarmRestarts(o, 3, 2, 0.001)
-  expect_sequence("restarts", wr,
-                  {0.10000000000000001, 0.075250000000000011, 0.025750000000000012, 0.10000000000000001,
-                   0.093368257487329728, 0.075250000000000011, 0.050500000000000003, 0.025750000000000012,
-                   0.0076317425126702842, 0.10000000000000001, 0.09831332840130888, 0.093368257487329728,
-                   0.085501785668734107});
+  expect_sequence(
+      "restarts", wr,
+      {0.10000000000000001, 0.075250000000000011, 0.025750000000000012, 0.10000000000000001, 0.093368257487329728,
+       0.075250000000000011, 0.050500000000000003, 0.025750000000000012, 0.0076317425126702842, 0.10000000000000001,
+       0.09831332840130888, 0.093368257487329728, 0.085501785668734107});
   ConstantLR c(0.1);
   expect_sequence("constant", c, {0.1, 0.1, 0.1});
 }
@@ -66,10 +67,10 @@ TEST_CASE("lr schedules: ReduceLROnPlateau with patience, cooldown, min_lr, thre
   ReduceLROnPlateau::Options o;  // ReduceLROnPlateau(o, mode='min', factor=0.5, patience=2, cooldown=1, min_lr=0.02)
   o.mode = "min", o.factor = 0.5, o.patience = 2, o.cooldown = 1, o.min_lr = 0.02;
   ReduceLROnPlateau p(0.1, o);
-  expect_sequence("plateau min", p,
-                  {0.1, 0.1, 0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.05, 0.025, 0.025, 0.025, 0.025, 0.025, 0.02, 0.02,
-                   0.02},
-                  kPlateauMinMetrics);
+  expect_sequence(
+      "plateau min", p,
+      {0.1, 0.1, 0.1, 0.1, 0.1, 0.05, 0.05, 0.05, 0.05, 0.025, 0.025, 0.025, 0.025, 0.025, 0.02, 0.02, 0.02},
+      kPlateauMinMetrics);
   // ReduceLROnPlateau(o, mode='max', factor=0.1, patience=1, threshold=0.02, threshold_mode='abs')
   ReduceLROnPlateau::Options q;
   q.mode = "max", q.factor = 0.1, q.patience = 1, q.threshold = 0.02, q.threshold_mode = "abs";
@@ -106,8 +107,8 @@ TEST_CASE("lr schedules: state round trip resumes the same sequence") {
        {"none", "exponential", "step", "plateau", "exponential+plateau", "cosine", "cosine-restarts"}) {
     CAPTURE(name);
     SchedulerOptions so;
-    so.name = name, so.base_lr = 0.1, so.step_size = 2, so.plateau_patience = 1, so.cosine_t0 = 3,
-    so.cosine_tmult = 2, so.warmup_epochs = 1, so.plateau_mode = "min";
+    so.name = name, so.base_lr = 0.1, so.step_size = 2, so.plateau_patience = 1, so.cosine_t0 = 3, so.cosine_tmult = 2,
+    so.warmup_epochs = 1, so.plateau_mode = "min";
     auto a = make_scheduler(so), b = make_scheduler(so);
     for (size_t e = 0; e < 5; ++e) a->step_epoch(kPlateauMinMetrics[e]), b->step_epoch(kPlateauMinMetrics[e]);
     const std::string saved = b->state().dump();

@@ -52,8 +52,10 @@ std::vector<double> run_adam(const AdamConfig& c, int steps, bool radam) {
   std::vector<double> p = kP0, m(5, 0.0), v(5, 0.0), vmax(5, 0.0);
   for (int t = 1; t <= steps; ++t) {
     const auto g = grad_at(t);
-    if (radam) cpu::radam_step<double>(5, p.data(), g.data(), m.data(), v.data(), c, t);
-    else cpu::adam_step<double>(5, p.data(), g.data(), m.data(), v.data(), c, t, c.amsgrad ? vmax.data() : nullptr);
+    if (radam)
+      cpu::radam_step<double>(5, p.data(), g.data(), m.data(), v.data(), c, t);
+    else
+      cpu::adam_step<double>(5, p.data(), g.data(), m.data(), v.data(), c, t, c.amsgrad ? vmax.data() : nullptr);
   }
   return p;
 }
