@@ -83,7 +83,9 @@ __global__ void radam_kernel(int64_t n, float* p, const float* g, float* m, floa
 }
 
 __global__ void scale_kernel(int64_t n, float* g, float f) {
-  FER_CUDA_KERNEL_LOOP(i, n) { g[i] = g[i] * f; }
+  FER_CUDA_KERNEL_LOOP(i, n) {
+    g[i] = g[i] * f;
+  }
 }
 
 }  // namespace
@@ -123,7 +125,9 @@ void radam_step(int64_t n, float* params, const float* grads, float* exp_avg, fl
   FER_LAUNCH_CHECK();
 }
 
-size_t grad_norm_workspace_bytes(int64_t n) { return static_cast<size_t>(norm_blocks(n) + 1) * sizeof(double); }
+size_t grad_norm_workspace_bytes(int64_t n) {
+  return static_cast<size_t>(norm_blocks(n) + 1) * sizeof(double);
+}
 
 double grad_norm(int64_t n, const float* grads, void* workspace, cuda_stream stream) {
   FER_CHECK(n >= 0, "grad_norm: negative element count n=" << n);

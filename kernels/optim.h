@@ -69,10 +69,10 @@ AdamScalars adam_scalars(const AdamConfig& c, int64_t step);
 
 // Host-side scalars of one RAdam step.
 struct RadamScalars {
-  double bc1;       // 1 - beta1^t
-  double bc2_sqrt;  // sqrt(1 - beta2^t)
-  double rect;      // the variance rectification r (used when rectified)
-  bool rectified;   // rho_t > 5
+  double bc1;        // 1 - beta1^t
+  double bc2_sqrt;   // sqrt(1 - beta2^t)
+  double rect;       // the variance rectification r (used when rectified)
+  bool rectified;    // rho_t > 5
   double decay, l2;  // as in AdamScalars
 };
 RadamScalars radam_scalars(const AdamConfig& c, int64_t step);

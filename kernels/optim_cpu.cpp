@@ -143,11 +143,11 @@ void scale(int64_t n, T* grads, double factor) {
 }
 
 // Explicit instantiations: float (training on the CPU) and double (golden-value tests).
-#define FER_INSTANTIATE_OPTIM(T)                                                                        \
-  template void sgd_step<T>(int64_t, T*, const T*, T*, const SgdConfig&, int64_t);                    \
-  template void adam_step<T>(int64_t, T*, const T*, T*, T*, const AdamConfig&, int64_t, T*);           \
-  template void radam_step<T>(int64_t, T*, const T*, T*, T*, const AdamConfig&, int64_t);              \
-  template double grad_norm<T>(int64_t, const T*);                                                     \
+#define FER_INSTANTIATE_OPTIM(T)                                                             \
+  template void sgd_step<T>(int64_t, T*, const T*, T*, const SgdConfig&, int64_t);           \
+  template void adam_step<T>(int64_t, T*, const T*, T*, T*, const AdamConfig&, int64_t, T*); \
+  template void radam_step<T>(int64_t, T*, const T*, T*, T*, const AdamConfig&, int64_t);    \
+  template double grad_norm<T>(int64_t, const T*);                                           \
   template void scale<T>(int64_t, T*, double);
 FER_INSTANTIATE_OPTIM(float)
 FER_INSTANTIATE_OPTIM(double)

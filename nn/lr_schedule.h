@@ -1,98 +1,216 @@
-// nn/lr_schedule.h: learning-rate schedules stepped once per epoch, and early stopping.
+// nn/lr_schedule.h: per-epoch learning-rate schedules (torch.optim.lr_scheduler semantics) and
+// early stopping.
 //
-// Each schedule reproduces torch.optim.lr_scheduler (epoch e counts completed epochs from 0):
-//   none                 lr_e = base
-//   exponential          lr_e = base * gamma^e                                    (ExponentialLR)
-//   step                 lr_e = base * gamma^floor(e / step_size)                 (StepLR)
-//   cosine               lr_e = min + (base - min) (1 + cos(pi e / T0)) / 2       (CosineAnnealingLR, T_max = T0)
-//   cosine-restarts      the same within cycles of T_i epochs, T_0 = T0, T_{i+1} = T_i * Tmult
-//                                                                                 (CosineAnnealingWarmRestarts)
-//   plateau              lr *= factor (not below min_lr) once the metric has not improved for more
-//                        than `patience` epochs; then `cooldown` epochs without counting
-//                        (ReduceLROnPlateau: threshold 1e-4 relative, eps 1e-8)
-//   exponential+plateau  both: every epoch lr *= gamma, then the plateau rule (R001 uses the two
-//                        schedulers together on one optimizer, so their factors multiply)
-// warmup_epochs W > 0 puts a linear warm-up in front: lr_e = base (e + 1) / W for e < W, after which
-// the schedule above runs from its own epoch 0 (SequentialLR of LinearLR and the schedule).
-// state()/load_state() carry everything needed to resume a run exactly.
+// A scheduler starts at epoch 0 with lr() = the base lr; step_epoch(metric) is called once at the
+// end of every epoch and lr() is then the rate for the next epoch (PyTorch's scheduler.step()).
+//   ConstantLR                   base
+//   ExponentialLR                base * gamma^e
+//   StepLR                       base * gamma^floor(e / step)
+//   CosineAnnealingLR            min + (base - min) (1 + cos(pi e / T_max)) / 2
+//   CosineAnnealingWarmRestarts  the same within cycles of length T_0, T_0*T_mult, ...
+//   ReduceLROnPlateau            lr = max(lr * factor, min_lr) after more than `patience` epochs
+//                                without improvement (threshold rel/abs), then `cooldown` epochs off
+//   LinearWarmup                 epochs e < W: base * (e + 1) / (W + 1); then the wrapped schedule
+//                                from its epoch 0 (metrics seen during warm-up are not passed on)
+//   ChainedScheduler             ExponentialLR then ReduceLROnPlateau on one shared lr, as calling
+//                                both PyTorch schedulers' step() every epoch (both multiply)
+// state()/load_state() round-trip everything a resumed run needs.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-#include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace fer::nn {
 
-struct SchedulerOptions {
-  std::string name = "none";  // see above; schedule_names() lists them
-  double base_lr = 1e-3;
-  double gamma = 0.9;           // exponential / step factor
-  int64_t step_size = 10;       // step
-  std::string plateau_mode = "min";  // min (a loss) | max (an accuracy)
-  double plateau_factor = 0.1;
-  int64_t plateau_patience = 10;
-  double plateau_threshold = 1e-4;   // relative
-  int64_t plateau_cooldown = 0;
-  double min_lr = 0.0;          // plateau floor and cosine eta_min
-  int64_t cosine_t0 = 10;
-  int64_t cosine_tmult = 1;
-  int64_t warmup_epochs = 0;
-};
-
-const std::vector<std::string>& schedule_names();
-
 class LrScheduler {
  public:
-  explicit LrScheduler(const SchedulerOptions& options);
-  // The learning rate for the coming epoch.
-  double lr() const { return lr_; }
-  // Call after each epoch; `metric` feeds the plateau rule (ignored by the others; a plateau
-  // schedule without a metric keeps its lr and counts nothing).
-  void step_epoch(std::optional<double> metric = {});
+  virtual ~LrScheduler() = default;
+  virtual double lr() const = 0;
+  // End of an epoch; metric is required by plateau-based schedules.
+  virtual void step_epoch(std::optional<double> metric = {}) = 0;
+  virtual std::string name() const = 0;
+  virtual nlohmann::json state() const = 0;
+  virtual void load_state(const nlohmann::json& j) = 0;
   int64_t epoch() const { return epoch_; }
-  nlohmann::json state() const;
-  void load_state(const nlohmann::json& state);
-  const SchedulerOptions& options() const { return o_; }
 
- private:
-  bool uses_plateau() const;
-  void plateau_step(double metric);
-
-  SchedulerOptions o_;
-  int64_t epoch_ = 0;  // completed epochs
-  double lr_ = 0;
-  // plateau
-  double best_ = 0;
-  bool has_best_ = false;
-  int64_t num_bad_ = 0, cooldown_left_ = 0;
-  // cosine-restarts
-  int64_t t_cur_ = 0, t_i_ = 0;
+ protected:
+  int64_t epoch_ = 0;  // completed step_epoch() calls
 };
 
-std::unique_ptr<LrScheduler> make_scheduler(const SchedulerOptions& options);
+class ConstantLR : public LrScheduler {
+ public:
+  explicit ConstantLR(double base);
+  double lr() const override { return base_; }
+  void step_epoch(std::optional<double> metric = {}) override;
+  std::string name() const override { return "none"; }
+  nlohmann::json state() const override;
+  void load_state(const nlohmann::json& j) override;
 
-// Stops a run after `patience` epochs without an improvement larger than min_delta.
+ private:
+  double base_;
+};
+
+class ExponentialLR : public LrScheduler {
+ public:
+  ExponentialLR(double base, double gamma);
+  double lr() const override { return lr_; }
+  void step_epoch(std::optional<double> metric = {}) override;
+  std::string name() const override { return "exponential"; }
+  nlohmann::json state() const override;
+  void load_state(const nlohmann::json& j) override;
+
+ private:
+  double gamma_, lr_;
+};
+
+class StepLR : public LrScheduler {
+ public:
+  StepLR(double base, int64_t step_size, double gamma);
+  double lr() const override { return lr_; }
+  void step_epoch(std::optional<double> metric = {}) override;
+  std::string name() const override { return "step"; }
+  nlohmann::json state() const override;
+  void load_state(const nlohmann::json& j) override;
+
+ private:
+  int64_t step_size_;
+  double gamma_, lr_;
+};
+
+class CosineAnnealingLR : public LrScheduler {
+ public:
+  CosineAnnealingLR(double base, int64_t t_max, double min_lr = 0.0);
+  double lr() const override;
+  void step_epoch(std::optional<double> metric = {}) override;
+  std::string name() const override { return "cosine"; }
+  nlohmann::json state() const override;
+  void load_state(const nlohmann::json& j) override;
+
+ private:
+  double base_;
+  int64_t t_max_;
+  double min_lr_;
+};
+
+class CosineAnnealingWarmRestarts : public LrScheduler {
+ public:
+  CosineAnnealingWarmRestarts(double base, int64_t t0, int64_t t_mult = 1, double min_lr = 0.0);
+  double lr() const override;
+  void step_epoch(std::optional<double> metric = {}) override;
+  std::string name() const override { return "cosine-restarts"; }
+  nlohmann::json state() const override;
+  void load_state(const nlohmann::json& j) override;
+
+ private:
+  double base_;
+  int64_t t0_, t_mult_;
+  double min_lr_;
+  int64_t t_i_, t_cur_ = 0;
+};
+
+class ReduceLROnPlateau : public LrScheduler {
+ public:
+  struct Options {
+    std::string mode = "min";  // min | max
+    double factor = 0.1;
+    int64_t patience = 10;
+    double threshold = 1e-4;
+    std::string threshold_mode = "rel";  // rel | abs
+    int64_t cooldown = 0;
+    double min_lr = 0.0;
+    double eps = 1e-8;
+  };
+  ReduceLROnPlateau(double base, const Options& options);
+  double lr() const override { return lr_; }
+  void step_epoch(std::optional<double> metric = {}) override;
+  std::string name() const override { return "plateau"; }
+  nlohmann::json state() const override;
+  void load_state(const nlohmann::json& j) override;
+
+  // The bookkeeping of one epoch without touching lr: true when the lr should be reduced now.
+  bool observe(double metric);
+  // max(lr * factor, min_lr), unless that changes lr by no more than eps (then lr).
+  double reduced(double lr) const;
+  double best() const { return best_; }
+  int64_t num_bad_epochs() const { return num_bad_epochs_; }
+
+ private:
+  bool is_better(double a, double best) const;
+  Options o_;
+  double lr_;
+  double best_;
+  int64_t num_bad_epochs_ = 0, cooldown_counter_ = 0;
+};
+
+class LinearWarmup : public LrScheduler {
+ public:
+  LinearWarmup(double base, int64_t warmup_epochs, std::unique_ptr<LrScheduler> after);
+  double lr() const override;
+  void step_epoch(std::optional<double> metric = {}) override;
+  std::string name() const override { return "warmup+" + after_->name(); }
+  nlohmann::json state() const override;
+  void load_state(const nlohmann::json& j) override;
+
+ private:
+  double base_;
+  int64_t warmup_;
+  std::unique_ptr<LrScheduler> after_;
+};
+
+class ChainedScheduler : public LrScheduler {
+ public:
+  ChainedScheduler(double base, double gamma, const ReduceLROnPlateau::Options& plateau);
+  double lr() const override { return lr_; }
+  void step_epoch(std::optional<double> metric = {}) override;
+  std::string name() const override { return "exponential+plateau"; }
+  nlohmann::json state() const override;
+  void load_state(const nlohmann::json& j) override;
+
+ private:
+  double gamma_, lr_;
+  ReduceLROnPlateau plateau_;
+};
+
+// Stops training after `patience` epochs in a row without an improvement of more than min_delta
+// (mode "min": metric < best - min_delta; "max": metric > best + min_delta). patience 0 = never.
 class EarlyStopping {
  public:
-  EarlyStopping(std::string mode, int64_t patience, double min_delta = 0.0);
-  // Records an epoch's metric; true when the run should stop.
+  EarlyStopping(const std::string& mode, int64_t patience, double min_delta = 0.0);
+  // Records one epoch's metric; true when training should stop now.
   bool update(double metric);
-  bool improved() const { return improved_; }  // the last update was an improvement
+  bool improved() const { return improved_; }
   double best() const { return best_; }
+  int64_t bad_epochs() const { return bad_epochs_; }
   nlohmann::json state() const;
-  void load_state(const nlohmann::json& state);
+  void load_state(const nlohmann::json& j);
 
  private:
-  std::string mode_;
+  bool max_mode_;
   int64_t patience_;
   double min_delta_;
-  double best_ = 0;
-  bool has_best_ = false, improved_ = false;
+  double best_;
   int64_t bad_epochs_ = 0;
+  bool improved_ = false;
 };
+
+struct SchedulerOptions {
+  std::string name = "none";  // none | exponential | plateau | exponential+plateau | cosine | cosine-restarts | step
+  double base_lr = 1e-3;
+  double gamma = 0.9;      // exponential / step
+  int64_t step_size = 10;  // step
+  double plateau_factor = 0.1;
+  int64_t plateau_patience = 5;
+  std::string plateau_mode = "min";  // min (a loss) | max (an accuracy)
+  double min_lr = 0.0;               // plateau floor, cosine eta_min
+  int64_t cosine_t0 = 10;            // cosine: T_max; cosine-restarts: T_0
+  int64_t cosine_tmult = 1;
+  int64_t warmup_epochs = 0;  // > 0 wraps the schedule in LinearWarmup
+};
+
+// Unknown names are an error listing the valid ones.
+std::unique_ptr<LrScheduler> make_scheduler(const SchedulerOptions& options);
 
 }  // namespace fer::nn

@@ -25,8 +25,7 @@ T* at_opt(const Tensor& t, int64_t offset) {
 
 }  // namespace
 
-Optimizer::Optimizer(FlatParameters& params)
-    : params_(params), param_steps_(params.entries().size(), 0) {
+Optimizer::Optimizer(FlatParameters& params) : params_(params), param_steps_(params.entries().size(), 0) {
   const DType dt = params.values().dtype();
   FER_CHECK(dt == DType::f32 || dt == DType::f64,
             "Optimizer: parameters must be f32 (or f64 on the CPU), got " << dtype_name(dt));
@@ -140,7 +139,7 @@ void Adam::step() {
         },
         [&](cuda_stream stream) {
           cuda::adam_step(n, at<float>(p, off), at<float>(g, off), at<float>(m, off), at<float>(v, off), config_, s,
-                            stream, at_opt<float>(vmax, off));
+                          stream, at_opt<float>(vmax, off));
         });
   });
 }
@@ -169,7 +168,7 @@ void RAdam::step() {
         },
         [&](cuda_stream stream) {
           cuda::radam_step(n, at<float>(p, off), at<float>(g, off), at<float>(m, off), at<float>(v, off), config_, s,
-                             stream);
+                           stream);
         });
   });
 }
@@ -181,8 +180,7 @@ const std::vector<std::string>& optimizer_names() {
   return names;
 }
 
-std::unique_ptr<Optimizer> make_optimizer(const std::string& name, FlatParameters& params,
-                                          const OptimizerOptions& o) {
+std::unique_ptr<Optimizer> make_optimizer(const std::string& name, FlatParameters& params, const OptimizerOptions& o) {
   if (name == "sgd") {
     SgdConfig c;
     c.lr = o.lr, c.momentum = o.momentum, c.dampening = o.dampening, c.weight_decay = o.weight_decay;
@@ -240,7 +238,9 @@ double trainable_grad_norm(FlatParameters& params) {
 
 }  // namespace
 
-double grad_norm(FlatParameters& params) { return trainable_grad_norm(params); }
+double grad_norm(FlatParameters& params) {
+  return trainable_grad_norm(params);
+}
 
 double clip_grad_norm(FlatParameters& params, double max_norm) {
   FER_CHECK(max_norm > 0, "clip_grad_norm: max_norm must be > 0, got " << max_norm << "; hint: 0 turns clipping off");
@@ -258,9 +258,7 @@ double clip_grad_norm(FlatParameters& params, double max_norm) {
             cpu::scale<T>(n, at<T>(g, off), coef);
           });
         },
-        [&](cuda_stream stream) {
-          cuda::scale(n, at<float>(g, off), coef, stream);
-        });
+        [&](cuda_stream stream) { cuda::scale(n, at<float>(g, off), coef, stream); });
   }
   return total;
 }

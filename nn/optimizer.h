@@ -108,12 +108,12 @@ class RAdam : public Optimizer {
 // The settings of make_optimizer (tools' TrainConfig maps onto these fields one to one).
 struct OptimizerOptions {
   double lr = 1e-3;
-  double momentum = 0.9;   // sgd
-  double dampening = 0.0;  // sgd
-  bool nesterov = false;   // sgd
+  double momentum = 0.9;      // sgd
+  double dampening = 0.0;     // sgd
+  bool nesterov = false;      // sgd
   double weight_decay = 0.0;  // L2 for sgd and adam, decoupled for adamw (and radam, see below)
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
-  bool amsgrad = false;                // adam / adamw
+  bool amsgrad = false;                      // adam / adamw
   bool radam_decoupled_weight_decay = true;  // radam: decoupled (AdamW-style) weight decay
 };
 
