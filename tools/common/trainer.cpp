@@ -291,6 +291,11 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
   say(describe_train_data(td));
   FER_CHECK(!td.plan.train.empty(), "no training images");
   const std::vector<std::string>& class_names = td.dataset.classes.names;
+  FER_CHECK(!td.plan.val.empty() || config.scheduler.find("plateau") == std::string::npos,
+            "--scheduler " << config.scheduler << " watches a validation metric, but --val " << config.val
+                           << " leaves no validation images; hint: --val split:0.1");
+  FER_CHECK(!td.plan.val.empty() || config.early_stop_patience == 0,
+            "--early-stop needs validation images, but --val " << config.val << " leaves none");
 
   // 3. model
   const models::ModelSpec& spec = models::find_model(config.model);
