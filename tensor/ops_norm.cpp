@@ -117,7 +117,7 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, cons
   check_param(op, "running_var", running_var, x, d.c);
   FER_CHECK(running_mean.defined() == running_var.defined(),
             op << ": pass both running_mean and running_var, or neither (no tracked statistics)");
-  FER_CHECK(!running_mean.requires_grad() || !running_mean.defined(),
+  FER_CHECK(!running_mean.defined() || (!running_mean.requires_grad() && !running_var.requires_grad()),
             op << ": running statistics are buffers updated in place and must not require a gradient");
   const bool use_batch_stats = training || !running_mean.defined();
   check_batchnorm(op, d, use_batch_stats);
