@@ -77,7 +77,7 @@ __global__ void ln_backward_dx_kernel(LayerNormDims d, const float* x, const flo
 
 __global__ void ln_backward_params_kernel(LayerNormDims d, const float* x, const float* dy, const float* save_mean,
                                           const float* save_invstd, float* dgamma, float* dbeta) {
-  __shared__ float sg[kLanes][33], sb[kLanes][33];  // +1 column: no bank conflicts on the transposed read
+  __shared__ float sg[kLanes][32], sb[kLanes][32];  // one partial per (row lane, column)
   const int tx = threadIdx.x % 32, lane = threadIdx.x / 32;
   const int64_t D = d.dim;
   for (int64_t j0 = blockIdx.x * int64_t(32); j0 < D; j0 += int64_t(gridDim.x) * 32) {  // uniform per block
