@@ -26,7 +26,9 @@ __device__ __forceinline__ int64_t bn_index(const BatchNormDims& d, int64_t hw, 
   return ((j / hw) * d.c + c) * hw + j % hw;
 }
 
-unsigned channel_grid(int64_t c) { return static_cast<unsigned>(c < 65535 ? c : 65535); }
+unsigned channel_grid(int64_t c) {
+  return static_cast<unsigned>(c < 65535 ? c : 65535);
+}
 
 __global__ void bn_forward_train_kernel(BatchNormDims d, const float* x, const float* gamma, const float* beta,
                                         float eps, float momentum, float unbias, float* running_mean,
@@ -74,8 +76,8 @@ __global__ void bn_forward_eval_kernel(BatchNormDims d, const float* x, const fl
 // Shared by train and eval backward: mean/invstd are the batch statistics (train) or the running
 // ones (eval); `train` selects the dx formula.
 __global__ void bn_backward_kernel(BatchNormDims d, const float* x, const float* dy, const float* gamma,
-                                   const float* mean_in, const float* var_or_invstd, bool train, float eps,
-                                   float* dx, float* dgamma, float* dbeta) {
+                                   const float* mean_in, const float* var_or_invstd, bool train, float eps, float* dx,
+                                   float* dgamma, float* dbeta) {
   __shared__ float scratch[32];
   const int64_t hw = d.hw(), M = d.m();
   for (int64_t c = blockIdx.x; c < d.c; c += gridDim.x) {
@@ -139,7 +141,7 @@ void batchnorm2d_forward_eval(const BatchNormDims& d, const float* x, const floa
   FER_CHECK(running_mean != nullptr && running_var != nullptr, op << ": eval mode needs running_mean and running_var");
   FER_CHECK(eps >= 0, op << ": eps must be >= 0, got " << eps);
   bn_forward_eval_kernel<<<grid_for(d.size()), kBlock, 0, to_cuda(stream)>>>(d, x, gamma, beta, running_mean,
-                                                                              running_var, float(eps), y);
+                                                                             running_var, float(eps), y);
   FER_LAUNCH_CHECK();
 }
 
@@ -150,8 +152,8 @@ void batchnorm2d_backward_train(const BatchNormDims& d, const float* x, const fl
   check_batchnorm(op, d, true);
   FER_CHECK(save_mean != nullptr && save_invstd != nullptr, op << ": save_mean and save_invstd are required");
   if (!dx && !dgamma && !dbeta) return;
-  bn_backward_kernel<<<channel_grid(d.c), kThreads, 0, to_cuda(stream)>>>(d, x, dy, gamma, save_mean, save_invstd,
-                                                                           true, 0.f, dx, dgamma, dbeta);
+  bn_backward_kernel<<<channel_grid(d.c), kThreads, 0, to_cuda(stream)>>>(d, x, dy, gamma, save_mean, save_invstd, true,
+                                                                          0.f, dx, dgamma, dbeta);
   FER_LAUNCH_CHECK();
 }
 
@@ -163,8 +165,8 @@ void batchnorm2d_backward_eval(const BatchNormDims& d, const float* x, const flo
   FER_CHECK(running_mean != nullptr && running_var != nullptr, op << ": eval mode needs running_mean and running_var");
   FER_CHECK(eps >= 0, op << ": eps must be >= 0, got " << eps);
   if (!dx && !dgamma && !dbeta) return;
-  bn_backward_kernel<<<channel_grid(d.c), kThreads, 0, to_cuda(stream)>>>(
-      d, x, dy, gamma, running_mean, running_var, false, float(eps), dx, dgamma, dbeta);
+  bn_backward_kernel<<<channel_grid(d.c), kThreads, 0, to_cuda(stream)>>>(d, x, dy, gamma, running_mean, running_var,
+                                                                          false, float(eps), dx, dgamma, dbeta);
   FER_LAUNCH_CHECK();
 }
 

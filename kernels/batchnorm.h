@@ -48,19 +48,17 @@ namespace cpu {
 // y =, save_mean =, save_invstd =; running_mean/var updated in place (when not null).
 template <typename T>
 void batchnorm2d_forward_train(const BatchNormDims& d, const T* x, const T* gamma, const T* beta, double eps,
-                               double momentum, T* running_mean, T* running_var, T* y, T* save_mean,
-                               T* save_invstd);
+                               double momentum, T* running_mean, T* running_var, T* y, T* save_mean, T* save_invstd);
 template <typename T>
-void batchnorm2d_forward_eval(const BatchNormDims& d, const T* x, const T* gamma, const T* beta,
-                              const T* running_mean, const T* running_var, double eps, T* y);
+void batchnorm2d_forward_eval(const BatchNormDims& d, const T* x, const T* gamma, const T* beta, const T* running_mean,
+                              const T* running_var, double eps, T* y);
 // dx =, dgamma =, dbeta = (each may be null).
 template <typename T>
-void batchnorm2d_backward_train(const BatchNormDims& d, const T* x, const T* dy, const T* gamma,
-                                const T* save_mean, const T* save_invstd, T* dx, T* dgamma, T* dbeta);
+void batchnorm2d_backward_train(const BatchNormDims& d, const T* x, const T* dy, const T* gamma, const T* save_mean,
+                                const T* save_invstd, T* dx, T* dgamma, T* dbeta);
 template <typename T>
-void batchnorm2d_backward_eval(const BatchNormDims& d, const T* x, const T* dy, const T* gamma,
-                               const T* running_mean, const T* running_var, double eps, T* dx, T* dgamma,
-                               T* dbeta);
+void batchnorm2d_backward_eval(const BatchNormDims& d, const T* x, const T* dy, const T* gamma, const T* running_mean,
+                               const T* running_var, double eps, T* dx, T* dgamma, T* dbeta);
 }  // namespace cpu
 
 namespace cuda {

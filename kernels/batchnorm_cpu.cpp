@@ -15,10 +15,9 @@ void check_batchnorm(const char* op, const BatchNormDims& d, bool training) {
   FER_CHECK(d.n >= 1 && d.c >= 1 && d.h >= 1 && d.w >= 1,
             op << ": input shape [N,C,H,W] = [" << d.n << "," << d.c << "," << d.h << "," << d.w
                << "] must be positive; hint: batch norm takes [N,C,H,W] or [N,C] with N >= 1");
-  FER_CHECK(!training || d.m() > 1,
-            op << ": expected more than 1 value per channel when training, got input shape [" << d.n << "," << d.c
-               << "," << d.h << "," << d.w << "] (N*H*W = " << d.m()
-               << "); hint: use a batch size > 1, or eval mode for a single sample");
+  FER_CHECK(!training || d.m() > 1, op << ": expected more than 1 value per channel when training, got input shape ["
+                                       << d.n << "," << d.c << "," << d.h << "," << d.w << "] (N*H*W = " << d.m()
+                                       << "); hint: use a batch size > 1, or eval mode for a single sample");
 }
 
 namespace {
@@ -44,8 +43,7 @@ namespace cpu {
 
 template <typename T>
 void batchnorm2d_forward_train(const BatchNormDims& d, const T* x, const T* gamma, const T* beta, double eps,
-                               double momentum, T* running_mean, T* running_var, T* y, T* save_mean,
-                               T* save_invstd) {
+                               double momentum, T* running_mean, T* running_var, T* y, T* save_mean, T* save_invstd) {
   const char* op = "batchnorm2d_forward_train";
   check_batchnorm(op, d, true);
   check_train_pointers(op, save_mean, save_invstd, running_mean, running_var, eps);
@@ -87,8 +85,8 @@ void batchnorm2d_forward_train(const BatchNormDims& d, const T* x, const T* gamm
 }
 
 template <typename T>
-void batchnorm2d_forward_eval(const BatchNormDims& d, const T* x, const T* gamma, const T* beta,
-                              const T* running_mean, const T* running_var, double eps, T* y) {
+void batchnorm2d_forward_eval(const BatchNormDims& d, const T* x, const T* gamma, const T* beta, const T* running_mean,
+                              const T* running_var, double eps, T* y) {
   const char* op = "batchnorm2d_forward_eval";
   check_batchnorm(op, d, false);
   check_eval_pointers(op, running_mean, running_var, eps);
@@ -106,8 +104,8 @@ void batchnorm2d_forward_eval(const BatchNormDims& d, const T* x, const T* gamma
 }
 
 template <typename T>
-void batchnorm2d_backward_train(const BatchNormDims& d, const T* x, const T* dy, const T* gamma,
-                                const T* save_mean, const T* save_invstd, T* dx, T* dgamma, T* dbeta) {
+void batchnorm2d_backward_train(const BatchNormDims& d, const T* x, const T* dy, const T* gamma, const T* save_mean,
+                                const T* save_invstd, T* dx, T* dgamma, T* dbeta) {
   const char* op = "batchnorm2d_backward_train";
   check_batchnorm(op, d, true);
   FER_CHECK(save_mean != nullptr && save_invstd != nullptr, op << ": save_mean and save_invstd are required");
@@ -142,9 +140,8 @@ void batchnorm2d_backward_train(const BatchNormDims& d, const T* x, const T* dy,
 }
 
 template <typename T>
-void batchnorm2d_backward_eval(const BatchNormDims& d, const T* x, const T* dy, const T* gamma,
-                               const T* running_mean, const T* running_var, double eps, T* dx, T* dgamma,
-                               T* dbeta) {
+void batchnorm2d_backward_eval(const BatchNormDims& d, const T* x, const T* dy, const T* gamma, const T* running_mean,
+                               const T* running_var, double eps, T* dx, T* dgamma, T* dbeta) {
   const char* op = "batchnorm2d_backward_eval";
   check_batchnorm(op, d, false);
   check_eval_pointers(op, running_mean, running_var, eps);
@@ -176,15 +173,15 @@ void batchnorm2d_backward_eval(const BatchNormDims& d, const T* x, const T* dy, 
   }
 }
 
-#define FER_INSTANTIATE_BATCHNORM(T)                                                                              \
-  template void batchnorm2d_forward_train<T>(const BatchNormDims&, const T*, const T*, const T*, double, double,  \
-                                             T*, T*, T*, T*, T*);                                                 \
-  template void batchnorm2d_forward_eval<T>(const BatchNormDims&, const T*, const T*, const T*, const T*,         \
-                                            const T*, double, T*);                                                \
-  template void batchnorm2d_backward_train<T>(const BatchNormDims&, const T*, const T*, const T*, const T*,       \
-                                              const T*, T*, T*, T*);                                              \
-  template void batchnorm2d_backward_eval<T>(const BatchNormDims&, const T*, const T*, const T*, const T*,        \
-                                             const T*, double, T*, T*, T*);
+#define FER_INSTANTIATE_BATCHNORM(T)                                                                                  \
+  template void batchnorm2d_forward_train<T>(const BatchNormDims&, const T*, const T*, const T*, double, double, T*,  \
+                                             T*, T*, T*, T*);                                                         \
+  template void batchnorm2d_forward_eval<T>(const BatchNormDims&, const T*, const T*, const T*, const T*, const T*,   \
+                                            double, T*);                                                              \
+  template void batchnorm2d_backward_train<T>(const BatchNormDims&, const T*, const T*, const T*, const T*, const T*, \
+                                              T*, T*, T*);                                                            \
+  template void batchnorm2d_backward_eval<T>(const BatchNormDims&, const T*, const T*, const T*, const T*, const T*,  \
+                                             double, T*, T*, T*);
 FER_INSTANTIATE_BATCHNORM(float)
 FER_INSTANTIATE_BATCHNORM(double)
 #undef FER_INSTANTIATE_BATCHNORM

@@ -21,7 +21,9 @@ namespace {
 constexpr int kRowThreads = 256;  // a multiple of 32 (smx::block_sum)
 constexpr int kLanes = 16;        // row lanes of the dgamma/dbeta kernel: blocks of 32 x 16 threads
 
-unsigned row_grid(int64_t rows) { return static_cast<unsigned>(rows < 65535 * 16 ? rows : 65535 * 16); }
+unsigned row_grid(int64_t rows) {
+  return static_cast<unsigned>(rows < 65535 * 16 ? rows : 65535 * 16);
+}
 
 __global__ void ln_forward_kernel(LayerNormDims d, const float* x, const float* gamma, const float* beta, float eps,
                                   float* y, float* save_mean, float* save_invstd) {
@@ -114,8 +116,8 @@ void layernorm_forward(const LayerNormDims& d, const float* x, const float* gamm
   check_layernorm(op, d);
   FER_CHECK(save_mean != nullptr && save_invstd != nullptr, op << ": save_mean and save_invstd are required");
   FER_CHECK(eps >= 0, op << ": eps must be >= 0, got " << eps);
-  ln_forward_kernel<<<row_grid(d.rows), kRowThreads, 0, to_cuda(stream)>>>(d, x, gamma, beta, float(eps), y,
-                                                                            save_mean, save_invstd);
+  ln_forward_kernel<<<row_grid(d.rows), kRowThreads, 0, to_cuda(stream)>>>(d, x, gamma, beta, float(eps), y, save_mean,
+                                                                           save_invstd);
   FER_LAUNCH_CHECK();
 }
 
@@ -127,7 +129,7 @@ void layernorm_backward(const LayerNormDims& d, const float* x, const float* dy,
   FER_CHECK(save_mean != nullptr && save_invstd != nullptr, op << ": save_mean and save_invstd are required");
   if (dx) {
     ln_backward_dx_kernel<<<row_grid(d.rows), kRowThreads, 0, to_cuda(stream)>>>(d, x, dy, gamma, save_mean,
-                                                                                  save_invstd, dx);
+                                                                                 save_invstd, dx);
     FER_LAUNCH_CHECK();
   }
   if (dgamma || dbeta) {

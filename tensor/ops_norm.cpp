@@ -29,7 +29,8 @@ void check_param(const char* op, const char* what, const Tensor& p, const Tensor
   if (!p.defined()) return;
   FER_CHECK(p.ndim() == 1 && p.size(0) == n,
             op << ": " << what << " must be [" << n << "] to match " << describe(x) << ", got " << describe(p));
-  FER_CHECK(p.dtype() == x.dtype(), op << ": " << what << " dtype " << describe(p) << " differs from x " << describe(x));
+  FER_CHECK(p.dtype() == x.dtype(),
+            op << ": " << what << " dtype " << describe(p) << " differs from x " << describe(x));
   check_same_device(op, x, p);
 }
 
@@ -37,8 +38,8 @@ struct BatchNormBackward final : Node {
   BatchNormDims d{};
   bool train = true;
   double eps = 1e-5;
-  Tensor x, gamma;       // detached inputs (gamma may be undefined)
-  Tensor mean, second;   // train: save_mean, save_invstd; eval: copies of running_mean, running_var
+  Tensor x, gamma;      // detached inputs (gamma may be undefined)
+  Tensor mean, second;  // train: save_mean, save_invstd; eval: copies of running_mean, running_var
   Shape input_shape;
   const char* name() const override { return "BatchNormBackward"; }
   std::vector<Tensor> backward(const Tensor& dy) override {
@@ -88,8 +89,8 @@ struct LayerNormBackward final : Node {
         name(), x,
         [&](auto tag) {
           using T = decltype(tag);
-          cpu::layernorm_backward<T>(d, x.data<T>(), dy.data<T>(), opt_data<T>(gamma), mean.data<T>(),
-                                     invstd.data<T>(), opt_data<T>(dx), opt_data<T>(dgamma), opt_data<T>(dbeta));
+          cpu::layernorm_backward<T>(d, x.data<T>(), dy.data<T>(), opt_data<T>(gamma), mean.data<T>(), invstd.data<T>(),
+                                     opt_data<T>(dx), opt_data<T>(dgamma), opt_data<T>(dbeta));
         },
         [&](cuda_stream s) {
           cuda::layernorm_backward(d, x.data<float>(), dy.data<float>(), opt_data<float>(gamma), mean.data<float>(),
@@ -152,7 +153,8 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, cons
         },
         [&](cuda_stream s) {
           cuda::batchnorm2d_forward_eval(d, x.data<float>(), opt_data<float>(gamma), opt_data<float>(beta),
-                                         running_mean.data<float>(), running_var.data<float>(), eps, y.data<float>(), s);
+                                         running_mean.data<float>(), running_var.data<float>(), eps, y.data<float>(),
+                                         s);
         });
   }
 

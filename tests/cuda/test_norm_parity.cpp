@@ -40,17 +40,19 @@ std::string describe(const BatchNormDims& d) {
 
 std::vector<BatchNormDims> bn_configs() {
   return {
-      bn_dims(3, 5, 7, 2),     // odd
-      bn_dims(6, 4, 1, 1),     // [N, C]
-      bn_dims(1, 2, 1, 2),     // M = 2
-      bn_dims(2, 3, 33, 17),   // M = 1122: not a multiple of 512
-      bn_dims(256, 600, 1, 1), // many channels, [N, C]
-      bn_dims(16, 64, 24, 24), // FER-like stage (M = 9216)
-      bn_dims(64, 8, 48, 48),  // large M = 147456
+      bn_dims(3, 5, 7, 2),      // odd
+      bn_dims(6, 4, 1, 1),      // [N, C]
+      bn_dims(1, 2, 1, 2),      // M = 2
+      bn_dims(2, 3, 33, 17),    // M = 1122: not a multiple of 512
+      bn_dims(256, 600, 1, 1),  // many channels, [N, C]
+      bn_dims(16, 64, 24, 24),  // FER-like stage (M = 9216)
+      bn_dims(64, 8, 48, 48),   // large M = 147456
   };
 }
 
-double param_atol(int64_t m) { return 1e-5 * std::sqrt(double(m)); }
+double param_atol(int64_t m) {
+  return 1e-5 * std::sqrt(double(m));
+}
 
 void expect_bitwise(const std::string& what, const std::vector<float>& a, const std::vector<float>& b) {
   REQUIRE(a.size() == b.size());
@@ -72,7 +74,8 @@ TEST_CASE("batchnorm training cuda == cpu (forward, running stats, backward)") {
       const auto dy = test::to_float(test::random_vector(n, 52));
       const auto gamma = test::to_float(test::random_vector(c, 53, 0.5, 1.5));
       const auto beta = test::to_float(test::random_vector(c, 54));
-      const auto rm0 = test::to_float(test::random_vector(c, 55)), rv0 = test::to_float(test::random_vector(c, 56, 0.5, 2));
+      const auto rm0 = test::to_float(test::random_vector(c, 55)),
+                 rv0 = test::to_float(test::random_vector(c, 56, 0.5, 2));
       auto y = test::cpu_output(n), sm = test::cpu_output(c), si = test::cpu_output(c);
       auto dx = test::cpu_output(n), dg = test::cpu_output(c), db = test::cpu_output(c);
       auto rm = rm0, rv = rv0;
@@ -104,8 +107,8 @@ TEST_CASE("batchnorm training cuda == cpu (forward, running stats, backward)") {
       test::DeviceArray gy2(n), gsm2(c), gsi2(c), gdx2(n);
       cuda::batchnorm2d_forward_train(d, gx.get(), gg, gb, 1e-5, 0.1, nullptr, nullptr, gy2.get(), gsm2.get(),
                                       gsi2.get(), s);
-      cuda::batchnorm2d_backward_train(d, gx.get(), gdy.get(), gg, gsm2.get(), gsi2.get(), gdx2.get(), nullptr,
-                                       nullptr, s);
+      cuda::batchnorm2d_backward_train(d, gx.get(), gdy.get(), gg, gsm2.get(), gsi2.get(), gdx2.get(), nullptr, nullptr,
+                                       s);
       expect_bitwise(name + " y", gy2.download(), gy.download());
       expect_bitwise(name + " dx", gdx2.download(), gdx.download());
     }
@@ -125,13 +128,14 @@ TEST_CASE("batchnorm eval cuda == cpu (forward, backward)") {
       const auto dy = test::to_float(test::random_vector(n, 62));
       const auto gamma = test::to_float(test::random_vector(c, 63, 0.5, 1.5));
       const auto beta = test::to_float(test::random_vector(c, 64));
-      const auto rm = test::to_float(test::random_vector(c, 65)), rv = test::to_float(test::random_vector(c, 66, 0.5, 2));
+      const auto rm = test::to_float(test::random_vector(c, 65)),
+                 rv = test::to_float(test::random_vector(c, 66, 0.5, 2));
       auto y = test::cpu_output(n), dx = test::cpu_output(n), dg = test::cpu_output(c), db = test::cpu_output(c);
       const float* g = affine ? gamma.data() : nullptr;
       const float* b = affine ? beta.data() : nullptr;
       cpu::batchnorm2d_forward_eval<float>(d, x.data(), g, b, rm.data(), rv.data(), 1e-5, y.data());
-      cpu::batchnorm2d_backward_eval<float>(d, x.data(), dy.data(), g, rm.data(), rv.data(), 1e-5, dx.data(),
-                                            dg.data(), db.data());
+      cpu::batchnorm2d_backward_eval<float>(d, x.data(), dy.data(), g, rm.data(), rv.data(), 1e-5, dx.data(), dg.data(),
+                                            db.data());
       test::DeviceArray gx(x), gdy(dy), ggamma(gamma), gbeta(beta), grm(rm), grv(rv);
       test::DeviceArray gy(n), gdx(n), gdg(c), gdb(c);
       const float* gg = affine ? ggamma.get() : nullptr;
@@ -151,10 +155,10 @@ TEST_CASE("batchnorm eval cuda == cpu (forward, backward)") {
 
 TEST_CASE("batchnorm cuda checks its arguments like the CPU twin") {
   test::DeviceArray buf(64);
-  CHECK_THROWS_WITH_AS(cuda::batchnorm2d_forward_train(bn_dims(1, 4, 1, 1), buf.get(), nullptr, nullptr, 1e-5, 0.1,
-                                                       nullptr, nullptr, buf.get(), buf.get(), buf.get(),
-                                                       cuda::default_stream()),
-                       doctest::Contains("more than 1 value per channel when training"), Error);
+  CHECK_THROWS_WITH_AS(
+      cuda::batchnorm2d_forward_train(bn_dims(1, 4, 1, 1), buf.get(), nullptr, nullptr, 1e-5, 0.1, nullptr, nullptr,
+                                      buf.get(), buf.get(), buf.get(), cuda::default_stream()),
+      doctest::Contains("more than 1 value per channel when training"), Error);
 }
 
 TEST_CASE("layernorm cuda == cpu (forward, dx, dgamma, dbeta)") {
@@ -258,12 +262,12 @@ TEST_CASE("BatchNorm2d on CUDA counts batches and matches the CPU module") {
     CHECK(gpu_bn.num_batches_tracked.item() == step);
     CHECK(cpu_bn.num_batches_tracked.item() == step);
   }
-  test::expect_close("module running_var", gpu_bn.running_var.to_vector<float>(),
-                     cpu_bn.running_var.to_vector<float>(), 1e-5, 1e-4);
+  test::expect_close("module running_var", gpu_bn.running_var.to_vector<float>(), cpu_bn.running_var.to_vector<float>(),
+                     1e-5, 1e-4);
   gpu_bn.eval();
   cpu_bn.eval();
-  test::expect_close("module eval y", gpu_bn(x.to(Device::cuda)).to_vector<float>(), cpu_bn(x).to_vector<float>(),
-                     1e-5, 1e-4);
+  test::expect_close("module eval y", gpu_bn(x.to(Device::cuda)).to_vector<float>(), cpu_bn(x).to_vector<float>(), 1e-5,
+                     1e-4);
   CHECK(gpu_bn.num_batches_tracked.item() == 3);
 }
 #endif

@@ -31,7 +31,9 @@ std::vector<BatchNormDims> configs() {
 }
 
 // Element (n, c, i) of an NCHW buffer.
-size_t at(const BatchNormDims& d, int64_t n, int64_t c, int64_t i) { return size_t((n * d.c + c) * d.hw() + i); }
+size_t at(const BatchNormDims& d, int64_t n, int64_t c, int64_t i) {
+  return size_t((n * d.c + c) * d.hw() + i);
+}
 
 // Reference training forward: gather the channel's values, textbook mean and biased variance.
 std::vector<double> reference_train(const BatchNormDims& d, const std::vector<double>& x, const double* gamma,
@@ -111,8 +113,8 @@ TEST_CASE("batchnorm running statistics use the unbiased variance (hand-computed
   CHECK(sm[1] == doctest::Approx(11.0));
   CHECK(si[0] == doctest::Approx(1 / std::sqrt(3.5 + 1e-5)));  // normalisation uses the BIASED variance
   CHECK(si[1] == doctest::Approx(1 / std::sqrt(3.0 + 1e-5)));
-  CHECK(rm[0] == doctest::Approx(0.9 * 0 + 0.1 * 3));     // 0.3
-  CHECK(rm[1] == doctest::Approx(0.9 * 0.5 + 0.1 * 11));  // 1.55
+  CHECK(rm[0] == doctest::Approx(0.9 * 0 + 0.1 * 3));         // 0.3
+  CHECK(rm[1] == doctest::Approx(0.9 * 0.5 + 0.1 * 11));      // 1.55
   CHECK(rv[0] == doctest::Approx(0.9 * 1 + 0.1 * 14.0 / 3));  // 1.3666...
   CHECK(rv[1] == doctest::Approx(0.9 * 2 + 0.1 * 4));         // 2.2
   CHECK(y[1] == doctest::Approx((2 - 3) / std::sqrt(3.5 + 1e-5)));
@@ -156,8 +158,8 @@ TEST_CASE("batchnorm errors: one value per channel in training, missing buffers,
   CHECK_THROWS_WITH_AS(cpu::batchnorm2d_forward_train<double>(dims(1, 3, 1, 1), x.data(), nullptr, nullptr, 1e-5, 0.1,
                                                               rm.data(), rv.data(), y.data(), s1.data(), s2.data()),
                        doctest::Contains("expected more than 1 value per channel when training"), Error);
-  CHECK_THROWS_WITH_AS(cpu::batchnorm2d_backward_train<double>(dims(1, 3, 1, 1), x.data(), x.data(), nullptr,
-                                                               s1.data(), s2.data(), y.data(), nullptr, nullptr),
+  CHECK_THROWS_WITH_AS(cpu::batchnorm2d_backward_train<double>(dims(1, 3, 1, 1), x.data(), x.data(), nullptr, s1.data(),
+                                                               s2.data(), y.data(), nullptr, nullptr),
                        doctest::Contains("more than 1 value per channel"), Error);
   CHECK(rm[0] == 0.0);  // nothing was touched
   CHECK_THROWS_WITH_AS(cpu::batchnorm2d_forward_train<double>(dims(2, 2, 1, 1), x.data(), nullptr, nullptr, 1e-5, 0.1,
@@ -255,8 +257,8 @@ TEST_CASE("batchnorm eval backward matches finite differences (x, gamma, beta)")
         return test::dot(y, w);
       };
       std::vector<double> dx(d.size(), std::nan("")), dg(d.c, std::nan("")), db(d.c, std::nan(""));
-      cpu::batchnorm2d_backward_eval<double>(d, x.data(), w.data(), g, rm.data(), rv.data(), eps, dx.data(),
-                                             dg.data(), db.data());
+      cpu::batchnorm2d_backward_eval<double>(d, x.data(), w.data(), g, rm.data(), rv.data(), eps, dx.data(), dg.data(),
+                                             db.data());
       test::check_gradient("batchnorm eval dx " + describe(d), x, loss, dx);
       if (affine) {
         test::check_gradient("batchnorm eval dgamma " + describe(d), gamma, loss, dg);

@@ -14,7 +14,9 @@ using namespace fer;
 
 namespace {
 
-std::string describe(const LayerNormDims& d) { return std::to_string(d.rows) + "x" + std::to_string(d.dim); }
+std::string describe(const LayerNormDims& d) {
+  return std::to_string(d.rows) + "x" + std::to_string(d.dim);
+}
 
 LayerNormDims dims(int64_t rows, int64_t dim) {
   LayerNormDims d;
@@ -22,7 +24,9 @@ LayerNormDims dims(int64_t rows, int64_t dim) {
   return d;
 }
 
-std::vector<LayerNormDims> configs() { return {dims(7, 13), dims(1, 5), dims(4, 1), dims(3, 70), dims(6, 2)}; }
+std::vector<LayerNormDims> configs() {
+  return {dims(7, 13), dims(1, 5), dims(4, 1), dims(3, 70), dims(6, 2)};
+}
 
 std::vector<double> reference(const LayerNormDims& d, const std::vector<double>& x, const double* gamma,
                               const double* beta, double eps) {
@@ -34,8 +38,8 @@ std::vector<double> reference(const LayerNormDims& d, const std::vector<double>&
     for (int64_t j = 0; j < d.dim; ++j) var += (x[r * d.dim + j] - mean) * (x[r * d.dim + j] - mean);
     var /= double(d.dim);
     for (int64_t j = 0; j < d.dim; ++j)
-      y[r * d.dim + j] = (x[r * d.dim + j] - mean) / std::sqrt(var + eps) * (gamma ? gamma[j] : 1.0) +
-                         (beta ? beta[j] : 0.0);
+      y[r * d.dim + j] =
+          (x[r * d.dim + j] - mean) / std::sqrt(var + eps) * (gamma ? gamma[j] : 1.0) + (beta ? beta[j] : 0.0);
   }
   return y;
 }
@@ -75,15 +79,15 @@ TEST_CASE("layernorm forward matches the textbook formula") {
 
 TEST_CASE("layernorm errors name the op and the shape") {
   std::vector<double> x(8), y(8), s(8);
-  CHECK_THROWS_WITH_AS(cpu::layernorm_forward<double>(dims(2, 0), x.data(), nullptr, nullptr, 1e-5, y.data(), s.data(),
-                                                      s.data()),
-                       doctest::Contains("layernorm_forward: shape [rows, dim] = [2,0] must be positive"), Error);
-  CHECK_THROWS_WITH_AS(cpu::layernorm_forward<double>(dims(2, 4), x.data(), nullptr, nullptr, 1e-5, y.data(), nullptr,
-                                                      s.data()),
-                       doctest::Contains("save_mean and save_invstd are required"), Error);
-  CHECK_THROWS_WITH_AS(cpu::layernorm_forward<double>(dims(2, 4), x.data(), nullptr, nullptr, -1.0, y.data(), s.data(),
-                                                      s.data()),
-                       doctest::Contains("eps must be finite and >= 0"), Error);
+  CHECK_THROWS_WITH_AS(
+      cpu::layernorm_forward<double>(dims(2, 0), x.data(), nullptr, nullptr, 1e-5, y.data(), s.data(), s.data()),
+      doctest::Contains("layernorm_forward: shape [rows, dim] = [2,0] must be positive"), Error);
+  CHECK_THROWS_WITH_AS(
+      cpu::layernorm_forward<double>(dims(2, 4), x.data(), nullptr, nullptr, 1e-5, y.data(), nullptr, s.data()),
+      doctest::Contains("save_mean and save_invstd are required"), Error);
+  CHECK_THROWS_WITH_AS(
+      cpu::layernorm_forward<double>(dims(2, 4), x.data(), nullptr, nullptr, -1.0, y.data(), s.data(), s.data()),
+      doctest::Contains("eps must be finite and >= 0"), Error);
 }
 
 TEST_CASE("layernorm is stable for a large mean (float)") {

@@ -92,14 +92,15 @@ TEST_CASE("batch_norm op: argument errors") {
   CHECK_THROWS_WITH_AS(ops::batch_norm(x1, Tensor(), Tensor(), rm, rv, true, 0.1, 1e-5),
                        doctest::Contains("expected more than 1 value per channel when training"), Error);
   CHECK(ops::batch_norm(x1, Tensor(), Tensor(), rm, rv, false, 0.1, 1e-5).shape() == Shape{1, 3});  // eval is fine
-  CHECK_THROWS_WITH_AS(ops::batch_norm(Tensor::ones({2, 3, 4}), Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1, 1e-5),
-                       doctest::Contains("expected x [N, C, H, W] or [N, C]"), Error);
+  CHECK_THROWS_WITH_AS(
+      ops::batch_norm(Tensor::ones({2, 3, 4}), Tensor(), Tensor(), Tensor(), Tensor(), true, 0.1, 1e-5),
+      doctest::Contains("expected x [N, C, H, W] or [N, C]"), Error);
   CHECK_THROWS_WITH_AS(ops::batch_norm(Tensor::ones({2, 3}, DType::f64), Tensor::ones({4}, DType::f64), Tensor(),
                                        Tensor(), Tensor(), true, 0.1, 1e-5),
                        doctest::Contains("gamma must be [3]"), Error);
-  CHECK_THROWS_WITH_AS(ops::batch_norm(Tensor::ones({2, 3}, DType::f64), Tensor(), Tensor(), rm, Tensor(), true, 0.1,
-                                       1e-5),
-                       doctest::Contains("both running_mean and running_var"), Error);
+  CHECK_THROWS_WITH_AS(
+      ops::batch_norm(Tensor::ones({2, 3}, DType::f64), Tensor(), Tensor(), rm, Tensor(), true, 0.1, 1e-5),
+      doctest::Contains("both running_mean and running_var"), Error);
   CHECK_THROWS_WITH_AS(ops::batch_norm(Tensor::ones({2, 3}), Tensor(), Tensor(), rm, rv, true, 0.1, 1e-5),
                        doctest::Contains("running_mean dtype"), Error);
 }
@@ -109,8 +110,8 @@ TEST_CASE("layer_norm op: values and gradients over the last dimension") {
   const Tensor gamma = rand64({5}, 12, 0.5, 1.5), beta = rand64({5}, 13);
   require_pass(gradcheck([&](const std::vector<Tensor>& in) { return ops::layer_norm(in[0], in[1], in[2], 1e-5); },
                          {x, gamma, beta}));
-  require_pass(gradcheck([&](const std::vector<Tensor>& in) { return ops::layer_norm(in[0], Tensor(), Tensor(), 1e-5); },
-                         {x}));
+  require_pass(
+      gradcheck([&](const std::vector<Tensor>& in) { return ops::layer_norm(in[0], Tensor(), Tensor(), 1e-5); }, {x}));
   // each row of the output has mean beta-weighted... without affine: mean 0, biased variance ~1
   const auto y = ops::layer_norm(x.detach(), Tensor(), Tensor(), 0.0).to_vector<double>();
   for (int r = 0; r < 6; ++r) {
