@@ -1,51 +1,64 @@
-// kernels/batchnorm.h: batch normalisation over (N, H, W) per channel, forward and backward.
+// kernels/batchnorm.h: 2-D batch normalisation (per channel over N, H, W), forward and backward.
 //
-// x [N, C, H, W] (a [N, C] input is H = W = 1), M = N*H*W values per channel c:
-//   training   mu_c = (1/M) sum x,   var_c = (1/M) sum (x - mu_c)^2   (biased; two passes)
-//              invstd_c = 1 / sqrt(var_c + eps),   xhat = (x - mu_c) * invstd_c
-//              y = gamma_c * xhat + beta_c
-//              running_mean = (1 - momentum) running_mean + momentum mu_c
-//              running_var  = (1 - momentum) running_var  + momentum var_c * M / (M - 1)   (unbiased)
-//   eval       y = gamma_c * (x - running_mean_c) / sqrt(running_var_c + eps) + beta_c
-// Backward (training; mu and invstd depend on x):
-//   dbeta_c  = sum dy,   dgamma_c = sum dy * xhat
-//   dx = gamma_c * invstd_c / M * (M dy - dbeta_c - xhat * dgamma_c)
-// Backward (eval; statistics are constants):  dx = dy * gamma_c * invstd_c, same dgamma/dbeta.
-// gamma/beta null = 1/0 (affine=False); running_mean/var null = not tracked; save_mean/save_invstd
-// [C] are written by the training forward for the backward. dx, dgamma, dbeta may each be null.
-// Training with M == 1 is an error (the variance of one value is 0; PyTorch refuses it too).
-// Every output is written (=). Statistics are accumulated in double on both backends, in a fixed
-// order (CUDA: one block per channel, fixed shared-memory tree), so results are deterministic.
+// Shapes (NCHW, contiguous): x, y, dy, dx [N,C,H,W] ([N,C] is H = W = 1); gamma, beta, running
+// stats, save_mean, save_invstd, dgamma, dbeta [C]. M = N*H*W values per channel.
+//
+//   training  mean_c = (1/M) sum x            var_c = (1/M) sum (x - mean_c)^2   (biased, two-pass)
+//             invstd_c = 1/sqrt(var_c + eps)  x_hat = (x - mean_c) invstd_c     y = gamma_c x_hat + beta_c
+//             running_mean = (1-momentum) running_mean + momentum mean_c
+//             running_var  = (1-momentum) running_var  + momentum var_c M/(M-1)   (UNBIASED, PyTorch)
+//   eval      y = gamma_c (x - running_mean_c) / sqrt(running_var_c + eps) + beta_c
+//   backward (dy_hat = gamma dy; sums over the M values of channel c):
+//     training  dbeta = sum dy    dgamma = sum dy x_hat
+//               dx = invstd/M (M dy_hat - sum dy_hat - x_hat sum dy_hat x_hat)
+//                  = gamma invstd (dy - dbeta/M - x_hat dgamma/M)     (the form both backends evaluate)
+//     eval      dbeta = sum dy    dgamma = sum dy x_hat (x_hat from the running stats)
+//               dx = gamma dy / sqrt(running_var + eps)               (the statistics are constants)
+// Derivation: kernels/notes/batchnorm.md.
+//
+// Nullable pointers: gamma / beta null mean 1 / 0 (affine = false); running_mean / running_var null
+// in training mean "do not track" (both or neither); dx / dgamma / dbeta null mean "not needed".
+// save_mean / save_invstd are required in training (the backward reads them).
+// Semantics: every output is written (=), never accumulated; running stats are updated in place.
+// Errors: M == 1 in training (the variance of one value is 0/0 in the unbiased update), as PyTorch's
+// "Expected more than 1 value per channel when training".
+// CPU: statistics in double accumulators, OpenMP over channels. CUDA: one block per channel, fixed
+// shuffle trees (kernels/softmax_reduce.cuh); deterministic, no atomics.
 #pragma once
 
 #include <cstdint>
 
 #include "kernels/common.h"
+#include "kernels/hd.h"
 
 namespace fer {
 
 struct BatchNormDims {
   int64_t n = 1, c = 1, h = 1, w = 1;
-  int64_t spatial() const { return h * w; }
-  int64_t m() const { return n * h * w; }  // values per channel
+  FER_HD int64_t hw() const { return h * w; }
+  FER_HD int64_t m() const { return n * h * w; }  // values per channel
+  FER_HD int64_t size() const { return n * c * h * w; }
 };
 
-// Throws fer::Error naming `op` for bad sizes, or M == 1 in training.
+// Throws fer::Error (naming `op` and the shape) unless all sizes are >= 1, and, when `training`,
+// M = N*H*W > 1. Called by the CPU and CUDA entry points alike.
 void check_batchnorm(const char* op, const BatchNormDims& d, bool training);
 
 namespace cpu {
+// y =, save_mean =, save_invstd =; running_mean/var updated in place (when not null).
 template <typename T>
 void batchnorm2d_forward_train(const BatchNormDims& d, const T* x, const T* gamma, const T* beta, double eps,
                                double momentum, T* running_mean, T* running_var, T* y, T* save_mean, T* save_invstd);
 template <typename T>
-void batchnorm2d_forward_eval(const BatchNormDims& d, const T* x, const T* gamma, const T* beta,
-                              const T* running_mean, const T* running_var, double eps, T* y);
+void batchnorm2d_forward_eval(const BatchNormDims& d, const T* x, const T* gamma, const T* beta, const T* running_mean,
+                              const T* running_var, double eps, T* y);
+// dx =, dgamma =, dbeta = (each may be null).
 template <typename T>
 void batchnorm2d_backward_train(const BatchNormDims& d, const T* x, const T* dy, const T* gamma, const T* save_mean,
                                 const T* save_invstd, T* dx, T* dgamma, T* dbeta);
 template <typename T>
-void batchnorm2d_backward_eval(const BatchNormDims& d, const T* x, const T* dy, const T* gamma,
-                               const T* running_mean, const T* running_var, double eps, T* dx, T* dgamma, T* dbeta);
+void batchnorm2d_backward_eval(const BatchNormDims& d, const T* x, const T* dy, const T* gamma, const T* running_mean,
+                               const T* running_var, double eps, T* dx, T* dgamma, T* dbeta);
 }  // namespace cpu
 
 namespace cuda {

@@ -1,94 +1,110 @@
-// kernels/layernorm.cu: layer normalisation on CUDA (see layernorm.h for the math).
-// Forward and dx: one block of 256 threads per row, strided over the row, double accumulators,
-// fixed shared-memory tree. dgamma/dbeta: one thread per column summing the rows in order.
-#include <cuda_runtime.h>
-
+// kernels/layernorm.cu: layer normalisation on the GPU (see layernorm.h for the math).
+//
+// Parallelization:
+//   forward, dx   one block of kRowThreads threads per row (grid-stride over rows). Thread t walks
+//                 columns t, t+kRowThreads, ... (coalesced), the row sums go through smx::block_sum
+//                 (a fixed shuffle tree), and the row statistics never leave the block.
+//   dgamma/dbeta  sums over rows for each column j: blocks of 32 columns x kLanes row lanes; lane l
+//                 sums rows l, l+kLanes, ... in order for its column (a warp reads 32 consecutive
+//                 floats of one row), then lane 0 adds the kLanes partials from shared memory in
+//                 lane order. Fixed order everywhere: deterministic, no atomics, no workspace.
+// Versus the CPU twin: float partial sums combined in a tree instead of double sequential sums;
+// the results agree to rounding (tolerances in tests/cuda/test_norm_parity.cpp).
 #include "kernels/cuda_common.cuh"
 #include "kernels/layernorm.h"
+#include "kernels/softmax_reduce.cuh"
 
 namespace fer::cuda {
 
 namespace {
 
-constexpr int kLnThreads = 256;
+constexpr int kRowThreads = 256;  // a multiple of 32 (smx::block_sum)
+constexpr int kLanes = 16;        // row lanes of the dgamma/dbeta kernel: blocks of 32 x 16 threads
 
-__device__ void ln_block_sum2(double& a, double& b, double* sa, double* sb) {
-  const int t = threadIdx.x;
-  sa[t] = a;
-  sb[t] = b;
-  __syncthreads();
-  for (int half = kLnThreads / 2; half > 0; half >>= 1) {
-    if (t < half) {
-      sa[t] += sa[t + half];
-      sb[t] += sb[t + half];
+unsigned row_grid(int64_t rows) {
+  return static_cast<unsigned>(rows < 65535 * 16 ? rows : 65535 * 16);
+}
+
+__global__ void ln_forward_kernel(LayerNormDims d, const float* x, const float* gamma, const float* beta, float eps,
+                                  float* y, float* save_mean, float* save_invstd) {
+  __shared__ float scratch[32];
+  const int64_t D = d.dim;
+  for (int64_t r = blockIdx.x; r < d.rows; r += gridDim.x) {  // uniform across the block
+    const float* xr = x + r * D;
+    float s = 0.f;
+    for (int64_t j = threadIdx.x; j < D; j += blockDim.x) s += xr[j];
+    const float mean = smx::block_sum(s, scratch) / float(D);
+    float q = 0.f;  // two-pass variance
+    for (int64_t j = threadIdx.x; j < D; j += blockDim.x) {
+      const float t = xr[j] - mean;
+      q += t * t;
     }
-    __syncthreads();
-  }
-  a = sa[0];
-  b = sb[0];
-  __syncthreads();
-}
-
-__global__ void ln_forward_kernel(int64_t dim, const float* __restrict__ x, const float* gamma, const float* beta,
-                                  double eps, float* __restrict__ y, float* save_mean, float* save_invstd) {
-  __shared__ double sa[kLnThreads], sb[kLnThreads];
-  const int64_t r = blockIdx.x;
-  const float* xr = x + r * dim;
-  double sum = 0, unused = 0;
-  for (int64_t j = threadIdx.x; j < dim; j += kLnThreads) sum += xr[j];
-  ln_block_sum2(sum, unused, sa, sb);
-  const double mean = sum / static_cast<double>(dim);
-  double sq = 0;
-  unused = 0;
-  for (int64_t j = threadIdx.x; j < dim; j += kLnThreads) {
-    const double dev = xr[j] - mean;
-    sq += dev * dev;
-  }
-  ln_block_sum2(sq, unused, sa, sb);
-  const double invstd = 1.0 / sqrt(sq / static_cast<double>(dim) + eps);
-  for (int64_t j = threadIdx.x; j < dim; j += kLnThreads) {
-    const double xhat = (xr[j] - mean) * invstd;
-    y[r * dim + j] = static_cast<float>(xhat * (gamma ? gamma[j] : 1.0) + (beta ? beta[j] : 0.0));
-  }
-  if (threadIdx.x == 0) {
-    if (save_mean) save_mean[r] = static_cast<float>(mean);
-    if (save_invstd) save_invstd[r] = static_cast<float>(invstd);
+    const float invstd = 1.f / sqrtf(smx::block_sum(q, scratch) / float(D) + eps);
+    float* yr = y + r * D;
+    for (int64_t j = threadIdx.x; j < D; j += blockDim.x) {
+      const float g = gamma ? gamma[j] : 1.f, b = beta ? beta[j] : 0.f;
+      yr[j] = (xr[j] - mean) * invstd * g + b;
+    }
+    if (threadIdx.x == 0) {
+      save_mean[r] = mean;
+      save_invstd[r] = invstd;
+    }
   }
 }
 
-__global__ void ln_backward_dx_kernel(int64_t dim, const float* __restrict__ x, const float* __restrict__ dy,
-                                      const float* gamma, const float* save_mean, const float* save_invstd,
-                                      float* __restrict__ dx) {
-  __shared__ double sa[kLnThreads], sb[kLnThreads];
-  const int64_t r = blockIdx.x;
-  const double mean = save_mean[r], invstd = save_invstd[r];
-  double sum_g = 0, sum_g_xhat = 0;
-  for (int64_t j = threadIdx.x; j < dim; j += kLnThreads) {
-    const double g = static_cast<double>(dy[r * dim + j]) * (gamma ? gamma[j] : 1.0);
-    sum_g += g;
-    sum_g_xhat += g * (x[r * dim + j] - mean) * invstd;
-  }
-  ln_block_sum2(sum_g, sum_g_xhat, sa, sb);
-  const double n = static_cast<double>(dim);
-  for (int64_t j = threadIdx.x; j < dim; j += kLnThreads) {
-    const double g = static_cast<double>(dy[r * dim + j]) * (gamma ? gamma[j] : 1.0);
-    const double xhat = (x[r * dim + j] - mean) * invstd;
-    dx[r * dim + j] = static_cast<float>(invstd / n * (n * g - sum_g - xhat * sum_g_xhat));
+__global__ void ln_backward_dx_kernel(LayerNormDims d, const float* x, const float* dy, const float* gamma,
+                                      const float* save_mean, const float* save_invstd, float* dx) {
+  __shared__ float scratch[32];
+  const int64_t D = d.dim;
+  for (int64_t r = blockIdx.x; r < d.rows; r += gridDim.x) {
+    const float* xr = x + r * D;
+    const float* dyr = dy + r * D;
+    const float mean = save_mean[r], invstd = save_invstd[r];
+    float s1 = 0.f, s2 = 0.f;  // sum dy_hat, sum dy_hat x_hat
+    for (int64_t j = threadIdx.x; j < D; j += blockDim.x) {
+      const float dyh = dyr[j] * (gamma ? gamma[j] : 1.f);
+      s1 += dyh;
+      s2 += dyh * ((xr[j] - mean) * invstd);
+    }
+    const float m1 = smx::block_sum(s1, scratch) / float(D);
+    const float m2 = smx::block_sum(s2, scratch) / float(D);
+    float* dxr = dx + r * D;
+    for (int64_t j = threadIdx.x; j < D; j += blockDim.x) {
+      const float dyh = dyr[j] * (gamma ? gamma[j] : 1.f);
+      const float xh = (xr[j] - mean) * invstd;
+      dxr[j] = invstd * (dyh - m1 - xh * m2);
+    }
   }
 }
 
-__global__ void ln_backward_params_kernel(int64_t rows, int64_t dim, const float* __restrict__ x,
-                                          const float* __restrict__ dy, const float* save_mean,
+__global__ void ln_backward_params_kernel(LayerNormDims d, const float* x, const float* dy, const float* save_mean,
                                           const float* save_invstd, float* dgamma, float* dbeta) {
-  FER_CUDA_KERNEL_LOOP(j, dim) {
-    double sg = 0, sb = 0;
-    for (int64_t r = 0; r < rows; ++r) {
-      const double g = dy[r * dim + j];
-      sb += g;
-      sg += g * (x[r * dim + j] - static_cast<double>(save_mean[r])) * save_invstd[r];
+  __shared__ float sg[kLanes][32], sb[kLanes][32];  // one partial per (row lane, column)
+  const int tx = threadIdx.x % 32, lane = threadIdx.x / 32;
+  const int64_t D = d.dim;
+  for (int64_t j0 = blockIdx.x * int64_t(32); j0 < D; j0 += int64_t(gridDim.x) * 32) {  // uniform per block
+    const int64_t j = j0 + tx;
+    float g = 0.f, b = 0.f;
+    if (j < D) {
+      for (int64_t r = lane; r < d.rows; r += kLanes) {  // rows in order within a lane
+        const float v = dy[r * D + j];
+        b += v;
+        g += v * ((x[r * D + j] - save_mean[r]) * save_invstd[r]);
+      }
     }
-    if (dgamma) dgamma[j] = static_cast<float>(sg);
-    if (dbeta) dbeta[j] = static_cast<float>(sb);
+    sg[lane][tx] = g;
+    sb[lane][tx] = b;
+    __syncthreads();
+    if (lane == 0 && j < D) {
+      float tg = 0.f, tb = 0.f;
+      for (int l = 0; l < kLanes; ++l) {  // lane order: fixed
+        tg += sg[l][tx];
+        tb += sb[l][tx];
+      }
+      if (dgamma) dgamma[j] = tg;
+      if (dbeta) dbeta[j] = tb;
+    }
+    __syncthreads();  // shared memory is reused by the next column tile
   }
 }
 
@@ -96,26 +112,30 @@ __global__ void ln_backward_params_kernel(int64_t rows, int64_t dim, const float
 
 void layernorm_forward(const LayerNormDims& d, const float* x, const float* gamma, const float* beta, double eps,
                        float* y, float* save_mean, float* save_invstd, cuda_stream stream) {
-  check_layernorm("cuda::layernorm_forward", d);
-  if (d.rows == 0) return;
-  ln_forward_kernel<<<static_cast<unsigned>(d.rows), kLnThreads, 0, stream>>>(d.dim, x, gamma, beta, eps, y, save_mean,
-                                                                              save_invstd);
+  const char* op = "cuda::layernorm_forward";
+  check_layernorm(op, d);
+  FER_CHECK(save_mean != nullptr && save_invstd != nullptr, op << ": save_mean and save_invstd are required");
+  FER_CHECK(eps >= 0, op << ": eps must be >= 0, got " << eps);
+  ln_forward_kernel<<<row_grid(d.rows), kRowThreads, 0, to_cuda(stream)>>>(d, x, gamma, beta, float(eps), y, save_mean,
+                                                                           save_invstd);
   FER_LAUNCH_CHECK();
 }
 
 void layernorm_backward(const LayerNormDims& d, const float* x, const float* dy, const float* gamma,
                         const float* save_mean, const float* save_invstd, float* dx, float* dgamma, float* dbeta,
                         cuda_stream stream) {
-  check_layernorm("cuda::layernorm_backward", d);
-  if (d.rows == 0) return;
+  const char* op = "cuda::layernorm_backward";
+  check_layernorm(op, d);
+  FER_CHECK(save_mean != nullptr && save_invstd != nullptr, op << ": save_mean and save_invstd are required");
   if (dx) {
-    ln_backward_dx_kernel<<<static_cast<unsigned>(d.rows), kLnThreads, 0, stream>>>(d.dim, x, dy, gamma, save_mean,
-                                                                                    save_invstd, dx);
+    ln_backward_dx_kernel<<<row_grid(d.rows), kRowThreads, 0, to_cuda(stream)>>>(d, x, dy, gamma, save_mean,
+                                                                                 save_invstd, dx);
     FER_LAUNCH_CHECK();
   }
   if (dgamma || dbeta) {
-    ln_backward_params_kernel<<<grid_for(d.dim), kBlock, 0, stream>>>(d.rows, d.dim, x, dy, save_mean, save_invstd,
-                                                                      dgamma, dbeta);
+    const int64_t tiles = (d.dim + 31) / 32;
+    ln_backward_params_kernel<<<static_cast<unsigned>(tiles < 65535 ? tiles : 65535), 32 * kLanes, 0,
+                                to_cuda(stream)>>>(d, x, dy, save_mean, save_invstd, dgamma, dbeta);
     FER_LAUNCH_CHECK();
   }
 }

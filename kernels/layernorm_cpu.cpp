@@ -1,4 +1,9 @@
-// kernels/layernorm_cpu.cpp: the CPU twin of layer normalisation (see layernorm.h for the math).
+// kernels/layernorm_cpu.cpp: CPU twin of layer normalisation (see layernorm.h for the math).
+//
+// Rows are independent: the forward and dx run an OpenMP loop over rows, each row contiguous.
+// dgamma / dbeta are sums over rows for each column j: an OpenMP loop over blocks of kColBlock
+// columns, each walking all rows in order over its contiguous slice (cache friendly, and every
+// column is summed by one thread in row order: deterministic). Accumulation is in double.
 #include <cmath>
 
 #include "kernels/layernorm.h"
@@ -6,7 +11,8 @@
 namespace fer {
 
 void check_layernorm(const char* op, const LayerNormDims& d) {
-  FER_CHECK(d.rows >= 0 && d.dim >= 1, op << ": bad shape rows=" << d.rows << " dim=" << d.dim);
+  FER_CHECK(d.rows >= 1 && d.dim >= 1, op << ": shape [rows, dim] = [" << d.rows << "," << d.dim
+                                          << "] must be positive; hint: layer norm normalises the last dimension");
 }
 
 namespace cpu {
@@ -14,67 +20,80 @@ namespace cpu {
 template <typename T>
 void layernorm_forward(const LayerNormDims& d, const T* x, const T* gamma, const T* beta, double eps, T* y,
                        T* save_mean, T* save_invstd) {
-  check_layernorm("layernorm_forward", d);
-  const double n = static_cast<double>(d.dim);
+  const char* op = "layernorm_forward";
+  check_layernorm(op, d);
+  FER_CHECK(save_mean != nullptr && save_invstd != nullptr, op << ": save_mean and save_invstd are required");
+  FER_CHECK(eps >= 0 && std::isfinite(eps), op << ": eps must be finite and >= 0, got " << eps);
+  const int64_t D = d.dim;
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < d.rows; ++r) {
-    const T* xr = x + r * d.dim;
-    T* yr = y + r * d.dim;
+    const T* xr = x + r * D;
     double sum = 0;
-    for (int64_t j = 0; j < d.dim; ++j) sum += static_cast<double>(xr[j]);
-    const double mean = sum / n;
-    double sq = 0;
-    for (int64_t j = 0; j < d.dim; ++j) {
-      const double dev = static_cast<double>(xr[j]) - mean;
-      sq += dev * dev;
+    for (int64_t j = 0; j < D; ++j) sum += double(xr[j]);
+    const double mean = sum / double(D);
+    double sq = 0;  // two-pass variance
+    for (int64_t j = 0; j < D; ++j) {
+      const double t = double(xr[j]) - mean;
+      sq += t * t;
     }
-    const double invstd = 1.0 / std::sqrt(sq / n + eps);
-    for (int64_t j = 0; j < d.dim; ++j) {
-      const double xhat = (static_cast<double>(xr[j]) - mean) * invstd;
-      yr[j] = static_cast<T>(xhat * (gamma ? static_cast<double>(gamma[j]) : 1.0) +
-                             (beta ? static_cast<double>(beta[j]) : 0.0));
+    const double invstd = 1.0 / std::sqrt(sq / double(D) + eps);
+    save_mean[r] = T(mean);
+    save_invstd[r] = T(invstd);
+    T* yr = y + r * D;
+    for (int64_t j = 0; j < D; ++j) {
+      const double g = gamma ? double(gamma[j]) : 1.0, b = beta ? double(beta[j]) : 0.0;
+      yr[j] = T((double(xr[j]) - mean) * invstd * g + b);
     }
-    if (save_mean) save_mean[r] = static_cast<T>(mean);
-    if (save_invstd) save_invstd[r] = static_cast<T>(invstd);
   }
 }
 
 template <typename T>
 void layernorm_backward(const LayerNormDims& d, const T* x, const T* dy, const T* gamma, const T* save_mean,
                         const T* save_invstd, T* dx, T* dgamma, T* dbeta) {
-  check_layernorm("layernorm_backward", d);
-  const double n = static_cast<double>(d.dim);
+  const char* op = "layernorm_backward";
+  check_layernorm(op, d);
+  FER_CHECK(save_mean != nullptr && save_invstd != nullptr, op << ": save_mean and save_invstd are required");
+  const int64_t D = d.dim;
   if (dx) {
 #pragma omp parallel for schedule(static)
     for (int64_t r = 0; r < d.rows; ++r) {
-      const T* xr = x + r * d.dim;
-      const T* gr = dy + r * d.dim;
-      const double mean = static_cast<double>(save_mean[r]), invstd = static_cast<double>(save_invstd[r]);
-      double sum_g = 0, sum_g_xhat = 0;
-      for (int64_t j = 0; j < d.dim; ++j) {
-        const double g = static_cast<double>(gr[j]) * (gamma ? static_cast<double>(gamma[j]) : 1.0);
-        sum_g += g;
-        sum_g_xhat += g * (static_cast<double>(xr[j]) - mean) * invstd;
+      const T* xr = x + r * D;
+      const T* dyr = dy + r * D;
+      const double mean = double(save_mean[r]), invstd = double(save_invstd[r]);
+      double s1 = 0, s2 = 0;  // sum dy_hat, sum dy_hat * x_hat
+      for (int64_t j = 0; j < D; ++j) {
+        const double dyh = double(dyr[j]) * (gamma ? double(gamma[j]) : 1.0);
+        s1 += dyh;
+        s2 += dyh * (double(xr[j]) - mean) * invstd;
       }
-      for (int64_t j = 0; j < d.dim; ++j) {
-        const double g = static_cast<double>(gr[j]) * (gamma ? static_cast<double>(gamma[j]) : 1.0);
-        const double xhat = (static_cast<double>(xr[j]) - mean) * invstd;
-        dx[r * d.dim + j] = static_cast<T>(invstd / n * (n * g - sum_g - xhat * sum_g_xhat));
+      const double m1 = s1 / double(D), m2 = s2 / double(D);
+      T* dxr = dx + r * D;
+      for (int64_t j = 0; j < D; ++j) {
+        const double dyh = double(dyr[j]) * (gamma ? double(gamma[j]) : 1.0);
+        const double xh = (double(xr[j]) - mean) * invstd;
+        dxr[j] = T(invstd * (dyh - m1 - xh * m2));
       }
     }
   }
   if (dgamma || dbeta) {
+    constexpr int64_t kColBlock = 64;
+    const int64_t blocks = (D + kColBlock - 1) / kColBlock;
 #pragma omp parallel for schedule(static)
-    for (int64_t j = 0; j < d.dim; ++j) {
-      double sg = 0, sb = 0;
-      for (int64_t r = 0; r < d.rows; ++r) {
-        const double g = static_cast<double>(dy[r * d.dim + j]);
-        sb += g;
-        sg += g * (static_cast<double>(x[r * d.dim + j]) - static_cast<double>(save_mean[r])) *
-              static_cast<double>(save_invstd[r]);
+    for (int64_t blk = 0; blk < blocks; ++blk) {
+      const int64_t j0 = blk * kColBlock, j1 = j0 + kColBlock < D ? j0 + kColBlock : D;
+      double sg[kColBlock] = {}, sb[kColBlock] = {};
+      for (int64_t r = 0; r < d.rows; ++r) {  // rows in order: a fixed summation order per column
+        const double mean = double(save_mean[r]), invstd = double(save_invstd[r]);
+        for (int64_t j = j0; j < j1; ++j) {
+          const double g = double(dy[r * D + j]);
+          sb[j - j0] += g;
+          sg[j - j0] += g * (double(x[r * D + j]) - mean) * invstd;
+        }
       }
-      if (dgamma) dgamma[j] = static_cast<T>(sg);
-      if (dbeta) dbeta[j] = static_cast<T>(sb);
+      for (int64_t j = j0; j < j1; ++j) {
+        if (dgamma) dgamma[j] = T(sg[j - j0]);
+        if (dbeta) dbeta[j] = T(sb[j - j0]);
+      }
     }
   }
 }

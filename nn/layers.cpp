@@ -74,17 +74,19 @@ BatchNorm2d::BatchNorm2d(int64_t c, double eps_, double momentum_, bool affine)
 }
 
 Tensor BatchNorm2d::forward(const Tensor& x) {
+  Tensor y = ops::batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
   if (is_training()) {
-    // PyTorch's counter, kept for state-dict compatibility (momentum is fixed, so it only counts).
+    // PyTorch keeps this counter for state-dict compatibility (momentum is fixed here, so nothing
+    // reads it). Counted after the op succeeded; on CUDA a host read-modify-write of one int64.
     if (num_batches_tracked.device() == Device::cpu) {
       ++*num_batches_tracked.data<int64_t>();
-    } else {  // one 8-byte round trip per training forward
-      Tensor host = num_batches_tracked.to(Device::cpu).clone();
+    } else {
+      Tensor host = num_batches_tracked.to(Device::cpu);
       ++*host.data<int64_t>();
       num_batches_tracked.copy_from(host);
     }
   }
-  return ops::batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
+  return y;
 }
 
 std::string BatchNorm2d::describe() const {

@@ -43,7 +43,9 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, int64
 
 // ---- normalization (ops_norm.cpp) ---------------------------------------------------------------
 // x [N, C, H, W] or [N, C]. In training mode uses batch statistics and updates running_mean/var in
-// place (when defined); in eval mode uses the running statistics. gamma/beta may be undefined.
+// place (when defined; unbiased variance, PyTorch's rule); in eval mode uses the running statistics
+// (the batch statistics when running_mean/var are undefined). gamma/beta may be undefined.
+// Training needs more than one value per channel (N*H*W > 1).
 Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
                   const Tensor& running_var, bool training, double momentum, double eps);
 // Normalizes over the last dimension.

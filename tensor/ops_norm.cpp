@@ -1,10 +1,13 @@
-// tensor/ops_norm.cpp: batch and layer normalisation with autograd (kernels/batchnorm.h,
+// tensor/ops_norm.cpp: batch normalisation and layer normalisation (kernels/batchnorm.h,
 // kernels/layernorm.h).
 //
-//   batch_norm  training: batch statistics (saved: mean, invstd [C]); running_mean/var updated in
-//               place (no autograd). eval: the running statistics, treated as constants.
-//               Gradients for x, gamma, beta as needed (formulas in kernels/batchnorm.h).
-//   layer_norm  over the last dimension; saved mean/invstd per row.
+//   batch_norm  x [N,C,H,W] or [N,C]; statistics per channel over N*H*W values. Training: batch
+//               statistics, saved (mean, invstd per channel) for the backward, and running_mean /
+//               running_var updated in place (no autograd) with the unbiased variance. Eval: the
+//               running statistics are constants. Without running statistics (both undefined) the
+//               batch statistics are used in either mode (PyTorch's track_running_stats=False).
+//   layer_norm  x [..., D]; statistics per row over the last dimension; saves mean, invstd per row.
+// gamma / beta may be undefined (no affine transform); the kernels treat null as 1 / 0.
 #include "kernels/batchnorm.h"
 #include "kernels/layernorm.h"
 #include "tensor/autograd.h"
@@ -15,79 +18,84 @@ namespace fer::ops {
 
 namespace {
 
+// Typed data pointer of an optional tensor (nullptr when undefined).
 template <typename T>
-T* opt_ptr(const Tensor& t) {
+T* opt_data(const Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
 }
 
-void check_param(const char* op, const char* what, const Tensor& p, const Tensor& x, int64_t size) {
+// A per-channel / per-feature parameter: undefined, or [n] with x's dtype and device.
+void check_param(const char* op, const char* what, const Tensor& p, const Tensor& x, int64_t n) {
   if (!p.defined()) return;
-  FER_CHECK(p.ndim() == 1 && p.size(0) == size,
-            op << ": " << what << " must be [" << size << "], got " << describe(p) << " for x " << describe(x));
+  FER_CHECK(p.ndim() == 1 && p.size(0) == n,
+            op << ": " << what << " must be [" << n << "] to match " << describe(x) << ", got " << describe(p));
+  FER_CHECK(p.dtype() == x.dtype(),
+            op << ": " << what << " dtype " << describe(p) << " differs from x " << describe(x));
   check_same_device(op, x, p);
-  FER_CHECK(p.dtype() == x.dtype(), op << ": dtype mismatch, x " << describe(x) << ", " << what << " " << describe(p));
 }
 
 struct BatchNormBackward final : Node {
   BatchNormDims d{};
-  bool training = true;
+  bool train = true;
   double eps = 1e-5;
-  Tensor x, gamma, mean, stat;  // stat: saved invstd (training) or the running variance (eval)
+  Tensor x, gamma;      // detached inputs (gamma may be undefined)
+  Tensor mean, second;  // train: save_mean, save_invstd; eval: copies of running_mean, running_var
+  Shape input_shape;
   const char* name() const override { return "BatchNormBackward"; }
-  std::vector<Tensor> backward(const Tensor& dy_in) override {
-    const Tensor& dy = dy_in;
+  std::vector<Tensor> backward(const Tensor& dy) override {
     Tensor dx, dgamma, dbeta;
-    if (next[0]) dx = Tensor::empty(x.shape(), x.dtype(), x.device());
+    if (next[0]) dx = Tensor::empty(input_shape, x.dtype(), x.device());
     if (next[1]) dgamma = Tensor::empty({d.c}, x.dtype(), x.device());
     if (next[2]) dbeta = Tensor::empty({d.c}, x.dtype(), x.device());
     run_kernel(
         name(), x,
         [&](auto tag) {
           using T = decltype(tag);
-          if (training)
-            cpu::batchnorm2d_backward_train<T>(d, x.data<T>(), dy.data<T>(), opt_ptr<T>(gamma), mean.data<T>(),
-                                               stat.data<T>(), opt_ptr<T>(dx), opt_ptr<T>(dgamma), opt_ptr<T>(dbeta));
+          if (train)
+            cpu::batchnorm2d_backward_train<T>(d, x.data<T>(), dy.data<T>(), opt_data<T>(gamma), mean.data<T>(),
+                                               second.data<T>(), opt_data<T>(dx), opt_data<T>(dgamma),
+                                               opt_data<T>(dbeta));
           else
-            cpu::batchnorm2d_backward_eval<T>(d, x.data<T>(), dy.data<T>(), opt_ptr<T>(gamma), mean.data<T>(),
-                                              stat.data<T>(), eps, opt_ptr<T>(dx), opt_ptr<T>(dgamma),
-                                              opt_ptr<T>(dbeta));
+            cpu::batchnorm2d_backward_eval<T>(d, x.data<T>(), dy.data<T>(), opt_data<T>(gamma), mean.data<T>(),
+                                              second.data<T>(), eps, opt_data<T>(dx), opt_data<T>(dgamma),
+                                              opt_data<T>(dbeta));
         },
         [&](cuda_stream s) {
-          if (training)
-            cuda::batchnorm2d_backward_train(d, x.data<float>(), dy.data<float>(), opt_ptr<float>(gamma),
-                                             mean.data<float>(), stat.data<float>(), opt_ptr<float>(dx),
-                                             opt_ptr<float>(dgamma), opt_ptr<float>(dbeta), s);
+          if (train)
+            cuda::batchnorm2d_backward_train(d, x.data<float>(), dy.data<float>(), opt_data<float>(gamma),
+                                             mean.data<float>(), second.data<float>(), opt_data<float>(dx),
+                                             opt_data<float>(dgamma), opt_data<float>(dbeta), s);
           else
-            cuda::batchnorm2d_backward_eval(d, x.data<float>(), dy.data<float>(), opt_ptr<float>(gamma),
-                                            mean.data<float>(), stat.data<float>(), eps, opt_ptr<float>(dx),
-                                            opt_ptr<float>(dgamma), opt_ptr<float>(dbeta), s);
+            cuda::batchnorm2d_backward_eval(d, x.data<float>(), dy.data<float>(), opt_data<float>(gamma),
+                                            mean.data<float>(), second.data<float>(), eps, opt_data<float>(dx),
+                                            opt_data<float>(dgamma), opt_data<float>(dbeta), s);
         });
     return {dx, dgamma, dbeta};
   }
-  void release() override { x = gamma = mean = stat = Tensor(); }
+  void release() override { x = gamma = mean = second = Tensor(); }
 };
 
 struct LayerNormBackward final : Node {
   LayerNormDims d{};
   Tensor x, gamma, mean, invstd;
+  Shape input_shape;
   const char* name() const override { return "LayerNormBackward"; }
-  std::vector<Tensor> backward(const Tensor& dy_in) override {
-    const Tensor& dy = dy_in;
+  std::vector<Tensor> backward(const Tensor& dy) override {
     Tensor dx, dgamma, dbeta;
-    if (next[0]) dx = Tensor::empty(x.shape(), x.dtype(), x.device());
+    if (next[0]) dx = Tensor::empty(input_shape, x.dtype(), x.device());
     if (next[1]) dgamma = Tensor::empty({d.dim}, x.dtype(), x.device());
     if (next[2]) dbeta = Tensor::empty({d.dim}, x.dtype(), x.device());
     run_kernel(
         name(), x,
         [&](auto tag) {
           using T = decltype(tag);
-          cpu::layernorm_backward<T>(d, x.data<T>(), dy.data<T>(), opt_ptr<T>(gamma), mean.data<T>(), invstd.data<T>(),
-                                     opt_ptr<T>(dx), opt_ptr<T>(dgamma), opt_ptr<T>(dbeta));
+          cpu::layernorm_backward<T>(d, x.data<T>(), dy.data<T>(), opt_data<T>(gamma), mean.data<T>(), invstd.data<T>(),
+                                     opt_data<T>(dx), opt_data<T>(dgamma), opt_data<T>(dbeta));
         },
         [&](cuda_stream s) {
-          cuda::layernorm_backward(d, x.data<float>(), dy.data<float>(), opt_ptr<float>(gamma), mean.data<float>(),
-                                   invstd.data<float>(), opt_ptr<float>(dx), opt_ptr<float>(dgamma),
-                                   opt_ptr<float>(dbeta), s);
+          cuda::layernorm_backward(d, x.data<float>(), dy.data<float>(), opt_data<float>(gamma), mean.data<float>(),
+                                   invstd.data<float>(), opt_data<float>(dx), opt_data<float>(dgamma),
+                                   opt_data<float>(dbeta), s);
         });
     return {dx, dgamma, dbeta};
   }
@@ -96,39 +104,43 @@ struct LayerNormBackward final : Node {
 
 }  // namespace
 
-Tensor batch_norm(const Tensor& x_in, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
                   const Tensor& running_var, bool training, double momentum, double eps) {
   const char* op = "batch_norm";
-  FER_CHECK(x_in.ndim() == 4 || x_in.ndim() == 2, op << ": expected x [N, C, H, W] or [N, C], got " << describe(x_in));
-  check_cuda_float(op, x_in);
-  const Tensor& x = x_in;
-  BatchNormDims d{x.size(0), x.size(1), x.ndim() == 4 ? x.size(2) : 1, x.ndim() == 4 ? x.size(3) : 1};
-  check_param(op, "weight (gamma)", gamma, x, d.c);
-  check_param(op, "bias (beta)", beta, x, d.c);
+  FER_CHECK(x.ndim() == 4 || x.ndim() == 2, op << ": expected x [N, C, H, W] or [N, C], got " << describe(x));
+  check_cuda_float(op, x);
+  BatchNormDims d;
+  d.n = x.size(0), d.c = x.size(1);
+  if (x.ndim() == 4) d.h = x.size(2), d.w = x.size(3);
+  check_param(op, "gamma", gamma, x, d.c);
+  check_param(op, "beta", beta, x, d.c);
   check_param(op, "running_mean", running_mean, x, d.c);
   check_param(op, "running_var", running_var, x, d.c);
-  FER_CHECK(training || (running_mean.defined() && running_var.defined()),
-            op << ": eval mode needs running statistics (the module was built with track_running_stats=False?)");
-  check_batchnorm(op, d, training);
-  FER_CHECK(eps > 0, op << ": eps must be positive, got " << eps);
+  FER_CHECK(running_mean.defined() == running_var.defined(),
+            op << ": pass both running_mean and running_var, or neither (no tracked statistics)");
+  FER_CHECK(!running_mean.defined() || (!running_mean.requires_grad() && !running_var.requires_grad()),
+            op << ": running statistics are buffers updated in place and must not require a gradient");
+  const bool use_batch_stats = training || !running_mean.defined();
+  check_batchnorm(op, d, use_batch_stats);
 
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   Tensor save_mean, save_invstd;
-  if (training) {
+  if (use_batch_stats) {
     save_mean = Tensor::empty({d.c}, x.dtype(), x.device());
     save_invstd = Tensor::empty({d.c}, x.dtype(), x.device());
-    Tensor rm = running_mean, rv = running_var;  // updated in place (handles share storage)
+    // in eval mode without tracked statistics there is nothing to update
+    Tensor rm = training ? running_mean : Tensor(), rv = training ? running_var : Tensor();
     run_kernel(
         op, x,
         [&](auto tag) {
           using T = decltype(tag);
-          cpu::batchnorm2d_forward_train<T>(d, x.data<T>(), opt_ptr<T>(gamma), opt_ptr<T>(beta), eps, momentum,
-                                            opt_ptr<T>(rm), opt_ptr<T>(rv), y.data<T>(), save_mean.data<T>(),
+          cpu::batchnorm2d_forward_train<T>(d, x.data<T>(), opt_data<T>(gamma), opt_data<T>(beta), eps, momentum,
+                                            opt_data<T>(rm), opt_data<T>(rv), y.data<T>(), save_mean.data<T>(),
                                             save_invstd.data<T>());
         },
         [&](cuda_stream s) {
-          cuda::batchnorm2d_forward_train(d, x.data<float>(), opt_ptr<float>(gamma), opt_ptr<float>(beta), eps,
-                                          momentum, opt_ptr<float>(rm), opt_ptr<float>(rv), y.data<float>(),
+          cuda::batchnorm2d_forward_train(d, x.data<float>(), opt_data<float>(gamma), opt_data<float>(beta), eps,
+                                          momentum, opt_data<float>(rm), opt_data<float>(rv), y.data<float>(),
                                           save_mean.data<float>(), save_invstd.data<float>(), s);
         });
   } else {
@@ -136,62 +148,72 @@ Tensor batch_norm(const Tensor& x_in, const Tensor& gamma, const Tensor& beta, c
         op, x,
         [&](auto tag) {
           using T = decltype(tag);
-          cpu::batchnorm2d_forward_eval<T>(d, x.data<T>(), opt_ptr<T>(gamma), opt_ptr<T>(beta),
+          cpu::batchnorm2d_forward_eval<T>(d, x.data<T>(), opt_data<T>(gamma), opt_data<T>(beta),
                                            running_mean.data<T>(), running_var.data<T>(), eps, y.data<T>());
         },
         [&](cuda_stream s) {
-          cuda::batchnorm2d_forward_eval(d, x.data<float>(), opt_ptr<float>(gamma), opt_ptr<float>(beta),
-                                         running_mean.data<float>(), running_var.data<float>(), eps, y.data<float>(), s);
+          cuda::batchnorm2d_forward_eval(d, x.data<float>(), opt_data<float>(gamma), opt_data<float>(beta),
+                                         running_mean.data<float>(), running_var.data<float>(), eps, y.data<float>(),
+                                         s);
         });
   }
-  if (any_requires_grad({&x_in, &gamma, &beta})) {
+
+  if (any_requires_grad({&x, &gamma, &beta})) {
     auto node = std::make_shared<BatchNormBackward>();
     node->d = d;
-    node->training = training;
+    node->train = use_batch_stats;
     node->eps = eps;
     node->x = x.detach();
-    node->gamma = gamma.defined() ? gamma.detach() : Tensor();
-    // eval: copies, so a later in-place update of the running statistics cannot change the gradient
-    node->mean = training ? save_mean : running_mean.detach().clone();
-    node->stat = training ? save_invstd : running_var.detach().clone();
-    attach_node(y, node, {&x_in, &gamma, &beta});
+    if (gamma.defined()) node->gamma = gamma.detach();
+    if (use_batch_stats) {
+      node->mean = save_mean;
+      node->second = save_invstd;
+    } else {  // copies: a later training step updates the buffers in place before this backward may run
+      node->mean = running_mean.clone();
+      node->second = running_var.clone();
+    }
+    node->input_shape = x.shape();
+    attach_node(y, node, {&x, &gamma, &beta});
   }
   return y;
 }
 
-Tensor layer_norm(const Tensor& x_in, const Tensor& gamma, const Tensor& beta, double eps) {
+Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps) {
   const char* op = "layer_norm";
-  FER_CHECK(x_in.ndim() >= 1, op << ": expected at least one dimension, got " << describe(x_in));
-  check_cuda_float(op, x_in);
-  const Tensor& x = x_in;
-  const int64_t dim = x.size(-1);
-  LayerNormDims d{dim > 0 ? x.numel() / dim : 0, dim};
+  FER_CHECK(x.ndim() >= 1, op << ": expected x [..., D], got " << describe(x));
+  check_cuda_float(op, x);
+  LayerNormDims d;
+  d.dim = x.size(-1);
+  FER_CHECK(d.dim >= 1 && x.numel() >= 1, op << ": empty input " << describe(x));
+  d.rows = x.numel() / d.dim;
+  check_param(op, "gamma", gamma, x, d.dim);
+  check_param(op, "beta", beta, x, d.dim);
   check_layernorm(op, d);
-  check_param(op, "weight (gamma)", gamma, x, dim);
-  check_param(op, "bias (beta)", beta, x, dim);
-  FER_CHECK(eps > 0, op << ": eps must be positive, got " << eps);
+
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
-  Tensor mean = Tensor::empty({d.rows}, x.dtype(), x.device());
-  Tensor invstd = Tensor::empty({d.rows}, x.dtype(), x.device());
+  Tensor save_mean = Tensor::empty({d.rows}, x.dtype(), x.device());
+  Tensor save_invstd = Tensor::empty({d.rows}, x.dtype(), x.device());
   run_kernel(
       op, x,
       [&](auto tag) {
         using T = decltype(tag);
-        cpu::layernorm_forward<T>(d, x.data<T>(), opt_ptr<T>(gamma), opt_ptr<T>(beta), eps, y.data<T>(),
-                                  mean.data<T>(), invstd.data<T>());
+        cpu::layernorm_forward<T>(d, x.data<T>(), opt_data<T>(gamma), opt_data<T>(beta), eps, y.data<T>(),
+                                  save_mean.data<T>(), save_invstd.data<T>());
       },
       [&](cuda_stream s) {
-        cuda::layernorm_forward(d, x.data<float>(), opt_ptr<float>(gamma), opt_ptr<float>(beta), eps, y.data<float>(),
-                                mean.data<float>(), invstd.data<float>(), s);
+        cuda::layernorm_forward(d, x.data<float>(), opt_data<float>(gamma), opt_data<float>(beta), eps, y.data<float>(),
+                                save_mean.data<float>(), save_invstd.data<float>(), s);
       });
-  if (any_requires_grad({&x_in, &gamma, &beta})) {
+
+  if (any_requires_grad({&x, &gamma, &beta})) {
     auto node = std::make_shared<LayerNormBackward>();
     node->d = d;
     node->x = x.detach();
-    node->gamma = gamma.defined() ? gamma.detach() : Tensor();
-    node->mean = mean;
-    node->invstd = invstd;
-    attach_node(y, node, {&x_in, &gamma, &beta});
+    if (gamma.defined()) node->gamma = gamma.detach();
+    node->mean = save_mean;
+    node->invstd = save_invstd;
+    node->input_shape = x.shape();
+    attach_node(y, node, {&x, &gamma, &beta});
   }
   return y;
 }
