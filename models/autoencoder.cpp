@@ -46,7 +46,7 @@ class ConvAutoencoder : public nn::Module {
   Tensor forward(const Tensor& x) override {
     FER_CHECK(x.ndim() == 4 && x.size(1) == 1 && x.size(2) % 8 == 0 && x.size(3) % 8 == 0,
               "autoencoder: expected [N, 1, H, W] with H and W multiples of 8 (three 2x poolings undone by three "
-              "2x transposed convolutions), got " << describe(x) << "; hint: the model is specified for 48x48 inputs");
+              "2x transposed convolutions), got " << fer::describe(x) << "; hint: the model is specified for 48x48 inputs");
     return (*decoder)((*encoder)(x));
   }
   std::string type_name() const override { return "ConvAutoencoder"; }

@@ -108,7 +108,7 @@ class EfficientNetB0 : public nn::Module {
   }
 
   Tensor forward(const Tensor& x) override {
-    FER_CHECK(x.ndim() == 4 && x.size(1) == 3, "efficientnet-b0: expected [N, 3, H, W], got " << describe(x)
+    FER_CHECK(x.ndim() == 4 && x.size(1) == 3, "efficientnet-b0: expected [N, 3, H, W], got " << fer::describe(x)
                                                    << "; hint: replicate grey images to 3 channels");
     return (*classifier)(ops::global_avg_pool((*features)(x)));
   }
@@ -124,7 +124,7 @@ nn::ModulePtr build_efficientnet_b0(const ModelConfig& config) { return std::mak
 void append_efficientnet_models(std::vector<ModelSpec>& v) {
   v.push_back({"efficientnet-b0", "R002",
                "EfficientNet-B0 (torchvision layout, MBConv + SE + drop-path) with a 3-layer MLP head 256-128-K", 3, 48,
-               6, "r002-efficientnet-b0", 4369154, 0, build_efficientnet_b0});
+               6, "r002-efficientnet-b0", 4369154, 23112784, build_efficientnet_b0});
 }
 
 }  // namespace fer::models

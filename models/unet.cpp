@@ -104,7 +104,7 @@ class AttentionUNet : public nn::Module {
   Tensor forward(const Tensor& x) override {
     FER_CHECK(x.ndim() == 4 && x.size(2) % 16 == 0 && x.size(3) % 16 == 0,
               "unet: expected [N, 1, H, W] with H and W multiples of 16 (four 2x poolings undone by four 2x "
-              "up-samplings), got " << describe(x) << "; hint: the model is specified for 48x48 inputs");
+              "up-samplings), got " << fer::describe(x) << "; hint: the model is specified for 48x48 inputs");
     const Tensor e1 = (*enc1)(x);
     const Tensor e2 = (*enc2)((*pool)(e1));
     const Tensor e3 = (*enc3)((*pool)(e2));
@@ -138,13 +138,13 @@ void append_r003_models(std::vector<ModelSpec>& v) {
   v.push_back({"unet", "R003",
                "attention U-Net classifier: 4-level encoder-decoder (base width 32), additive attention gates on the "
                "skips, transposed-conv up-sampling, head on GAP(bottleneck) + GAP(decoder)",
-               1, 48, 7, "r003-unet", 7922307, 0, build_unet});
+               1, 48, 7, "r003-unet", 7922307, 432554368, build_unet});
   v.push_back({"autoencoder", "R003",
                "convolutional autoencoder for outlier detection (output: the reconstruction, trained with MSE; "
                "no classes)",
-               1, 48, 0, "r003-autoencoder", 135937, 0, build_autoencoder});
+               1, 48, 0, "r003-autoencoder", 135937, 25767936, build_autoencoder});
   v.push_back({"vit", "R003", "small ViT: patch 4, width 192, depth 6, 3 heads, class token, pre-norm blocks", 1, 48, 7,
-               "r003-vit", 2702215, 0, build_vit});
+               "r003-vit", 2702215, 433745472, build_vit});
 }
 
 }  // namespace fer::models

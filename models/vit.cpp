@@ -132,7 +132,7 @@ class VisionTransformer : public nn::Module {
     FER_CHECK(x.ndim() == 4 && x.size(1) == 1 && x.size(2) % kPatch == 0 && x.size(3) % kPatch == 0 &&
                   (x.size(2) / kPatch) * (x.size(3) / kPatch) + 1 == tokens,
               "vit: expected [N, 1, 48, 48] (" << tokens - 1 << " patches of 4x4 and a class token, as the "
-              "position embedding has " << tokens << " rows), got " << describe(x));
+              "position embedding has " << tokens << " rows), got " << fer::describe(x));
     const Tensor patches = (*patch_embed)(x);  // [N, 144, D]
     const int64_t n = patches.size(0);
     // broadcast the class token to [N, 1, D] (its gradient sums over the batch)
