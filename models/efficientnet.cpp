@@ -13,7 +13,7 @@
 // fc2 1x1 -> e*cin, sigmoid, channel-wise scale; c_se = max(1, cin/4)) -> project 1x1 BN; when
 // s = 1 and cin = cout: drop-path with rate 0.2 i/16 (block i = 0..15), then the residual add.
 // 4,369,154 parameters (body 4,007,548) and 23.1 M MACs at 48x48x3 with 6 classes. `width` scales
-// every channel count (not the block table), for reduced variants.
+// every channel count and the head widths (not the block table), for reduced golden fixtures.
 #include <cmath>
 
 #include "models/efficientnet.h"
@@ -98,13 +98,13 @@ class EfficientNetB0 : public nn::Module {
     }
     features->add(conv_bn(w(320), w(1280), 1, 1, 1, true));
     classifier = register_module("classifier", std::make_shared<nn::Sequential>());
-    classifier->add(std::make_shared<nn::Linear>(w(1280), 256));
+    classifier->add(std::make_shared<nn::Linear>(w(1280), w(256)));
     classifier->add(std::make_shared<nn::Act>(Activation::relu));
     classifier->add(std::make_shared<nn::Dropout>(0.5));
-    classifier->add(std::make_shared<nn::Linear>(256, 128));
+    classifier->add(std::make_shared<nn::Linear>(w(256), w(128)));
     classifier->add(std::make_shared<nn::Act>(Activation::relu));
     classifier->add(std::make_shared<nn::Dropout>(0.5));
-    classifier->add(std::make_shared<nn::Linear>(128, cfg.num_classes));
+    classifier->add(std::make_shared<nn::Linear>(w(128), cfg.num_classes));
   }
 
   Tensor forward(const Tensor& x) override {

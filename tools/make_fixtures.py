@@ -68,6 +68,8 @@ MODELS = {
 }
 from fixtures_r003 import MODELS as _R003_MODELS  # noqa: E402  (unet, vit)
 MODELS.update(_R003_MODELS)
+from fixtures_efficientnet import MODELS as _EFFICIENTNET_MODELS  # noqa: E402  (efficientnet-b0)
+MODELS.update(_EFFICIENTNET_MODELS)
 
 
 # ---- safetensors writer (Debian has no safetensors package; the format is simple) --------------

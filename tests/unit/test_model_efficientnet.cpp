@@ -1,13 +1,21 @@
 // EfficientNet-B0 + 3-layer MLP head (R002, MODELS.md 4.3 and 4.4): sizes as MODELS.md gives them
 // (which match torchvision's B0 body), torchvision's state-dict names, the block table (strides,
-// depthwise groups, SE widths, drop-path rates), and a working backward pass.
+// depthwise groups, SE widths, drop-path rates), a working backward pass, and the numbers PyTorch
+// computes for the same weights and batch (tests/fixtures/efficientnet-b0.safetensors, written by
+// tools/make_fixtures.py from the twin in tools/fixtures_efficientnet.py at width 0.125): logits,
+// weighted loss, every parameter gradient, BatchNorm statistics and a 10-step SGD curve. Protocol
+// difference from cnn6's: drop-path is off too (the twin is built with rate 0, here DropPath runs in
+// eval mode), since its per-sample draws have no counterpart in PyTorch's RNG.
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <string>
 
 #include "models/registry.h"
+#include "nn/flat_params.h"
 #include "nn/layers.h"
+#include "nn/optimizer.h"
+#include "nn/safetensors.h"
 #include "tensor/ops.h"
 
 using namespace fer;
@@ -21,7 +29,79 @@ int64_t params_under(nn::Module& m, const std::string& prefix) {
   return n;
 }
 
+std::string fixture_path() { return std::string(FER_SOURCE_DIR) + "/tests/fixtures/efficientnet-b0.safetensors"; }
+
+// max |a - b| / (atol + rtol |b|) <= 1, reported with the worst element.
+void check_close(const std::string& what, const Tensor& got, const Tensor& want, double atol, double rtol) {
+  REQUIRE_MESSAGE(got.shape() == want.shape(), what << ": shape " << describe(got) << " vs " << describe(want));
+  const auto g = got.to_dtype(DType::f64).to(Device::cpu).to_vector<double>();
+  const auto w = want.to_dtype(DType::f64).to_vector<double>();
+  double worst = 0;
+  size_t at = 0;
+  for (size_t i = 0; i < g.size(); ++i) {
+    const double r = std::abs(g[i] - w[i]) / (atol + rtol * std::abs(w[i]));
+    if (!(r <= worst)) {
+      worst = r;
+      at = i;
+    }
+  }
+  CHECK_MESSAGE(worst <= 1.0, what << ": element " << at << " got " << g[at] << " want " << w[at]);
+}
+
+// Training mode with dropout and drop-path off (the fixture's protocol).
+void fixture_mode(nn::Module& m) {
+  m.train(true);
+  for (auto& [name, mod] : m.named_modules())
+    if (mod->type_name() == "Dropout" || mod->type_name() == "DropPath") mod->eval();
+}
+
+const models::ModelConfig kFixtureConfig{6, 0.125, ""};
+
+nn::ModulePtr with_fixture_weights(const nn::safetensors::File& f) {
+  nn::ModulePtr m = models::build_model("efficientnet-b0", kFixtureConfig);
+  auto params = m->named_parameters();
+  int64_t stored = 0;
+  for (const auto& name : f.names())
+    if (name.rfind("param/", 0) == 0) ++stored;
+  REQUIRE(stored == static_cast<int64_t>(params.size()));  // same parameter set, by name
+  for (auto& [name, p] : params) f.copy_to("param/" + name, p);
+  return m;
+}
+
 }  // namespace
+
+TEST_CASE("efficientnet-b0: logits, loss, gradients, BN statistics and SGD curve equal PyTorch's") {
+  const auto f = nn::safetensors::File::load(fixture_path());
+  const Tensor x = f.at("input"), labels = f.at("labels"), weights = f.at("class_weights");
+  {
+    nn::ModulePtr m = with_fixture_weights(f);
+    fixture_mode(*m);
+    const Tensor logits = (*m)(x);
+    check_close("logits", logits, f.at("logits"), 1e-5, 1e-4);
+    const Tensor loss = ops::cross_entropy(logits, labels, weights);
+    check_close("loss", loss, f.at("loss"), 1e-6, 1e-5);
+    loss.backward();
+    for (auto& [name, p] : m->named_parameters())
+      check_close("grad " + name, p.grad(), f.at("grad/" + name), 1e-5, 1e-3);
+    for (auto& [name, b] : m->named_buffers()) check_close("buffer " + name, b, f.at("buffer/" + name), 1e-6, 1e-4);
+  }
+  nn::ModulePtr m = with_fixture_weights(f);
+  fixture_mode(*m);
+  nn::FlatParameters flat(*m);
+  nn::OptimizerOptions o;
+  o.lr = 0.01;
+  o.momentum = 0.9;
+  auto opt = nn::make_optimizer("sgd", flat, o);
+  std::vector<float> curve;
+  for (int step = 0; step < 10; ++step) {
+    opt->zero_grad();
+    const Tensor loss = ops::cross_entropy((*m)(x), labels, weights);
+    curve.push_back(static_cast<float>(loss.item()));
+    loss.backward();
+    opt->step();
+  }
+  check_close("curve", Tensor::from_vector(curve, {10}), f.at("curve"), 1e-5, 1e-3);
+}
 
 TEST_CASE("efficientnet-b0: parameter and MAC counts match MODELS.md") {
   const models::ModelSpec& spec = models::find_model("efficientnet-b0");
