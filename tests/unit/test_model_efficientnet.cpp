@@ -114,6 +114,11 @@ TEST_CASE("efficientnet-b0: parameter and MAC counts match MODELS.md") {
   CHECK(spec.expected_params == 4369154);
   CHECK(params_under(*m, "features.") == 4007548);  // torchvision's B0 body
   CHECK(params_under(*m, "classifier.") == 1280 * 256 + 256 + 256 * 128 + 128 + 128 * 6 + 6);
+  // R002's transfer schedule starts with the backbone frozen: only the head trains
+  m->find("features")->set_trainable(false);
+  CHECK(m->parameter_count(true) == 4369154 - 4007548);
+  CHECK(m->parameter_count() == 4369154);
+  m->set_trainable(true);
   CHECK(models::count_forward_macs(*m, 3, 48) == spec.expected_macs);
   CHECK(std::abs(static_cast<double>(spec.expected_macs) / 1e6 - 23.1) < 0.05);
 }
