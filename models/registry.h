@@ -25,7 +25,7 @@ struct ModelSpec {
   std::string description;
   int64_t input_channels = 1;
   int64_t input_size = 48;     // square inputs
-  int64_t default_classes = 7;
+  int64_t default_classes = 7;  // 0: not a classifier (autoencoder: the output is a reconstruction, num_classes is ignored)
   std::string default_recipe;
   int64_t expected_params = 0;  // MODELS.md, at width 1 and default classes (0: not tabulated)
   int64_t expected_macs = 0;    // MODELS.md, forward MACs per image

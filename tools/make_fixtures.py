@@ -66,6 +66,10 @@ MODELS = {
     # name: (constructor, config, input shape)
     "cnn6": (lambda cfg: CNN6(cfg["num_classes"], cfg["width"]), {"num_classes": 7, "width": 0.25}, (4, 1, 48, 48)),
 }
+from fixtures_r003 import MODELS as _R003_MODELS  # noqa: E402  (unet, vit)
+MODELS.update(_R003_MODELS)
+from fixtures_efficientnet import MODELS as _EFFICIENTNET_MODELS  # noqa: E402  (efficientnet-b0)
+MODELS.update(_EFFICIENTNET_MODELS)
 
 
 # ---- safetensors writer (Debian has no safetensors package; the format is simple) --------------
