@@ -67,6 +67,9 @@ MODELS = {
     "cnn6": (lambda cfg: CNN6(cfg["num_classes"], cfg["width"]), {"num_classes": 7, "width": 0.25}, (4, 1, 48, 48)),
 }
 
+import fixtures_vgg  # noqa: E402  (tools/fixtures_vgg.py: the VGG family and the shallow CNN)
+MODELS.update(fixtures_vgg.MODELS)
+
 
 # ---- safetensors writer (Debian has no safetensors package; the format is simple) --------------
 
