@@ -48,9 +48,9 @@ class VggNet : public nn::Module {
   }
 
   Tensor forward(const Tensor& x) override {
-    FER_CHECK(x.dim() == 4 && x.shape()[2] >= 32 && x.shape()[2] < 48 && x.shape()[3] >= 32 && x.shape()[3] < 48,
+    FER_CHECK(x.ndim() == 4 && x.shape()[2] >= 32 && x.shape()[2] < 48 && x.shape()[3] >= 32 && x.shape()[3] < 48,
               "VGGNet: expects [N, 1, H, W] crops with 32 <= H, W < 48 (40x40 in the reference, so that the "
-              "last map is 2x2 and lin1 sees 512*2*2 features), got " << describe(x)
+              "last map is 2x2 and lin1 sees 512*2*2 features), got " << fer::describe(x)
                                                                    << "; hint: feed TenCrop(40) crops");
     Tensor h = x;
     for (int i = 0; i < 8; ++i) {
