@@ -6,6 +6,7 @@
 #include "models/efficientnet.h"
 #include "models/r003.h"
 #include "models/small_cnns.h"
+#include "models/vgg.h"
 #include "tensor/autograd.h"
 #include "tensor/op_stats.h"
 
@@ -16,6 +17,7 @@ const std::vector<ModelSpec>& all_models() {
     std::vector<ModelSpec> v;
     v.push_back({"cnn6", "R001", "six valid 3x3 convs with BN, pool+dropout every second layer, FC 1024-512", 1, 48, 7,
                  "r001-cnn6", 1512295, 70210624, build_cnn6});
+    append_vgg_models(v);
     append_r003_models(v);
     append_efficientnet_models(v);
     return v;

@@ -8,5 +8,6 @@
 namespace fer::models {
 
 nn::ModulePtr build_cnn6(const ModelConfig& config);
+nn::ModulePtr build_shallow(const ModelConfig& config);  // R002's shallow CNN (models/shallow.cpp, MODELS.md 4.1)
 
 }  // namespace fer::models

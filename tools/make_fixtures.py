@@ -71,6 +71,9 @@ MODELS.update(_R003_MODELS)
 from fixtures_efficientnet import MODELS as _EFFICIENTNET_MODELS  # noqa: E402  (efficientnet-b0)
 MODELS.update(_EFFICIENTNET_MODELS)
 
+import fixtures_vgg  # noqa: E402  (tools/fixtures_vgg.py: the VGG family and the shallow CNN)
+MODELS.update(fixtures_vgg.MODELS)
+
 
 # ---- safetensors writer (Debian has no safetensors package; the format is simple) --------------
 
