@@ -33,12 +33,12 @@ struct FlagBinding {
 };
 
 void list_models() {
-  std::printf("%-22s %-8s %12s %10s  %s\n", "model", "input", "parameters", "MACs", "source / description");
+  std::printf("%-18s %-9s %12s %10s  %s\n", "model", "input", "parameters", "MACs", "source / description");
   for (const auto& m : fer::models::all_models()) {
-    char input[32];
-    std::snprintf(input, sizeof input, "%lldx%lld", static_cast<long long>(m.input_channels),
-                  static_cast<long long>(m.input_size));
-    std::printf("%-22s %-8s %12lld %9.1fM  %s: %s\n", m.name.c_str(), input, static_cast<long long>(m.expected_params),
+    char input[48];
+    std::snprintf(input, sizeof input, "%lldx%lldx%lld", static_cast<long long>(m.input_channels),
+                  static_cast<long long>(m.input_size), static_cast<long long>(m.input_size));
+    std::printf("%-18s %-9s %12lld %9.1fM  %s: %s\n", m.name.c_str(), input, static_cast<long long>(m.expected_params),
                 static_cast<double>(m.expected_macs) / 1e6, m.source.c_str(), m.description.c_str());
   }
 }

@@ -299,6 +299,8 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
 
   // 3. model
   const models::ModelSpec& spec = models::find_model(config.model);
+  FER_CHECK(spec.default_classes > 0, "--model " << spec.name << " is not a classifier (its output is "
+                                                 << "a reconstruction); fertrain trains classifiers only");
   manual_seed(config.seed);
   Generator& gen = default_generator();
   nn::ModulePtr model = models::build_model(config.model, {td.dataset.num_classes(), config.width, config.model_variant});
