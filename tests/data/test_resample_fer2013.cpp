@@ -14,12 +14,13 @@
 #include "data/pixel_hash.h"
 #include "data/resample.h"
 #include "data/splits.h"
+#include "kernels/common.h"
 #include "tests/support/fer_data.h"
 
 using namespace fer::data;
 
 namespace {
-const Dataset& fer() {
+const Dataset& fer2013() {
   static const Dataset ds = read_image_folders(fer::test::fer_data_root() / "fer2013");
   return ds;
 }
@@ -32,7 +33,7 @@ constexpr int64_t kTrain = 28709, kMajority = 7215;  // happy
 }  // namespace
 
 TEST_CASE("fer2013 resample: ROS raises every class to 7,215 and adds no evaluation leak") {
-  const Dataset& ds = fer();
+  const Dataset& ds = fer2013();
   const auto train = indices_of_split(ds, Split::training);
   const auto pub = indices_of_split(ds, Split::public_test);
   REQUIRE(static_cast<int64_t>(train.size()) == kTrain);
@@ -60,7 +61,7 @@ TEST_CASE("fer2013 resample: ROS raises every class to 7,215 and adds no evaluat
 }
 
 TEST_CASE("fer2013 resample: SMOTE (k = 5) on Training, timed; samples stay in their class's pixel range") {
-  const Dataset& ds = fer();
+  const Dataset& ds = fer2013();
   const auto train = indices_of_split(ds, Split::training);
   const auto pub = indices_of_split(ds, Split::public_test);
   const auto t0 = std::chrono::steady_clock::now();
@@ -85,7 +86,7 @@ TEST_CASE("fer2013 resample: SMOTE (k = 5) on Training, timed; samples stay in t
 }
 
 TEST_CASE("fer2013 resample: exact 5-NN over all 28,709 Training images, timed, spot-checked against the loops") {
-  const Dataset& ds = fer();
+  const Dataset& ds = fer2013();
   const auto train = indices_of_split(ds, Split::training);
   const auto t0 = std::chrono::steady_clock::now();
   KnnOptions g;
@@ -119,7 +120,7 @@ TEST_CASE("fer2013 resample: exact 5-NN over all 28,709 Training images, timed, 
 }
 
 TEST_CASE("fer2013 resample: SMOTE+Tomek and SMOTE+ENN on a stratified 10% of Training") {
-  const Dataset& ds = fer();
+  const Dataset& ds = fer2013();
   const auto train = indices_of_split(ds, Split::training);
   const auto part = stratified_split(ds, train, 0.1, 4).first;  // 2,871 images
   for (ResampleMethod m : {ResampleMethod::smote_tomek, ResampleMethod::smote_enn}) {
@@ -139,7 +140,7 @@ TEST_CASE("fer2013 resample: SMOTE+Tomek and SMOTE+ENN on a stratified 10% of Tr
 }
 
 TEST_CASE("fer2013 resample: R004's protocol (resample all of FER2013, then split 80/10/10) leaks") {
-  const Dataset& ds = fer();
+  const Dataset& ds = fer2013();
   std::vector<int64_t> all(static_cast<size_t>(ds.size()));
   for (int64_t i = 0; i < ds.size(); ++i) all[i] = i;
   const R004Split none = r004_resample_then_split(ds, all, ResampleMethod::none, {});

@@ -14,6 +14,7 @@
 #include "data/knn.h"
 #include "data/pixel_hash.h"
 #include "data/resample.h"
+#include "data/sampler.h"
 #include "kernels/common.h"
 #include "kernels/philox.h"
 
@@ -248,7 +249,7 @@ TEST_CASE("resample: SMOTE samples lie on segments between a training image and 
         if (u < -1e-9 || u > 1 + 1e-9) continue;
         double worst = 0;
         for (int p = 0; p < kImagePixels; ++p) worst = std::max(worst, std::fabs(z[p] - (x[p] + u * (double(y[p]) - x[p]))));
-        if (worst <= 0.5 + 1e-3) {
+        if (worst <= 0.6) {  // 0.5 rounding + the least-squares error of u (a wrong segment is off by tens)
           found = true;
           strictly_inside += (u > 0.01 && u < 0.99) ? 1 : 0;
         }
