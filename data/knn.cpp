@@ -106,9 +106,6 @@ void knn_gemm(const Dataset& ds, const std::vector<int64_t>& ref, const std::vec
   tops.reserve(Q);
   for (int64_t q = 0; q < Q; ++q) tops.push_back(TopK{out.dist2.data() + q * out.k, out.index.data() + q * out.k, out.k});
 
-  std::vector<float> qa(static_cast<size_t>(std::min(Q, kQB) * P));
-  std::vector<float> rb(static_cast<size_t>(std::min(R, kRB) * P));
-  std::vector<float> tile(static_cast<size_t>(std::min(Q, kQB) * std::min(R, kRB)));
   auto to_float = [&](const std::vector<int64_t>& idx, int64_t i0, int64_t n, float* dst) {
 #pragma omp parallel for schedule(static)
     for (int64_t t = 0; t < n; ++t) {
@@ -117,7 +114,58 @@ void knn_gemm(const Dataset& ds, const std::vector<int64_t>& ref, const std::vec
       for (int p = 0; p < P; ++p) f[p] = static_cast<float>(a[p]);
     }
   };
+  // Scans a tile: query positions qb..qb+nq against reference positions rb..rb+nr, element (t, s)
+  // of the GEMM result at C[t * row_stride + s * col_stride].
+  auto scan = [&](int64_t qb, int64_t nq, int64_t rb, int64_t nr, const float* C, int64_t row_stride,
+                  int64_t col_stride) {
+#pragma omp parallel for schedule(dynamic, 16)
+    for (int64_t t = 0; t < nq; ++t) {
+      const int64_t q = qb + t;
+      TopK& top = tops[q];
+      const uint8_t* a = ds.image(query[q]);
+      const float* row = C + t * row_stride;
+      const double na = static_cast<double>(qn2[q]);
+      const double sa = qn1[q];
+      for (int64_t s = 0; s < nr; ++s) {
+        const int64_t r = rb + s;
+        const int64_t j = ref[r];
+        if (exclude_self && j == query[q]) continue;
+        const double est = na + static_cast<double>(rn2[r]) - 2.0 * static_cast<double>(row[s * col_stride]);
+        const double lower = est - (slope * sa * rn1[r] + 1.0);
+        if (lower > static_cast<double>(top.bound())) continue;  // provably farther than the k-th
+        top.offer(squared_distance(a, ds.image(j)), j);
+      }
+    }
+  };
 
+  if (ref == query) {
+    // One list against itself: the distance matrix is symmetric, so only tiles on and above the
+    // block diagonal are computed, and an off-diagonal tile serves both of its blocks (half the
+    // GEMM work).
+    constexpr int64_t kB = 2048;
+    std::vector<float> xa(static_cast<size_t>(std::min(Q, kB) * P)), xb(xa.size());
+    std::vector<float> tile(static_cast<size_t>(std::min(Q, kB) * std::min(Q, kB)));
+    for (int64_t b0 = 0; b0 < Q; b0 += kB) {
+      const int64_t nb0 = std::min(kB, Q - b0);
+      to_float(query, b0, nb0, xa.data());
+      for (int64_t b1 = b0; b1 < Q; b1 += kB) {
+        const int64_t nb1 = std::min(kB, Q - b1);
+        const float* other = xa.data();
+        if (b1 != b0) {
+          to_float(query, b1, nb1, xb.data());
+          other = xb.data();
+        }
+        cpu::gemm<float>(false, true, nb0, nb1, P, 1.0f, xa.data(), P, other, P, 0.0f, tile.data(), nb1);
+        scan(b0, nb0, b1, nb1, tile.data(), nb1, 1);
+        if (b1 != b0) scan(b1, nb1, b0, nb0, tile.data(), 1, nb1);
+      }
+    }
+    return;
+  }
+
+  std::vector<float> qa(static_cast<size_t>(std::min(Q, kQB) * P));
+  std::vector<float> rb(static_cast<size_t>(std::min(R, kRB) * P));
+  std::vector<float> tile(static_cast<size_t>(std::min(Q, kQB) * std::min(R, kRB)));
   for (int64_t q0 = 0; q0 < Q; q0 += kQB) {
     const int64_t nq = std::min(kQB, Q - q0);
     to_float(query, q0, nq, qa.data());
@@ -125,24 +173,7 @@ void knn_gemm(const Dataset& ds, const std::vector<int64_t>& ref, const std::vec
       const int64_t nr = std::min(kRB, R - r0);
       to_float(ref, r0, nr, rb.data());
       cpu::gemm<float>(false, true, nq, nr, P, 1.0f, qa.data(), P, rb.data(), P, 0.0f, tile.data(), nr);
-#pragma omp parallel for schedule(dynamic, 16)
-      for (int64_t t = 0; t < nq; ++t) {
-        const int64_t q = q0 + t;
-        TopK& top = tops[q];
-        const uint8_t* a = ds.image(query[q]);
-        const float* row = tile.data() + t * nr;
-        const double na = static_cast<double>(qn2[q]);
-        const double sa = qn1[q];
-        for (int64_t s = 0; s < nr; ++s) {
-          const int64_t r = r0 + s;
-          const int64_t j = ref[r];
-          if (exclude_self && j == query[q]) continue;
-          const double est = na + static_cast<double>(rn2[r]) - 2.0 * static_cast<double>(row[s]);
-          const double lower = est - (slope * sa * rn1[r] + 1.0);
-          if (lower > static_cast<double>(top.bound())) continue;  // provably farther than the k-th
-          top.offer(squared_distance(a, ds.image(j)), j);
-        }
-      }
+      scan(q0, nq, r0, nr, tile.data(), nr, 1);
     }
   }
 }

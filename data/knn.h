@@ -15,6 +15,8 @@
 //          (integer distance) only when e - bound <= the current k-th exact distance of that query;
 //          every other reference is provably farther. The result is therefore the exact one,
 //          identical to `loops` (the unit tests check that, ties and duplicates included).
+//          When query and ref are the same list (SMOTE, Tomek, ENN), the matrix is symmetric: only the
+//          2048 x 2048 tiles on and above the block diagonal are multiplied, each serving both blocks.
 //   automatic (default): loops below 2^20 query x reference pairs, gemm above.
 // Speed on the 2-core dev machine (OpenBLAS): 28,709 x 28,709 Training images, k = 5, in tens of
 // seconds (data/README.md has the measured figure); loops would take many minutes.

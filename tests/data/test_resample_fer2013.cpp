@@ -80,7 +80,8 @@ TEST_CASE("fer2013 resample: SMOTE (k = 5) on Training, timed; samples stay in t
   const std::vector<int64_t> m = match_images(ds, &train, r.train, &gen);
   int64_t copies = 0;
   for (int64_t j : m) copies += j >= 0 ? 1 : 0;
-  CHECK(copies < r.added / 20);
+  // Mostly x_nn = x (FER2013's exact duplicates are each other's nearest neighbours), rarely u ~ 0.
+  CHECK(copies < r.added / 10);
   MESSAGE("SMOTE on Training: " << r.added << " samples in " << s << " s (" << omp_get_max_threads()
                                 << " threads), " << copies << " identical to a training image");
 }
@@ -134,7 +135,7 @@ TEST_CASE("fer2013 resample: SMOTE+Tomek and SMOTE+ENN on a stratified 10% of Tr
     int64_t total = 0;
     for (int64_t c : r.counts_after) total += c;
     CHECK(total == r.train.size());
-    MESSAGE(resample_method_name(m) << " on " << part.size() << " Training images: +" << r.added << " -" << r.removed
+    MESSAGE(std::string(resample_method_name(m)) << " on " << part.size() << " Training images: +" << r.added << " -" << r.removed
                                     << " in " << s << " s; " << r.notes.back() << "; " << r.notes[r.notes.size() - 2]);
   }
 }
@@ -146,12 +147,12 @@ TEST_CASE("fer2013 resample: R004's protocol (resample all of FER2013, then spli
   const R004Split none = r004_resample_then_split(ds, all, ResampleMethod::none, {});
   const R004Split ros = r004_resample_then_split(ds, all, ResampleMethod::ros, {});
   CHECK(ros.resampled.train.size() == 7 * (7215 + 895));
-  // Without resampling the random split only inherits FER2013's own duplicates (a few %); ROS puts
+  // Without resampling the random split only inherits FER2013's own duplicates (about 7%); ROS puts
   // twins of training images into a large part of the test split.
   const double f_none = double(none.leak.train_test_overlap) / double(none.test.size());
   const double f_ros = double(ros.leak.train_test_overlap) / double(ros.test.size());
-  CHECK(f_none < 0.05);
-  CHECK(f_ros > 0.25);
+  CHECK(f_none < 0.10);  // FER2013's own duplicates: 2,805 of 32,298 images sit in duplicate groups
+  CHECK(f_ros > 0.40);
   MESSAGE("R004 protocol on " << ds.size() << " images: no resampling: " << none.leak.train_test_overlap << " of "
                               << none.test.size() << " test images (" << 100 * f_none
                               << "%) occur in train; ROS: " << ros.leak.train_test_overlap << " of "

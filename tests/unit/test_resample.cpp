@@ -142,6 +142,42 @@ TEST_CASE("knn: gemm path equals the integer loops and a sort, near-identical br
   CHECK(t.row_dist2(0)[0] == 2304 * 16);
 }
 
+TEST_CASE("knn: one list against itself over several 2048-blocks (symmetric tiles) matches the loops") {
+  Dataset ds = empty_fer7();
+  std::vector<std::vector<uint8_t>> bases;
+  for (int b = 0; b < 4; ++b) bases.push_back(random_image(5, 3000 + b, 110, 146));
+  for (int i = 0; i < 2600; ++i) {
+    if (i % 50 == 49) {  // an exact duplicate of an earlier image
+      ds.push_back(ds.image(i / 2), i % 7, Split::training, name_of("dup", i));
+      continue;
+    }
+    std::vector<uint8_t> img = bases[i % 4];
+    for (int t = 0; t < 3; ++t) {
+      const int p = static_cast<int>(uniform_index(5, kTestStream | 9000, 3 * i + t, kImagePixels));
+      img[p] = static_cast<uint8_t>(img[p] - 1 - (i + t) % 4);
+    }
+    ds.push_back(img.data(), i % 7, Split::training, name_of("v", i));
+  }
+  const std::vector<int64_t> all = iota_n(ds.size());
+  KnnOptions g;
+  g.method = KnnMethod::gemm;
+  const Neighbours a = knn(ds, all, all, 3, g);
+  std::vector<int64_t> spot;
+  for (int64_t q = 0; q < ds.size(); q += 23) spot.push_back(q);
+  spot.push_back(ds.size() - 1);
+  KnnOptions l;
+  l.method = KnnMethod::loops;
+  const Neighbours b = knn(ds, all, spot, 3, l);
+  int64_t mismatches = 0;
+  for (size_t t = 0; t < spot.size(); ++t)
+    for (int c = 0; c < 3; ++c)
+      mismatches += (a.row(spot[t])[c] != b.row(static_cast<int64_t>(t))[c] ||
+                     a.row_dist2(spot[t])[c] != b.row_dist2(static_cast<int64_t>(t))[c]);
+  CHECK(mismatches == 0);
+  CHECK(a.row(99)[0] == 24);  // image 99 copies 49, itself a copy of 24: distance 0, smallest index first
+  CHECK(a.row_dist2(99)[0] == 0);
+}
+
 TEST_CASE("knn: padding when fewer than k candidates, bad arguments") {
   Dataset ds = empty_fer7();
   for (int v : {0, 10, 20}) push_constant(ds, v, 0);
