@@ -51,8 +51,10 @@ void check_inputs(const Dataset& ds, const std::vector<int64_t>& ref, const std:
   FER_CHECK(static_cast<int64_t>(ds.pixels.size()) == ds.size() * kImagePixels,
             "knn: dataset holds " << ds.pixels.size() << " pixel bytes for " << ds.size() << " images; expected "
                                   << ds.size() * kImagePixels);
-  for (int64_t i : ref) FER_CHECK(i >= 0 && i < ds.size(), "knn: reference index " << i << " is outside 0.." << ds.size() - 1);
-  for (int64_t i : query) FER_CHECK(i >= 0 && i < ds.size(), "knn: query index " << i << " is outside 0.." << ds.size() - 1);
+  for (int64_t i : ref)
+    FER_CHECK(i >= 0 && i < ds.size(), "knn: reference index " << i << " is outside 0.." << ds.size() - 1);
+  for (int64_t i : query)
+    FER_CHECK(i >= 0 && i < ds.size(), "knn: query index " << i << " is outside 0.." << ds.size() - 1);
   std::vector<int64_t> sorted = ref;
   std::sort(sorted.begin(), sorted.end());
   const auto dup = std::adjacent_find(sorted.begin(), sorted.end());
@@ -104,7 +106,8 @@ void knn_gemm(const Dataset& ds, const std::vector<int64_t>& ref, const std::vec
 
   std::vector<TopK> tops;
   tops.reserve(Q);
-  for (int64_t q = 0; q < Q; ++q) tops.push_back(TopK{out.dist2.data() + q * out.k, out.index.data() + q * out.k, out.k});
+  for (int64_t q = 0; q < Q; ++q)
+    tops.push_back(TopK{out.dist2.data() + q * out.k, out.index.data() + q * out.k, out.k});
 
   auto to_float = [&](const std::vector<int64_t>& idx, int64_t i0, int64_t n, float* dst) {
 #pragma omp parallel for schedule(static)
@@ -192,7 +195,7 @@ Neighbours knn(const Dataset& ds, const std::vector<int64_t>& ref, const std::ve
   KnnMethod method = options.method;
   if (method == KnnMethod::automatic)
     method = static_cast<double>(out.queries) * static_cast<double>(ref.size()) < 1048576.0 ? KnnMethod::loops
-                                                                                          : KnnMethod::gemm;
+                                                                                            : KnnMethod::gemm;
   if (method == KnnMethod::loops)
     knn_loops(ds, ref, query, options.exclude_self, out);
   else

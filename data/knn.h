@@ -43,10 +43,10 @@ struct KnnOptions {
 };
 
 struct Neighbours {
-  int64_t queries = 0;          // number of query images
-  int k = 0;                    // neighbours per query (columns)
-  std::vector<int64_t> index;   // queries * k dataset indices, row q nearest first; -1 = fewer than k exist
-  std::vector<int64_t> dist2;   // the exact squared distances; -1 where index is -1
+  int64_t queries = 0;         // number of query images
+  int k = 0;                   // neighbours per query (columns)
+  std::vector<int64_t> index;  // queries * k dataset indices, row q nearest first; -1 = fewer than k exist
+  std::vector<int64_t> dist2;  // the exact squared distances; -1 where index is -1
 
   const int64_t* row(int64_t q) const { return index.data() + q * k; }
   const int64_t* row_dist2(int64_t q) const { return dist2.data() + q * k; }

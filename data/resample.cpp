@@ -28,11 +28,16 @@ ResampleMethod resample_method_from_name(std::string_view name) {
 
 const char* resample_method_name(ResampleMethod method) {
   switch (method) {
-    case ResampleMethod::none: return "none";
-    case ResampleMethod::ros: return "ros";
-    case ResampleMethod::smote: return "smote";
-    case ResampleMethod::smote_tomek: return "smote_tomek";
-    case ResampleMethod::smote_enn: return "smote_enn";
+    case ResampleMethod::none:
+      return "none";
+    case ResampleMethod::ros:
+      return "ros";
+    case ResampleMethod::smote:
+      return "smote";
+    case ResampleMethod::smote_tomek:
+      return "smote_tomek";
+    case ResampleMethod::smote_enn:
+      return "smote_enn";
   }
   return "?";
 }
@@ -40,12 +45,14 @@ const char* resample_method_name(ResampleMethod method) {
 namespace {
 
 void check_index_list(const Dataset& ds, const std::vector<int64_t>& indices, const char* what) {
-  for (int64_t i : indices) FER_CHECK(i >= 0 && i < ds.size(), what << ": index " << i << " is outside 0.." << ds.size() - 1);
+  for (int64_t i : indices)
+    FER_CHECK(i >= 0 && i < ds.size(), what << ": index " << i << " is outside 0.." << ds.size() - 1);
   std::vector<int64_t> sorted = indices;
   std::sort(sorted.begin(), sorted.end());
   const auto dup = std::adjacent_find(sorted.begin(), sorted.end());
   FER_CHECK(dup == sorted.end(),
-            what << ": index " << *dup << " is listed twice; hint: pass each training image once (resample it, not the list)");
+            what << ": index " << *dup
+                 << " is listed twice; hint: pass each training image once (resample it, not the list)");
 }
 
 // Classes a cleaning rule may remove from: all, or all but the minority (fewest images among the
@@ -61,7 +68,9 @@ std::vector<char> cleanable_classes(const Dataset& ds, const std::vector<int64_t
   return ok;
 }
 
-std::vector<int64_t> count_in(const Dataset& ds) { return class_counts(ds); }
+std::vector<int64_t> count_in(const Dataset& ds) {
+  return class_counts(ds);
+}
 
 std::string counts_text(const Dataset& ds, const std::vector<int64_t>& counts) {
   std::ostringstream os;
@@ -80,8 +89,8 @@ std::vector<int64_t> tomek_removals(const Dataset& ds, const std::vector<int64_t
   std::iota(sorted.begin(), sorted.end(), int64_t{0});
   std::sort(sorted.begin(), sorted.end(), [&](int64_t a, int64_t b) { return indices[a] < indices[b]; });
   auto position = [&](int64_t idx) {
-    const auto it = std::lower_bound(sorted.begin(), sorted.end(), idx,
-                                     [&](int64_t pos, int64_t v) { return indices[pos] < v; });
+    const auto it =
+        std::lower_bound(sorted.begin(), sorted.end(), idx, [&](int64_t pos, int64_t v) { return indices[pos] < v; });
     return *it;
   };
   std::vector<int64_t> out;

@@ -3,7 +3,7 @@
 //
 // R004 oversampled the whole of FER2013 and split afterwards (80/10/10), so copies of training
 // faces (ROS) and interpolations of training faces (SMOTE) landed in its test split, and it reported
-// 86-87% (top-1). Here resampling takes the training indices only and returns a new training set;
+// 86-87% top-1, 96-97% top-3 (against 66% without). Here resampling takes the training indices only and returns a new training set;
 // evaluation images are never touched. `check_no_leak` refuses an evaluation set whose pixels occur
 // in the training set; `r004_resample_then_split` reproduces the flawed protocol so that the leak
 // can be measured (data/README.md has the figures on FER2013).
@@ -58,15 +58,15 @@ enum class ResampleMethod { none, ros, smote, smote_tomek, smote_enn };
 ResampleMethod resample_method_from_name(std::string_view name);
 const char* resample_method_name(ResampleMethod method);
 
-enum class EnnKind { all, mode };                    // imblearn's kind_sel
+enum class EnnKind { all, mode };                   // imblearn's kind_sel
 enum class CleaningStrategy { all, not_minority };  // imblearn's 'all' and 'auto' for cleaning
 
 struct ResampleOptions {
   int k = 5;          // SMOTE neighbours (imblearn k_neighbors)
   uint64_t seed = 0;  // Philox key of every draw
   // target: every class up to the majority count (imblearn's 'auto'); no other target yet.
-  int enn_k = 3;                   // ENN neighbours (imblearn n_neighbors)
-  EnnKind enn_kind = EnnKind::all; // imblearn's default
+  int enn_k = 3;                    // ENN neighbours (imblearn n_neighbors)
+  EnnKind enn_kind = EnnKind::all;  // imblearn's default
 };
 
 struct Resampled {
@@ -75,8 +75,8 @@ struct Resampled {
   // split Training and sources "ros:<class>:<n>=<source copied>" or "smote:<class>:<n>" (n counts
   // per class from 0, class = its name).
   Dataset train;
-  int64_t added = 0;    // images generated (ROS copies, SMOTE samples)
-  int64_t removed = 0;  // images removed by Tomek/ENN cleaning (original or generated)
+  int64_t added = 0;                                 // images generated (ROS copies, SMOTE samples)
+  int64_t removed = 0;                               // images removed by Tomek/ENN cleaning (original or generated)
   std::vector<int64_t> counts_before, counts_after;  // per class
   std::vector<std::string> notes;                    // what was done, in words, with numbers
 };
@@ -97,10 +97,10 @@ std::vector<int64_t> enn_removals(const Dataset& ds, const std::vector<int64_t>&
 
 // Evaluation images whose pixels are byte-identical to some image of the training set.
 struct LeakReport {
-  int64_t train_test_overlap = 0;  // leaked test images
-  int64_t train_val_overlap = 0;   // leaked validation images
-  int64_t eval_images = 0;         // evaluation images examined
-  std::vector<int64_t> leaked;     // eval_ds indices of all leaked images, ascending
+  int64_t train_test_overlap = 0;     // leaked test images
+  int64_t train_val_overlap = 0;      // leaked validation images
+  int64_t eval_images = 0;            // evaluation images examined
+  std::vector<int64_t> leaked;        // eval_ds indices of all leaked images, ascending
   std::vector<std::string> examples;  // up to 5: "<eval source> (<split>, <label>) = train <source> (<label>)"
 };
 

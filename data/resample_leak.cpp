@@ -13,7 +13,9 @@ namespace fer::data {
 
 namespace {
 
-bool test_side(Split s) { return s == Split::public_test || s == Split::private_test || s == Split::test; }
+bool test_side(Split s) {
+  return s == Split::public_test || s == Split::private_test || s == Split::test;
+}
 
 std::string example_line(const Dataset& train, int64_t t, const Dataset& eval_ds, int64_t e) {
   std::ostringstream os;

@@ -50,8 +50,8 @@ TEST_CASE("fer2013 resample: ROS raises every class to 7,215 and adds no evaluat
   CHECK(rep.train_val_overlap == 0);
   CHECK(raw.size() >= 260);
   CHECK(raw.size() <= 290);
-  CHECK_THROWS_WITH_AS(check_no_leak(r.train, ds, pub, "PublicTest"), doctest::Contains("PublicTest images have pixels"),
-                       fer::Error);
+  CHECK_THROWS_WITH_AS(check_no_leak(r.train, ds, pub, "PublicTest"),
+                       doctest::Contains("PublicTest images have pixels"), fer::Error);
   const std::vector<int64_t> clean = without_leaks(r.train, ds, pub);
   CHECK(clean.size() == pub.size() - raw.size());
   CHECK_NOTHROW(check_no_leak(r.train, ds, clean, "PublicTest minus its Training duplicates"));
@@ -82,8 +82,8 @@ TEST_CASE("fer2013 resample: SMOTE (k = 5) on Training, timed; samples stay in t
   for (int64_t j : m) copies += j >= 0 ? 1 : 0;
   // Mostly x_nn = x (FER2013's exact duplicates are each other's nearest neighbours), rarely u ~ 0.
   CHECK(copies < r.added / 10);
-  MESSAGE("SMOTE on Training: " << r.added << " samples in " << s << " s (" << omp_get_max_threads()
-                                << " threads), " << copies << " identical to a training image");
+  MESSAGE("SMOTE on Training: " << r.added << " samples in " << s << " s (" << omp_get_max_threads() << " threads), "
+                                << copies << " identical to a training image");
 }
 
 TEST_CASE("fer2013 resample: exact 5-NN over all 28,709 Training images, timed, spot-checked against the loops") {
@@ -113,10 +113,9 @@ TEST_CASE("fer2013 resample: exact 5-NN over all 28,709 Training images, timed, 
     zero += nn.row_dist2(i)[0] == 0 ? 1 : 0;
     same_label += ds.labels[nn.row(i)[0]] == ds.labels[i] ? 1 : 0;
   }
-  MESSAGE("exact 5-NN, 28,709 x 28,709 Training images: " << s << " s with " << omp_get_max_threads()
-                                                          << " threads; 1-NN has the same label for " << same_label
-                                                          << " images (" << 100.0 * same_label / kTrain
-                                                          << "%), is an exact duplicate for " << zero);
+  MESSAGE("exact 5-NN, 28,709 x 28,709 Training images: "
+          << s << " s with " << omp_get_max_threads() << " threads; 1-NN has the same label for " << same_label
+          << " images (" << 100.0 * same_label / kTrain << "%), is an exact duplicate for " << zero);
   CHECK(zero > 0);
 }
 
@@ -135,8 +134,9 @@ TEST_CASE("fer2013 resample: SMOTE+Tomek and SMOTE+ENN on a stratified 10% of Tr
     int64_t total = 0;
     for (int64_t c : r.counts_after) total += c;
     CHECK(total == r.train.size());
-    MESSAGE(std::string(resample_method_name(m)) << " on " << part.size() << " Training images: +" << r.added << " -" << r.removed
-                                    << " in " << s << " s; " << r.notes.back() << "; " << r.notes[r.notes.size() - 2]);
+    MESSAGE(std::string(resample_method_name(m))
+            << " on " << part.size() << " Training images: +" << r.added << " -" << r.removed << " in " << s << " s; "
+            << r.notes.back() << "; " << r.notes[r.notes.size() - 2]);
   }
 }
 
@@ -155,8 +155,7 @@ TEST_CASE("fer2013 resample: R004's protocol (resample all of FER2013, then spli
   CHECK(f_ros > 0.40);
   MESSAGE("R004 protocol on " << ds.size() << " images: no resampling: " << none.leak.train_test_overlap << " of "
                               << none.test.size() << " test images (" << 100 * f_none
-                              << "%) occur in train; ROS: " << ros.leak.train_test_overlap << " of "
-                              << ros.test.size() << " (" << 100 * f_ros << "%), val " << ros.leak.train_val_overlap
-                              << " of " << ros.val.size() << "; " << ros.generated_in_test
-                              << " test images are ROS copies");
+                              << "%) occur in train; ROS: " << ros.leak.train_test_overlap << " of " << ros.test.size()
+                              << " (" << 100 * f_ros << "%), val " << ros.leak.train_val_overlap << " of "
+                              << ros.val.size() << "; " << ros.generated_in_test << " test images are ROS copies");
 }

@@ -205,9 +205,9 @@ TEST_CASE("resample: method names") {
 
 TEST_CASE("resample: ROS equalises the counts with copies of each class's own training images") {
   Dataset ds = empty_fer7();
-  push_random(ds, 9, 3, 0);    // happy: majority
-  push_random(ds, 2, 1, 100);  // disgust
-  push_random(ds, 5, 0, 200);  // angry
+  push_random(ds, 9, 3, 0);                        // happy: majority
+  push_random(ds, 2, 1, 100);                      // disgust
+  push_random(ds, 5, 0, 200);                      // angry
   push_random(ds, 4, 0, 300, Split::public_test);  // not training: must stay out
   std::vector<int64_t> train;
   for (int64_t i = 0; i < ds.size(); ++i)
@@ -246,9 +246,9 @@ TEST_CASE("resample: ROS equalises the counts with copies of each class's own tr
 
 TEST_CASE("resample: SMOTE samples lie on segments between a training image and one of its k same-class neighbours") {
   Dataset ds = empty_fer7();
-  push_random(ds, 12, 6, 0);    // neutral: majority
-  push_random(ds, 6, 2, 100);   // fear
-  push_random(ds, 3, 5, 200);   // surprise: k = 2 only (3 members)
+  push_random(ds, 12, 6, 0);   // neutral: majority
+  push_random(ds, 6, 2, 100);  // fear
+  push_random(ds, 3, 5, 200);  // surprise: k = 2 only (3 members)
   ResampleOptions opt;
   opt.seed = 5;
   opt.k = 3;
@@ -284,7 +284,8 @@ TEST_CASE("resample: SMOTE samples lie on segments between a training image and 
         const double u = num / den;
         if (u < -1e-9 || u > 1 + 1e-9) continue;
         double worst = 0;
-        for (int p = 0; p < kImagePixels; ++p) worst = std::max(worst, std::fabs(z[p] - (x[p] + u * (double(y[p]) - x[p]))));
+        for (int p = 0; p < kImagePixels; ++p)
+          worst = std::max(worst, std::fabs(z[p] - (x[p] + u * (double(y[p]) - x[p]))));
         if (worst <= 0.6) {  // 0.5 rounding + the least-squares error of u (a wrong segment is off by tens)
           found = true;
           strictly_inside += (u > 0.01 && u < 0.99) ? 1 : 0;
@@ -342,8 +343,8 @@ TEST_CASE("resample: Tomek links on a constructed line of constant images") {
 TEST_CASE("resample: ENN (k = 3) on constructed clusters, kind_sel all and mode, strategies") {
   // angry 0 3 7 12 | happy outlier 16 | happy 100..105 | angry outlier 130.
   Dataset ds = empty_fer7();
-  for (int v : {0, 3, 7, 12}) push_constant(ds, v, 0);  // 0..3
-  push_constant(ds, 16, 3);                              // 4: neighbours 12 7 3, all angry
+  for (int v : {0, 3, 7, 12}) push_constant(ds, v, 0);       // 0..3
+  push_constant(ds, 16, 3);                                  // 4: neighbours 12 7 3, all angry
   for (int v = 100; v <= 105; ++v) push_constant(ds, v, 3);  // 5..10
   push_constant(ds, 130, 0);                                 // 11: neighbours 105 104 103, all happy
   const std::vector<int64_t> all = iota_n(ds.size());
@@ -445,8 +446,8 @@ TEST_CASE("leak guard: R004's protocol (resample everything, then split) leaks; 
   CHECK(ros.leak.train_test_overlap >= 5);
   CHECK(ros.leak.train_val_overlap >= 5);
   CHECK(ros.generated_in_test > 0);
-  MESSAGE("R004 with ROS on 108 images: " << ros.leak.train_test_overlap << " of " << ros.test.size()
-                                          << " test and " << ros.leak.train_val_overlap << " of " << ros.val.size()
+  MESSAGE("R004 with ROS on 108 images: " << ros.leak.train_test_overlap << " of " << ros.test.size() << " test and "
+                                          << ros.leak.train_val_overlap << " of " << ros.val.size()
                                           << " validation images are pixel copies of training images");
   const R004Split sm = r004_resample_then_split(ds, pool, ResampleMethod::smote, opt);
   CHECK(sm.generated_in_test > 0);  // SMOTE samples (interpolated training faces) in the test split
