@@ -106,6 +106,7 @@ int main(int argc, char** argv) {
   FER_FLAG("--classes", classes, "7 (fer7) | 6 (fer6: disgust dropped)");
   FER_FLAG("--val", val, "auto | publictest | privatetest | split:F | none");
   FER_SWITCH("--skip-bad", skip_bad, "skip unreadable images/rows with a counted warning");
+  FER_FLAG("--resample", resample, "none | ros | smote | smote-tomek | smote-enn: resample the training split (leak-guarded)");
   FER_FLAG("--exclude", exclude, "file listing images to leave out (ferclean --out)");
   FER_FLAG("--synthetic-count", synthetic_count, "number of synthetic faces (no --data)");
 #undef FER_FLAG

@@ -10,7 +10,7 @@ namespace fer::tools {
 // One list of fields drives both directions of the JSON mapping.
 #define FER_CONFIG_FIELDS(X)                                                                              \
   X(model) X(width) X(model_variant) X(recipe) X(data) X(synthetic_count) X(classes) X(val) X(limit)     \
-  X(skip_bad) X(exclude) X(epochs) X(batch_size) X(lr) X(optimizer) X(momentum) X(nesterov)             \
+  X(skip_bad) X(exclude) X(resample) X(epochs) X(batch_size) X(lr) X(optimizer) X(momentum) X(nesterov)             \
   X(weight_decay) X(beta1) X(beta2) X(eps) X(grad_clip) X(scheduler) X(gamma) X(step_size)              \
   X(plateau_factor) X(plateau_patience) X(plateau_metric) X(min_lr) X(cosine_t0) X(cosine_tmult) X(warmup_epochs)         \
   X(early_stop_patience) X(early_stop_metric) X(loss) X(weighted_loss) X(label_smoothing) X(focal_gamma) X(sampler) X(hflip) \
@@ -75,6 +75,7 @@ void validate(const TrainConfig& c) {
                {"none", "exponential", "plateau", "exponential+plateau", "cosine", "cosine-restarts", "step"});
   check_choice("--loss", c.loss, {"ce", "focal"});
   check_choice("--sampler", c.sampler, {"shuffle", "balanced", "sequential"});
+  check_choice("--resample", c.resample, {"none", "ros", "smote", "smote-tomek", "smote-enn"});
   check_choice("--device", c.device, {"cpu", "cuda"});
   check_choice("--precision", c.precision, {"fp32", "tf32", "bf16"});
   check_choice("--plateau-metric", c.plateau_metric, {"val_loss", "val_acc"});

@@ -29,6 +29,7 @@ struct TrainConfig {
   int64_t limit = 0;               // use only the first N training images (seeded stratified), 0 = all
   bool skip_bad = false;           // skip unreadable images/rows with a counted warning
   std::string exclude;             // file listing images to leave out (ferclean's index)
+  std::string resample = "none";   // none | ros | smote | smote-tomek | smote-enn (training split only)
 
   // optimisation
   int64_t epochs = 5;

@@ -1,12 +1,14 @@
 // tools/common/train_data.cpp: see train_data.h.
 #include "tools/common/train_data.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <set>
 #include <sstream>
 
+#include "data/resample.h"
 #include "data/synthetic.h"
 #include "kernels/common.h"
 
@@ -26,6 +28,65 @@ bool source_matches(const std::string& source, const std::string& entry) {
   if (source == entry) return true;
   return source.size() > entry.size() && source.compare(source.size() - entry.size(), entry.size(), entry) == 0 &&
          source[source.size() - entry.size() - 1] == '/';
+}
+
+// Reports the raw overlap of Training with val/test; with config.resample, replaces the dataset by
+// [resampled training images | val images | test images not in val] and applies the leak guard.
+void apply_resampling(const TrainConfig& config, TrainData& out) {
+  const data::Dataset train_only = data::subset(out.dataset, out.plan.train);
+  const data::LeakReport raw = data::leak_report(train_only, out.dataset, out.plan.val, out.plan.test);
+  if (raw.train_val_overlap + raw.train_test_overlap > 0) {
+    std::ostringstream line;
+    line << "raw data: " << raw.train_val_overlap << " validation and " << raw.train_test_overlap
+         << " test images have exact pixel duplicates in the training split";
+    out.notes.push_back(line.str());
+  }
+  const data::ResampleMethod method = data::resample_method_from_name(config.resample);
+  if (method == data::ResampleMethod::none) return;
+
+  data::ResampleOptions options;
+  options.seed = config.seed;
+  data::Resampled r = data::resample(out.dataset, out.plan.train, method, options);
+  std::ostringstream line;
+  line << "--resample " << config.resample << ": training split " << out.plan.train.size() << " -> "
+       << r.train.size() << " images (+" << r.added << ", -" << r.removed << ")";
+  out.notes.push_back(line.str());
+  for (const std::string& n : r.notes) out.notes.push_back("  " + n);
+
+  // The evaluation images that survive the leak guard.
+  const std::vector<int64_t> val = data::without_leaks(r.train, out.dataset, out.plan.val);
+  std::vector<int64_t> test_only;  // test images that are not also validation images
+  for (int64_t i : out.plan.test)
+    if (!std::binary_search(out.plan.val.begin(), out.plan.val.end(), i)) test_only.push_back(i);
+  const std::vector<int64_t> test_clean = data::without_leaks(r.train, out.dataset, test_only);
+  const bool test_is_val = !out.plan.test.empty() && out.plan.test == out.plan.val;
+
+  data::Dataset combined = std::move(r.train);
+  data::SplitPlan plan;
+  for (int64_t i = 0; i < combined.size(); ++i) plan.train.push_back(i);
+  for (int64_t i : val) {
+    plan.val.push_back(combined.size());
+    combined.push_back(out.dataset.image(i), out.dataset.labels[static_cast<size_t>(i)],
+                       out.dataset.splits[static_cast<size_t>(i)], out.dataset.sources[static_cast<size_t>(i)]);
+  }
+  if (test_is_val) plan.test = plan.val;
+  for (int64_t i : test_clean) {
+    plan.test.push_back(combined.size());
+    combined.push_back(out.dataset.image(i), out.dataset.labels[static_cast<size_t>(i)],
+                       out.dataset.splits[static_cast<size_t>(i)], out.dataset.sources[static_cast<size_t>(i)]);
+  }
+  out.leaked_left_out = static_cast<int64_t>(out.plan.val.size() - val.size() + test_only.size() - test_clean.size());
+  std::ostringstream guard;
+  guard << "leak guard: " << out.leaked_left_out
+        << " evaluation images whose pixels occur in the resampled training set are left out";
+  out.notes.push_back(guard.str());
+  plan.train_desc = out.plan.train_desc + " resampled (" + config.resample + ")";
+  plan.val_desc = out.plan.val_desc + (val.size() < out.plan.val.size() ? " minus training duplicates" : "");
+  plan.test_desc = out.plan.test_desc + (test_clean.size() < test_only.size() ? " minus training duplicates" : "");
+  plan.notes = out.plan.notes;
+  combined.origin = out.dataset.origin + " + " + config.resample;
+  out.dataset = std::move(combined);
+  out.plan = std::move(plan);
 }
 
 }  // namespace
@@ -103,6 +164,7 @@ TrainData load_train_data(const TrainConfig& config) {
     out.plan.train = std::move(chosen);
     out.plan.train_desc += " (limited)";
   }
+  apply_resampling(config, out);
   out.weights = data::inverse_frequency_weights(out.dataset, out.plan.train);
   for (const std::string& w : out.weights.warnings) out.notes.push_back("warning: " + w);
   return out;

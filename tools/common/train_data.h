@@ -4,7 +4,12 @@
 //   a .csv file / a folder   -> data::load_dataset (FER2013 Kaggle CSV or train/ test/ folders)
 // then: class set (fer7 / fer6), images listed in config.exclude left out, the split plan
 // (config.val: auto | publictest | privatetest | split:F | none), and config.limit (a seeded
-// stratified subset of the training split). Class weights are computed on the final training split.
+// stratified subset of the training split), then config.resample (ROS / SMOTE / SMOTE+Tomek /
+// SMOTE+ENN, data/resample.h) of the training split only. Class weights are computed on the final
+// training split.
+// Leak guard: the raw overlap between Training and the evaluation splits (FER2013 has exact
+// duplicates across splits) is reported; after resampling, validation and test images whose pixels
+// occur in the resampled training set are left out of evaluation, and the count is reported.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +27,8 @@ struct TrainData {
   data::Dataset dataset;
   data::SplitPlan plan;        // indices into dataset
   data::ClassWeights weights;  // inverse frequency on plan.train
-  std::vector<std::string> notes;  // things the run should print (skipped images, limit, exclusions)
+  std::vector<std::string> notes;  // things the run should print (skipped images, limit, exclusions, leaks)
+  int64_t leaked_left_out = 0;     // evaluation images left out by the leak guard (resampled runs)
 };
 
 TrainData load_train_data(const TrainConfig& config);
