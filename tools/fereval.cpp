@@ -10,6 +10,7 @@
 // Several --checkpoint = an ensemble: the mean of the models' softmax; all must share the class
 // order. Splits follow data/splits.h with the checkpoint's own --val spec and seed: in the folder
 // layout --split test is PrivateTest when present, else all of test/.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -263,9 +264,9 @@ int main(int argc, char** argv) {
       return 0;
     }
     std::ostringstream o;
-    o << "fereval: " << (models.size() > 1 ? "ensemble of " + std::to_string(models.size()) + " checkpoints (mean of softmax)"
-                                           : std::string("checkpoint ") + first.path)
-      << "\n";
+    o << "fereval: ";
+    if (models.size() > 1) o << "ensemble of " << models.size() << " checkpoints (mean of softmax)\n";
+    else o << "checkpoint " << first.path << "\n";
     for (const LoadedModel& m : models)
       if (models.size() > 1) o << "  " << m.path << " (" << m.name << ")\n";
     o << "model:   " << first.name << ", classes " << first.classes.id << " (" << k << ")\n";

@@ -50,6 +50,12 @@ Run run_program(const std::string& program, const std::string& args) {
   return r;
 }
 
+std::string png_name(const char* prefix, int id) {
+  std::ostringstream s;
+  s << prefix << id << ".png";
+  return s.str();
+}
+
 size_t lines(const std::string& s) {
   size_t n = 0;
   for (char c : s) n += c == '\n';
@@ -84,11 +90,11 @@ struct Fixture {
     int id = 0;
     for (const std::string& c : kFolders) {
       for (int i = 0; i < 3; ++i)
-        fer::test::write_gray48(root / "train" / c / ("Training_" + std::to_string(id) + ".png"), fer::test::pattern(id)), ++id;
+        fer::test::write_gray48(root / "train" / c / png_name("Training_", id), fer::test::pattern(id)), ++id;
       for (int i = 0; i < 2; ++i)
-        fer::test::write_gray48(root / "test" / c / ("PublicTest_" + std::to_string(id) + ".png"), fer::test::pattern(id)), ++id;
+        fer::test::write_gray48(root / "test" / c / png_name("PublicTest_", id), fer::test::pattern(id)), ++id;
       for (int i = 0; i < 2; ++i)
-        fer::test::write_gray48(root / "test" / c / ("PrivateTest_" + std::to_string(id) + ".png"), fer::test::pattern(id)), ++id;
+        fer::test::write_gray48(root / "test" / c / png_name("PrivateTest_", id), fer::test::pattern(id)), ++id;
     }
     // ...except one PrivateTest image: the pixels of Training_0 (an angry training image), under happy.
     fer::test::write_gray48(root / "test" / "happy" / "PrivateTest_dup.png", fer::test::pattern(0));
