@@ -10,18 +10,17 @@
 // Several --checkpoint = an ensemble: the mean of the models' softmax; all must share the class
 // order. Splits follow data/splits.h with the checkpoint's own --val spec and seed: in the folder
 // layout --split test is PrivateTest when present, else all of test/.
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <sstream>
-
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include "data/dataset.h"
 #include "data/loader.h"
@@ -37,8 +36,8 @@
 namespace {
 
 namespace fs = std::filesystem;
-using nlohmann::json;
 using fer::tools::LoadedModel;
+using nlohmann::json;
 
 struct Figures {
   int64_t images = 0;
@@ -83,7 +82,9 @@ std::string splits_present(const fer::data::Dataset& ds) {
   return s.tellp() ? s.str() : std::string("none");
 }
 
-json finite_or_null(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+json finite_or_null(double v) {
+  return std::isfinite(v) ? json(v) : json(nullptr);
+}
 
 json figures_json(const std::optional<Figures>& f) {
   if (!f) return nullptr;
@@ -125,7 +126,8 @@ void write_artefacts(const fs::path& dir, const std::string& stem, const std::st
                              fer::nn::confusion_to_csv(f.report.confusion, names));
   fer::tools::confusion_matrix_chart(f.report.confusion, names, false, "Confusion matrix, " + title)
       .save_png((dir / ("confusion_" + stem + ".png")).string());
-  fer::tools::confusion_matrix_chart(f.report.confusion, names, true, "Confusion matrix, " + title + ", rows normalized")
+  fer::tools::confusion_matrix_chart(f.report.confusion, names, true,
+                                     "Confusion matrix, " + title + ", rows normalized")
       .save_png((dir / ("confusion_" + stem + "_normalized.png")).string());
   fer::nn::write_file_atomic((dir / ("classification_" + stem + ".txt")).string(), fer::nn::format_report(f.report));
 }
@@ -133,8 +135,9 @@ void write_artefacts(const fs::path& dir, const std::string& stem, const std::st
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"fereval: evaluate a checkpoint (or an ensemble of several) on a split of FER data, with every "
-               "figure also given without the images that duplicate Training images."};
+  CLI::App app{
+      "fereval: evaluate a checkpoint (or an ensemble of several) on a split of FER data, with every "
+      "figure also given without the images that duplicate Training images."};
   app.set_version_flag("--version", "fereval (fer) 0.1");
   std::vector<std::string> checkpoints;
   std::string data_path, split = "test", tta_flag = "none", device_flag = "cpu", out_dir, val_flag;
@@ -143,8 +146,9 @@ int main(int argc, char** argv) {
   app.add_option("--checkpoint", checkpoints, "fer checkpoint (best.safetensors); repeat for an ensemble")->required();
   app.add_option("--data", data_path, "FER2013 folder (train/ test/) or Kaggle CSV")->required();
   app.add_option("--split", split, "test | val | train (test: PrivateTest when present, else all of test/)");
-  app.add_option("--val", val_flag, "how the val split is made: auto | publictest | privatetest | split:F "
-                                    "(default: the checkpoint's own setting)");
+  app.add_option("--val", val_flag,
+                 "how the val split is made: auto | publictest | privatetest | split:F "
+                 "(default: the checkpoint's own setting)");
   app.add_option("--tta", tta_flag, "none | flip | tencrop (tencrop: models with a smaller input than 48x48)");
   app.add_option("--device", device_flag, "cpu | cuda");
   app.add_option("--batch-size", batch_size, "images per forward pass (before test-time augmentation)");
@@ -224,8 +228,7 @@ int main(int argc, char** argv) {
       if (!removed.count(indices[r])) dedup_rows.push_back(r);
     }
     const std::optional<Figures> all = compute(labels, probs, all_rows, names);
-    const std::optional<Figures> dedup =
-        split == "train" ? std::nullopt : compute(labels, probs, dedup_rows, names);
+    const std::optional<Figures> dedup = split == "train" ? std::nullopt : compute(labels, probs, dedup_rows, names);
 
     json j;
     j["checkpoints"] = checkpoints;
@@ -265,8 +268,10 @@ int main(int argc, char** argv) {
     }
     std::ostringstream o;
     o << "fereval: ";
-    if (models.size() > 1) o << "ensemble of " << models.size() << " checkpoints (mean of softmax)\n";
-    else o << "checkpoint " << first.path << "\n";
+    if (models.size() > 1)
+      o << "ensemble of " << models.size() << " checkpoints (mean of softmax)\n";
+    else
+      o << "checkpoint " << first.path << "\n";
     for (const LoadedModel& m : models)
       if (models.size() > 1) o << "  " << m.path << " (" << m.name << ")\n";
     o << "model:   " << first.name << ", classes " << first.classes.id << " (" << k << ")\n";

@@ -7,17 +7,16 @@
 // (sorted by path). Images go through the model in batches. An unreadable file gives one error
 // line on stderr (and an "errors" entry with --json); the others are still printed, and the exit
 // status is then 1.
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <iomanip>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <sstream>
-
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include "data/dataset.h"
 #include "data/image_io.h"
@@ -32,7 +31,8 @@ using nlohmann::json;
 
 bool is_image_name(const fs::path& p) {
   std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp";
 }
 
@@ -137,12 +137,8 @@ int main(int argc, char** argv) {
                        {"probabilities", all}});
     }
     if (as_json) {
-      const json j = {{"checkpoint", checkpoint},
-                      {"model", model.name},
-                      {"class_set", model.classes.id},
-                      {"classes", names},
-                      {"predictions", preds},
-                      {"errors", errors}};
+      const json j = {{"checkpoint", checkpoint}, {"model", model.name},  {"class_set", model.classes.id},
+                      {"classes", names},         {"predictions", preds}, {"errors", errors}};
       std::cout << j.dump() << "\n";
     } else {
       std::cout << text.str();

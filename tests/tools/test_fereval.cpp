@@ -5,18 +5,16 @@
 // (missing or foreign checkpoint, class-order mismatch, tencrop on a 48x48 model, unreadable image)
 // giving one clear line and a non-zero exit.
 #include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <nlohmann/json.hpp>
 
 #include "data/image_io.h"
 #include "tests/unit/test_data_fixtures.h"
@@ -39,10 +37,10 @@ std::string slurp(const fs::path& p) {
 }
 
 Run run_program(const std::string& program, const std::string& args) {
-  const std::string stem = (fs::temp_directory_path() / ("fer_test_" + program + "_" + std::to_string(::getpid())))
-                               .string();
-  const std::string cmd = std::string(FER_BINARY_DIR) + "/bin/" + program + " " + args + " > " + stem + ".out 2> " +
-                          stem + ".err";
+  const std::string stem =
+      (fs::temp_directory_path() / ("fer_test_" + program + "_" + std::to_string(::getpid()))).string();
+  const std::string cmd =
+      std::string(FER_BINARY_DIR) + "/bin/" + program + " " + args + " > " + stem + ".out 2> " + stem + ".err";
   const int status = std::system(cmd.c_str());
   Run r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(stem + ".out"), slurp(stem + ".err")};
   fs::remove(stem + ".out");
@@ -72,7 +70,8 @@ struct Fixture {
   bool ok = true;
 
   Fixture() {
-    const std::string small = "--synthetic-count 280 --width 0.25 --epochs 1 --batch-size 32 --threads 2 --no-progress ";
+    const std::string small =
+        "--synthetic-count 280 --width 0.25 --epochs 1 --batch-size 32 --threads 2 --no-progress ";
     struct Spec {
       std::string name, flags;
     };
@@ -88,13 +87,14 @@ struct Fixture {
     // data: per class 3 Training, 2 PublicTest, 2 PrivateTest images, all different...
     const fs::path root = dir / "data";
     int id = 0;
+    auto write = [&](const char* split_dir, const char* prefix, const std::string& c, int count) {
+      for (int i = 0; i < count; ++i, ++id)
+        fer::test::write_gray48(root / split_dir / c / png_name(prefix, id), fer::test::pattern(id));
+    };
     for (const std::string& c : kFolders) {
-      for (int i = 0; i < 3; ++i)
-        fer::test::write_gray48(root / "train" / c / png_name("Training_", id), fer::test::pattern(id)), ++id;
-      for (int i = 0; i < 2; ++i)
-        fer::test::write_gray48(root / "test" / c / png_name("PublicTest_", id), fer::test::pattern(id)), ++id;
-      for (int i = 0; i < 2; ++i)
-        fer::test::write_gray48(root / "test" / c / png_name("PrivateTest_", id), fer::test::pattern(id)), ++id;
+      write("train", "Training_", c, 3);
+      write("test", "PublicTest_", c, 2);
+      write("test", "PrivateTest_", c, 2);
     }
     // ...except one PrivateTest image: the pixels of Training_0 (an angry training image), under happy.
     fer::test::write_gray48(root / "test" / "happy" / "PrivateTest_dup.png", fer::test::pattern(0));
@@ -118,7 +118,8 @@ json parse_json(const Run& r) {
 
 void check_figures(const json& f, int64_t images) {
   CHECK(f.at("images").get<int64_t>() == images);
-  for (const char* key : {"accuracy", "top2_accuracy", "top3_accuracy", "balanced_accuracy", "macro_f1", "weighted_f1"}) {
+  for (const char* key :
+       {"accuracy", "top2_accuracy", "top3_accuracy", "balanced_accuracy", "macro_f1", "weighted_f1"}) {
     const double v = f.at(key).get<double>();
     CHECK_MESSAGE((v >= 0.0 && v <= 1.0), key);
   }
@@ -155,8 +156,8 @@ TEST_CASE("fereval: one checkpoint on PrivateTest, with the duplicate of a Train
 TEST_CASE("fereval: --split val (PublicTest), flip TTA, an ensemble of two checkpoints, --out, text report") {
   Fixture& fx = fixture();
   REQUIRE(fx.ok);
-  const json v = parse_json(run_program("fereval", "--checkpoint " + fx.ckpt_a + " --data " + fx.data +
-                                                       " --split val --tta flip --json"));
+  const json v = parse_json(
+      run_program("fereval", "--checkpoint " + fx.ckpt_a + " --data " + fx.data + " --split val --tta flip --json"));
   CHECK(v.at("split_description") == "PublicTest");
   CHECK(v.at("tta") == "flip");
   check_figures(v.at("all"), 14);
@@ -253,8 +254,8 @@ TEST_CASE("ferpredict: files and folders, any size and colour, --top, --json, an
   }
 
   fer::test::write_text(d / "broken.png", "this is not a PNG");
-  const Run bad = run_program("ferpredict", "--checkpoint " + fx.ckpt_a + " " + (d / "broken.png").string() + " " +
-                                                (d / "face.png").string());
+  const Run bad = run_program(
+      "ferpredict", "--checkpoint " + fx.ckpt_a + " " + (d / "broken.png").string() + " " + (d / "face.png").string());
   INFO(bad.out);
   INFO(bad.err);
   CHECK(bad.code != 0);

@@ -91,17 +91,20 @@ Tta tta_from_name(const std::string& name) {
 
 const char* tta_name(Tta tta) {
   switch (tta) {
-    case Tta::flip: return "flip";
-    case Tta::tencrop: return "tencrop";
-    default: return "none";
+    case Tta::flip:
+      return "flip";
+    case Tta::tencrop:
+      return "tencrop";
+    default:
+      return "none";
   }
 }
 
 void check_tta(const LoadedModel& m, Tta tta) {
   FER_CHECK(tta != Tta::tencrop || m.input.size < data::kImageSide,
-            "--tta tencrop needs a crop-size model (input smaller than the " << data::kImageSide << "x"
-                << data::kImageSide << " images, e.g. 40x40); " << m.name << " in '" << m.path << "' takes "
-                << m.input.size << "x" << m.input.size << "; hint: --tta flip or --tta none");
+            "--tta tencrop needs a crop-size model (input smaller than the "
+                << data::kImageSide << "x" << data::kImageSide << " images, e.g. 40x40); " << m.name << " in '"
+                << m.path << "' takes " << m.input.size << "x" << m.input.size << "; hint: --tta flip or --tta none");
 }
 
 Tensor hflip_images(const Tensor& x) {
@@ -139,8 +142,8 @@ std::vector<float> predict_probs(const LoadedModel& m, const data::DeviceImages&
   auto softmax_rows = [&](const Tensor& x) {
     const Tensor logits = (*m.model)(x);
     FER_CHECK(logits.ndim() == 2 && logits.size(0) == x.size(0) && logits.size(1) == k,
-              "predict: " << m.name << " returned " << describe(logits) << " for " << x.size(0) << " images and "
-                          << k << " classes");
+              "predict: " << m.name << " returned " << describe(logits) << " for " << x.size(0) << " images and " << k
+                          << " classes");
     return ops::softmax(logits, 1).to_vector<float>();
   };
   for (size_t start = 0; start < indices.size(); start += static_cast<size_t>(batch_size)) {
