@@ -1,0 +1,270 @@
+// fereval and ferpredict end to end (CPU): tiny checkpoints trained by fertrain on synthetic faces,
+// evaluated on a small generated image folder (train/ and test/ with Training_, PublicTest_ and
+// PrivateTest_ files, one PrivateTest image a pixel copy of a Training image): JSON output parses
+// with figures in range, ensembles, the duplicate-removed figures, --out artefacts, and bad inputs
+// (missing or foreign checkpoint, class-order mismatch, tencrop on a 48x48 model, unreadable image)
+// giving one clear line and a non-zero exit.
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "data/image_io.h"
+#include "tests/unit/test_data_fixtures.h"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+struct Run {
+  int code;
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Run run_program(const std::string& program, const std::string& args) {
+  const std::string stem =
+      (fs::temp_directory_path() / ("fer_test_" + program + "_" + std::to_string(::getpid()))).string();
+  const std::string cmd =
+      std::string(FER_BINARY_DIR) + "/bin/" + program + " " + args + " > " + stem + ".out 2> " + stem + ".err";
+  const int status = std::system(cmd.c_str());
+  Run r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(stem + ".out"), slurp(stem + ".err")};
+  fs::remove(stem + ".out");
+  fs::remove(stem + ".err");
+  return r;
+}
+
+std::string png_name(const char* prefix, int id) {
+  std::ostringstream s;
+  s << prefix << id << ".png";
+  return s.str();
+}
+
+size_t lines(const std::string& s) {
+  size_t n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+const std::vector<std::string> kFolders = {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"};
+
+// Three tiny checkpoints (fer7 seed 1, fer7 seed 2, fer6) and the image folder, made once.
+struct Fixture {
+  fer::test::TempDir dir;
+  std::string ckpt_a, ckpt_b, ckpt_fer6, optim_state, data;
+  std::string train_log;
+  bool ok = true;
+
+  Fixture() {
+    const std::string small =
+        "--synthetic-count 280 --width 0.25 --epochs 1 --batch-size 32 --threads 2 --no-progress ";
+    struct Spec {
+      std::string name, flags;
+    };
+    for (const Spec& s : {Spec{"a", "--seed 1"}, Spec{"b", "--seed 2"}, Spec{"six", "--classes 6"}}) {
+      const Run r = run_program("fertrain", small + s.flags + " --out " + (dir / s.name).string());
+      train_log += r.out + r.err;
+      ok = ok && r.code == 0;
+    }
+    ckpt_a = (dir / "a" / "best.safetensors").string();
+    ckpt_b = (dir / "b" / "best.safetensors").string();
+    ckpt_fer6 = (dir / "six" / "best.safetensors").string();
+    optim_state = (dir / "a" / "last.optim.safetensors").string();
+    // data: per class 3 Training, 2 PublicTest, 2 PrivateTest images, all different...
+    const fs::path root = dir / "data";
+    int id = 0;
+    auto write = [&](const char* split_dir, const char* prefix, const std::string& c, int count) {
+      for (int i = 0; i < count; ++i, ++id)
+        fer::test::write_gray48(root / split_dir / c / png_name(prefix, id), fer::test::pattern(id));
+    };
+    for (const std::string& c : kFolders) {
+      write("train", "Training_", c, 3);
+      write("test", "PublicTest_", c, 2);
+      write("test", "PrivateTest_", c, 2);
+    }
+    // ...except one PrivateTest image: the pixels of Training_0 (an angry training image), under happy.
+    fer::test::write_gray48(root / "test" / "happy" / "PrivateTest_dup.png", fer::test::pattern(0));
+    data = root.string();
+  }
+};
+
+Fixture& fixture() {
+  static Fixture f;
+  return f;
+}
+
+json parse_json(const Run& r) {
+  INFO(r.out);
+  INFO(r.err);
+  REQUIRE(r.code == 0);
+  json j;
+  REQUIRE_NOTHROW(j = json::parse(r.out));
+  return j;
+}
+
+void check_figures(const json& f, int64_t images) {
+  CHECK(f.at("images").get<int64_t>() == images);
+  for (const char* key :
+       {"accuracy", "top2_accuracy", "top3_accuracy", "balanced_accuracy", "macro_f1", "weighted_f1"}) {
+    const double v = f.at(key).get<double>();
+    CHECK_MESSAGE((v >= 0.0 && v <= 1.0), key);
+  }
+  CHECK(f.at("top2_accuracy").get<double>() >= f.at("accuracy").get<double>());
+  CHECK(f.at("top3_accuracy").get<double>() >= f.at("top2_accuracy").get<double>());
+  CHECK(f.at("per_class").size() == 7);
+  CHECK(f.at("roc_auc").size() == 7);
+  const double auc = f.at("macro_roc_auc").get<double>();
+  CHECK((auc >= 0.0 && auc <= 1.0));
+  int64_t total = 0;
+  for (const auto& row : f.at("confusion"))
+    for (const auto& v : row) total += v.get<int64_t>();
+  CHECK(total == images);
+}
+
+}  // namespace
+
+TEST_CASE("fereval: one checkpoint on PrivateTest, with the duplicate of a Training image removed") {
+  Fixture& fx = fixture();
+  INFO(fx.train_log);
+  REQUIRE(fx.ok);
+  const json j = parse_json(run_program("fereval", "--checkpoint " + fx.ckpt_a + " --data " + fx.data + " --json"));
+  CHECK(j.at("split") == "test");
+  CHECK(j.at("split_description").get<std::string>().find("PrivateTest") != std::string::npos);
+  CHECK(j.at("images") == 15);  // 7 x 2 + the planted copy
+  CHECK(j.at("duplicates_of_training") == 1);
+  check_figures(j.at("all"), 15);
+  check_figures(j.at("deduplicated"), 14);
+  CHECK(j.at("deduplicated").at("removed") == 1);
+  CHECK(j.at("classes").size() == 7);
+  CHECK(j.at("ensemble") == false);
+}
+
+TEST_CASE("fereval: --split val (PublicTest), flip TTA, an ensemble of two checkpoints, --out, text report") {
+  Fixture& fx = fixture();
+  REQUIRE(fx.ok);
+  const json v = parse_json(
+      run_program("fereval", "--checkpoint " + fx.ckpt_a + " --data " + fx.data + " --split val --tta flip --json"));
+  CHECK(v.at("split_description") == "PublicTest");
+  CHECK(v.at("tta") == "flip");
+  check_figures(v.at("all"), 14);
+  CHECK(v.at("duplicates_of_training") == 0);
+
+  const fer::test::TempDir out;
+  const json e = parse_json(run_program("fereval", "--checkpoint " + fx.ckpt_a + " --checkpoint " + fx.ckpt_b +
+                                                       " --data " + fx.data + " --json --out " + out.path().string()));
+  CHECK(e.at("ensemble") == true);
+  CHECK(e.at("checkpoints").size() == 2);
+  check_figures(e.at("all"), 15);
+  for (const char* f : {"confusion_test.csv", "confusion_test.png", "confusion_test_normalized.png",
+                        "confusion_test_dedup.csv", "classification_test.txt", "eval.json"})
+    CHECK_MESSAGE(fs::exists(out / f), f);
+  CHECK(json::parse(slurp(out / "eval.json")).at("images") == 15);
+
+  const Run t = run_program("fereval", "--checkpoint " + fx.ckpt_a + " --data " + fx.data);
+  INFO(t.out);
+  INFO(t.err);
+  CHECK(t.code == 0);
+  CHECK(t.out.find("deduplicated (14)") != std::string::npos);
+  CHECK(t.out.find("1 also in Training") != std::string::npos);
+  CHECK(t.out.find("ROC AUC") != std::string::npos);
+}
+
+TEST_CASE("fereval: bad inputs give one clear line and a non-zero exit") {
+  Fixture& fx = fixture();
+  REQUIRE(fx.ok);
+  const std::string data = " --data " + fx.data;
+  const Run missing = run_program("fereval", "--checkpoint /nonexistent/best.safetensors" + data);
+  CHECK(missing.code != 0);
+  CHECK(lines(missing.err) == 1);
+  CHECK(missing.err.find("/nonexistent/best.safetensors': no such file") != std::string::npos);
+
+  const Run foreign = run_program("fereval", "--checkpoint " + fx.optim_state + data);
+  CHECK(foreign.code != 0);
+  CHECK(lines(foreign.err) == 1);
+  CHECK(foreign.err.find("not a fer model checkpoint") != std::string::npos);
+  CHECK(foreign.err.find("fer.model") != std::string::npos);
+
+  const Run mismatch = run_program("fereval", "--checkpoint " + fx.ckpt_a + " --checkpoint " + fx.ckpt_fer6 + data);
+  CHECK(mismatch.code != 0);
+  CHECK(lines(mismatch.err) == 1);
+  CHECK(mismatch.err.find("an ensemble needs one class order") != std::string::npos);
+
+  const Run tencrop = run_program("fereval", "--checkpoint " + fx.ckpt_a + data + " --tta tencrop");
+  CHECK(tencrop.code != 0);
+  CHECK(lines(tencrop.err) == 1);
+  CHECK(tencrop.err.find("tencrop needs a crop-size model") != std::string::npos);
+
+  const Run nodata = run_program("fereval", "--checkpoint " + fx.ckpt_a + " --data /nonexistent/fer");
+  CHECK(nodata.code != 0);
+  CHECK(nodata.err.find("/nonexistent/fer") != std::string::npos);
+
+  const Run split = run_program("fereval", "--checkpoint " + fx.ckpt_a + data + " --split holdout");
+  CHECK(split.code != 0);
+  CHECK(split.err.find("--split 'holdout'") != std::string::npos);
+}
+
+TEST_CASE("fereval: a fer6 checkpoint evaluates on fer6 (disgust dropped)") {
+  Fixture& fx = fixture();
+  REQUIRE(fx.ok);
+  const json j = parse_json(run_program("fereval", "--checkpoint " + fx.ckpt_fer6 + " --data " + fx.data + " --json"));
+  CHECK(j.at("class_set") == "fer6");
+  CHECK(j.at("classes").size() == 6);
+  CHECK(j.at("images") == 13);  // the two disgust PrivateTest images are dropped
+}
+
+TEST_CASE("ferpredict: files and folders, any size and colour, --top, --json, an unreadable file") {
+  Fixture& fx = fixture();
+  REQUIRE(fx.ok);
+  const fer::test::TempDir d;
+  fer::test::write_gray48(d / "face.png", fer::test::pattern(3));
+  // a 100x80 RGB image and a BMP inside a folder, plus a file that is not an image (ignored)
+  std::vector<uint8_t> rgb(100 * 80 * 3);
+  for (size_t i = 0; i < rgb.size(); ++i) rgb[i] = static_cast<uint8_t>(i * 13 % 251);
+  fs::create_directories(d / "folder" / "sub");
+  fer::data::write_image(d / "folder" / "color.png", rgb.data(), 100, 80, 3);
+  fer::test::write_gray48(d / "folder" / "sub" / "gray.bmp", fer::test::pattern(4));
+  fer::test::write_text(d / "folder" / "notes.txt", "not an image");
+
+  const json j = parse_json(run_program("ferpredict", "--checkpoint " + fx.ckpt_a + " " + (d / "face.png").string() +
+                                                          " " + (d / "folder").string() + " --json --top 2"));
+  REQUIRE(j.at("predictions").size() == 3);
+  CHECK(j.at("errors").empty());
+  CHECK(j.at("predictions")[0].at("file") == (d / "face.png").string());
+  for (const auto& p : j.at("predictions")) {
+    CHECK(p.at("top").size() == 2);
+    CHECK(p.at("top")[0].at("probability").get<double>() >= p.at("top")[1].at("probability").get<double>());
+    CHECK(p.at("label") == p.at("top")[0].at("class"));
+    double sum = 0;
+    for (const auto& [name, v] : p.at("probabilities").items()) sum += v.get<double>();
+    CHECK(sum == doctest::Approx(1.0).epsilon(1e-4));
+  }
+
+  fer::test::write_text(d / "broken.png", "this is not a PNG");
+  const Run bad = run_program(
+      "ferpredict", "--checkpoint " + fx.ckpt_a + " " + (d / "broken.png").string() + " " + (d / "face.png").string());
+  INFO(bad.out);
+  INFO(bad.err);
+  CHECK(bad.code != 0);
+  CHECK(lines(bad.err) == 1);
+  CHECK(bad.err.find("broken.png") != std::string::npos);
+  CHECK(lines(bad.out) == 1);  // face.png is still predicted
+  CHECK(bad.out.find("face.png:") != std::string::npos);
+
+  const Run none = run_program("ferpredict", "--checkpoint /nonexistent.safetensors " + (d / "face.png").string());
+  CHECK(none.code != 0);
+  CHECK(lines(none.err) == 1);
+}
