@@ -3,6 +3,7 @@
 
 #include <sstream>
 
+#include "models/resnet.h"
 #include "models/small_cnns.h"
 #include "tensor/autograd.h"
 #include "tensor/op_stats.h"
@@ -14,6 +15,7 @@ const std::vector<ModelSpec>& all_models() {
     std::vector<ModelSpec> v;
     v.push_back({"cnn6", "R001", "six valid 3x3 convs with BN, pool+dropout every second layer, FC 1024-512", 1, 48, 7,
                  "r001-cnn6", 1512295, 70210624, build_cnn6});
+    append_resnet_models(v);
     return v;
   }();
   return specs;

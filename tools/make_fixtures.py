@@ -66,6 +66,8 @@ MODELS = {
     # name: (constructor, config, input shape)
     "cnn6": (lambda cfg: CNN6(cfg["num_classes"], cfg["width"]), {"num_classes": 7, "width": 0.25}, (4, 1, 48, 48)),
 }
+from fixtures_resnet import MODELS as _RESNET_MODELS  # noqa: E402  (tools/fixtures_resnet.py)
+MODELS.update(_RESNET_MODELS)
 
 
 # ---- safetensors writer (Debian has no safetensors package; the format is simple) --------------
