@@ -50,7 +50,7 @@ class MaskingBlock : public nn::Module {
       const Tensor up = (*up_[static_cast<size_t>(k)])(h);
       const Tensor& skip = skips[static_cast<size_t>(depth_ - 2 - k)];
       FER_CHECK(up.shape() == skip.shape(),
-                "RMN masking block: up-sampled " << describe(up) << " does not match the skip " << describe(skip)
+                "RMN masking block: up-sampled " << fer::describe(up) << " does not match the skip " << fer::describe(skip)
                                                   << "; hint: the stage's map size must be divisible by "
                                                   << (1 << (depth_ - 1)) << " (224x224 input gives 56/28/14/7)");
       h = (*dec_[static_cast<size_t>(k)])(ops::concat({up, skip}, 1));

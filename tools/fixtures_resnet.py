@@ -167,13 +167,56 @@ class ResMasking(ResNet):
         return x * (1 + m)
 
 
+def conditioned(model):
+    """Kaiming-normal (fan_out, ReLU) conv weights, as torchvision's ResNet and the RMN masks start.
+    PyTorch's default conv init shrinks activations layer after layer until BN's eps dominates the
+    batch variance, and then fp32 rounding decides the gradients; this init keeps the fixture well
+    conditioned (fp32 PyTorch agrees with fp64). BN stays at 1/0 (no zero-init, so every path carries
+    gradient)."""
+    for mod in model.modules():
+        if isinstance(mod, nn.Conv2d):
+            nn.init.kaiming_normal_(mod.weight, mode="fan_out", nonlinearity="relu")
+    return model
+
+
+class _Fp64Reference:
+    """Mixin: the forward runs a float64 copy of the network on float64 casts of the (float32)
+    parameters, buffers and input, and returns float32 logits. Parameter names, dtypes and the
+    optimizer stay float32, but logits, gradients and BN statistics are fp64-accurate. Deep random
+    ResNets are ill-conditioned (a 1e-7 relative input change moves ResNet50's gradients by ~3e-4),
+    so an fp32 reference would only agree with fer's fp32 to ~1e-2; fer's test runs its model in
+    float64 against this reference instead."""
+
+    def forward(self, x):
+        from torch.nn.utils.stateless import functional_call
+        twin = self.__dict__["_twin64"]
+        for mine, its in zip(self.modules(), twin.modules()):  # train/eval (dropout off) as set on self
+            its.training = mine.training
+        state = {n: p.double() for n, p in self.named_parameters()}
+        bufs = {n: (b.double() if b.is_floating_point() else b.clone()) for n, b in self.named_buffers()}
+        state.update(bufs)
+        out = functional_call(twin, state, (x.double(),))
+        with torch.no_grad():
+            for n, b in self.named_buffers():
+                b.copy_(bufs[n])
+        return out.float()
+
+
+def fp64_reference(model):
+    import copy
+    twin = copy.deepcopy(model).double()
+    model.__dict__["_twin64"] = twin
+    model.__class__ = type("Fp64" + type(model).__name__, (_Fp64Reference, type(model)), {})
+    return model
+
+
 MODELS = {
     # name: (constructor, config, input shape)
-    "resnet18": (lambda cfg: resnet18_r001(cfg["num_classes"], cfg["width"]), {"num_classes": 7, "width": 0.0625},
+    "resnet18": (lambda cfg: conditioned(resnet18_r001(cfg["num_classes"], cfg["width"])), {"num_classes": 7, "width": 0.0625},
                  (4, 3, 48, 48)),
-    "rmn": (lambda cfg: ResMasking(cfg["num_classes"], cfg["width"], cfg["head"], cfg["kind"]),
-            {"num_classes": 7, "width": 0.024, "head": "dropout1", "kind": "softmax"}, (3, 3, 64, 64)),
-    "resnet50": (lambda cfg: resnet50_r002(cfg["num_classes"], cfg["width"]), {"num_classes": 6, "width": 0.0625},
+    "rmn": (lambda cfg: fp64_reference(conditioned(ResMasking(cfg["num_classes"], cfg["width"], cfg["head"], cfg["kind"]))),
+            {"num_classes": 7, "width": 0.024, "head": "dropout1", "kind": "softmax", "reference": "fp64"}, (3, 3, 64, 64)),
+    "resnet50": (lambda cfg: fp64_reference(conditioned(resnet50_r002(cfg["num_classes"], cfg["width"]))), {"num_classes": 6, "width": 0.0625, "reference": "fp64"},
                  (4, 3, 48, 48)),
 }
 
