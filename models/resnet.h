@@ -66,7 +66,7 @@ class Bottleneck : public nn::Module {
 // subclasses (the RMN) override it to refine the features.
 class ResNet : public nn::Module {
  public:
-  ResNet(const ResNetLayout& layout);
+  explicit ResNet(const ResNetLayout& layout);
   Tensor forward(const Tensor& x) override;
   std::string type_name() const override { return "ResNet"; }
   // Output channels of stage i (0..3).

@@ -1,6 +1,8 @@
 // models/rmn.cpp: the Residual Masking Network (MODELS.md 1.1-1.3). See rmn.h.
 #include "models/rmn.h"
 
+#include <algorithm>
+#include <cmath>
 #include <sstream>
 #include <string>
 
