@@ -5,6 +5,7 @@
 
 #include "models/efficientnet.h"
 #include "models/r003.h"
+#include "models/resnet.h"
 #include "models/small_cnns.h"
 #include "models/vgg.h"
 #include "tensor/autograd.h"
@@ -20,6 +21,7 @@ const std::vector<ModelSpec>& all_models() {
     append_vgg_models(v);
     append_r003_models(v);
     append_efficientnet_models(v);
+    append_resnet_models(v);
     return v;
   }();
   return specs;

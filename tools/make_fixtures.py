@@ -73,6 +73,8 @@ MODELS.update(_EFFICIENTNET_MODELS)
 
 import fixtures_vgg  # noqa: E402  (tools/fixtures_vgg.py: the VGG family and the shallow CNN)
 MODELS.update(fixtures_vgg.MODELS)
+from fixtures_resnet import MODELS as _RESNET_MODELS  # noqa: E402  (tools/fixtures_resnet.py)
+MODELS.update(_RESNET_MODELS)
 
 
 # ---- safetensors writer (Debian has no safetensors package; the format is simple) --------------
