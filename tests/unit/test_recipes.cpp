@@ -85,6 +85,7 @@ TEST_CASE("recipes: an unknown recipe and an unknown freeze path are clear error
                        doctest::Contains("no module 'backbone'; its top-level modules are: features"), fer::Error);
   CHECK_THROWS_WITH_AS(fer::tools::set_modules_trainable(*model, "features,nope.0", false),
                        doctest::Contains("no module 'nope.0'"), fer::Error);
+  CHECK(model->parameter_count(true) == model->parameter_count());  // nothing changed on error
   // a dotted path reaches one layer
   const int64_t total = model->parameter_count();
   const int64_t first = fer::tools::set_modules_trainable(*model, "features.0", false);

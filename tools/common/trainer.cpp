@@ -259,7 +259,7 @@ void write_split_artefacts(const fs::path& dir, const SplitEvaluation& e, const 
 }  // namespace
 
 int64_t set_modules_trainable(nn::Module& model, const std::string& paths, bool trainable) {
-  int64_t count = 0;
+  std::vector<nn::Module*> modules;  // all paths are checked before anything changes
   for (const std::string& path : split_module_paths(paths)) {
     nn::Module* m = path.empty() ? nullptr : model.find(path);
     if (m == nullptr) {
@@ -268,6 +268,10 @@ int64_t set_modules_trainable(nn::Module& model, const std::string& paths, bool 
       FER_FAIL("--freeze: the model has no module '" << path << "'; its top-level modules are: " << children.str()
                                                      << " (a dotted path such as layer1.0 reaches deeper)");
     }
+    modules.push_back(m);
+  }
+  int64_t count = 0;
+  for (nn::Module* m : modules) {
     m->set_trainable(trainable);
     count += m->parameter_count();
   }

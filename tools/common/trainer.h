@@ -49,7 +49,7 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out = stdout);
 
 // Freezes (trainable = false) or unfreezes the parameters of the modules at the dotted paths in
 // `paths` (comma-separated, TrainConfig::freeze); returns how many parameter elements they hold. An
-// unknown path is a fer::Error listing the model's top-level children. run_training applies
+// unknown path is a fer::Error listing the model's top-level children (and nothing is changed). run_training applies
 // TrainConfig::freeze at the start of every epoch before TrainConfig::unfreeze_epoch (so a resumed
 // run is in the right stage) and unfreezes from that epoch on.
 int64_t set_modules_trainable(nn::Module& model, const std::string& paths, bool trainable);
