@@ -4,6 +4,8 @@
 // moved too; and a run interrupted in the frozen epoch and resumed twice (--resume re-applies the
 // stage of its epoch) ends with exactly the weights of the uninterrupted run.
 #include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -11,9 +13,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "models/registry.h"
 #include "nn/checkpoint.h"
@@ -59,8 +58,9 @@ std::vector<std::string> params_with_prefix(const fer::nn::safetensors::File& f,
   return v;
 }
 
-const std::string kStages = "--model vgg11 --width 0.125 --synthetic-count 140 --batch-size 32 --threads 2 "
-                            "--freeze features --unfreeze-epoch 2 --seed 3 --no-progress ";
+const std::string kStages =
+    "--model vgg11 --width 0.125 --synthetic-count 140 --batch-size 32 --threads 2 "
+    "--freeze features --unfreeze-epoch 2 --seed 3 --no-progress ";
 
 }  // namespace
 
@@ -120,8 +120,10 @@ TEST_CASE("fertrain: --freeze features --unfreeze-epoch 2 keeps the backbone fix
 }
 
 TEST_CASE("fertrain: an unknown --freeze path names the model's modules") {
-  const Run r = run_fertrain("--model vgg11 --width 0.125 --synthetic-count 140 --epochs 1 --freeze backbone "
-                             "--no-progress --out " + fresh_dir("fertrain_badfreeze").string());
+  const Run r = run_fertrain(
+      "--model vgg11 --width 0.125 --synthetic-count 140 --epochs 1 --freeze backbone "
+      "--no-progress --out " +
+      fresh_dir("fertrain_badfreeze").string());
   CHECK(r.code == 1);
   CHECK(r.output.find("no module 'backbone'; its top-level modules are: features") != std::string::npos);
   fs::remove_all(fresh_dir("fertrain_badfreeze"));

@@ -14,10 +14,18 @@ using nlohmann::json;
 // ReduceLROnPlateau(0.1, patience 5); augmentation flip + rotation 20 + translation 10 px;
 // balanced batches with w_j = N / n_j.
 json r001(bool aug, bool balanced) {
-  json j = {{"model", "cnn6"},          {"optimizer", "adam"},      {"lr", 1e-3},
-            {"weight_decay", 5e-4},     {"scheduler", "exponential+plateau"}, {"gamma", 0.9},
-            {"plateau_factor", 0.1},    {"plateau_patience", 5},    {"plateau_metric", "val_loss"},
-            {"epochs", 30},             {"batch_size", 64},         {"loss", "ce"},
+  json j = {{"model", "cnn6"},
+            {"optimizer", "adam"},
+            {"lr", 1e-3},
+            {"weight_decay", 5e-4},
+            {"scheduler", "exponential+plateau"},
+            {"gamma", 0.9},
+            {"plateau_factor", 0.1},
+            {"plateau_patience", 5},
+            {"plateau_metric", "val_loss"},
+            {"epochs", 30},
+            {"batch_size", 64},
+            {"loss", "ce"},
             {"sampler", balanced ? "balanced" : "shuffle"}};
   if (aug) {
     j["hflip"] = true;
@@ -30,22 +38,35 @@ json r001(bool aug, bool balanced) {
 // 1e-3, batch 48, ReduceLROnPlateau(0.1, patience 2, min lr 1e-6) on validation accuracy, early stop
 // after 9 epochs without a new best, at most 50 epochs; flip + rotation 30 degrees.
 json r000(bool weighted) {
-  return {{"model", "rmn"},           {"optimizer", "radam"},        {"lr", 1e-4},
-          {"weight_decay", 1e-3},     {"beta1", 0.9},                {"beta2", 0.999},
-          {"eps", 1e-8},              {"batch_size", 48},            {"epochs", 50},
-          {"scheduler", "plateau"},   {"plateau_factor", 0.1},       {"plateau_patience", 2},
-          {"plateau_metric", "val_acc"}, {"min_lr", 1e-6},           {"early_stop_patience", 9},
-          {"early_stop_metric", "val_acc"}, {"loss", "ce"},          {"weighted_loss", weighted},
-          {"hflip", true},            {"rotate_deg", 30.0},          {"sampler", "shuffle"}};
+  return {{"model", "rmn"},
+          {"optimizer", "radam"},
+          {"lr", 1e-4},
+          {"weight_decay", 1e-3},
+          {"beta1", 0.9},
+          {"beta2", 0.999},
+          {"eps", 1e-8},
+          {"batch_size", 48},
+          {"epochs", 50},
+          {"scheduler", "plateau"},
+          {"plateau_factor", 0.1},
+          {"plateau_patience", 2},
+          {"plateau_metric", "val_acc"},
+          {"min_lr", 1e-6},
+          {"early_stop_patience", 9},
+          {"early_stop_metric", "val_acc"},
+          {"loss", "ce"},
+          {"weighted_loss", weighted},
+          {"hflip", true},
+          {"rotate_deg", 30.0},
+          {"sampler", "shuffle"}};
 }
 
 // R002 common setup (MODELS.md 4): 6 classes (disgust dropped), batch 32, Adam, up to 10 epochs,
 // early stopping on the validation loss with patience 3.
 json r002(const std::string& model) {
-  return {{"model", model},         {"classes", "fer6"},   {"optimizer", "adam"},
-          {"lr", 1e-3},             {"batch_size", 32},    {"epochs", 10},
-          {"early_stop_patience", 3}, {"early_stop_metric", "val_loss"}, {"loss", "ce"},
-          {"scheduler", "none"},    {"sampler", "shuffle"}};
+  return {{"model", model},   {"classes", "fer6"},   {"optimizer", "adam"},      {"lr", 1e-3},
+          {"batch_size", 32}, {"epochs", 10},        {"early_stop_patience", 3}, {"early_stop_metric", "val_loss"},
+          {"loss", "ce"},     {"scheduler", "none"}, {"sampler", "shuffle"}};
 }
 
 // R002 transfer (MODELS.md 4.3): backbone frozen while the head trains, then everything fine-tunes.
@@ -66,9 +87,10 @@ json r003(const std::string& model) {
 // R004 (MODELS.md 6 and report 004): the usef-kh VGGNet retrained with Adam lr 1e-4 and early stopping
 // (patience 10), on Training as is or resampled.
 json r004(const std::string& resample) {
-  return {{"model", "vggnet"},       {"optimizer", "adam"},  {"lr", 1e-4},          {"weight_decay", 0.0},
-          {"batch_size", 64},        {"epochs", 180},        {"scheduler", "none"}, {"early_stop_patience", 10},
-          {"early_stop_metric", "val_acc"}, {"loss", "ce"},  {"resample", resample}, {"sampler", "shuffle"}};
+  return {{"model", "vggnet"},   {"optimizer", "adam"},       {"lr", 1e-4},
+          {"weight_decay", 0.0}, {"batch_size", 64},          {"epochs", 180},
+          {"scheduler", "none"}, {"early_stop_patience", 10}, {"early_stop_metric", "val_acc"},
+          {"loss", "ce"},        {"resample", resample},      {"sampler", "shuffle"}};
 }
 
 const char* kNoImageNet =
@@ -96,16 +118,17 @@ const std::vector<Recipe>& all_recipes() {
 
     // ---- R000: Residual Masking Network ----
     const std::string r000_notes =
-        std::string("The RMN code's setup (MODELS.md 1.4): RAdam with decoupled weight decay (the paper's "
-                    "'momentum 0.9' is unused in the code; R000 calls it SGD: override with --optimizer sgd "
-                    "--momentum 0.9). The repository steps ReduceLROnPlateau on 100 - val accuracy; we watch val "
-                    "accuracy in max mode, which is the same. Its early stop fires when the plateau counter "
-                    "exceeds 8, i.e. after 9 epochs without a new best val accuracy (early_stop_patience 9); its "
-                    "loop allows a 51st epoch, we run 50. Validation is PublicTest and the best checkpoint is "
-                    "scored on PrivateTest, as in the repository. imgaug rotates with bilinear sampling and zero "
-                    "fill like our --rotate. The 10-view test-time augmentation is fereval --tta rmn10, not part "
-                    "of training. Model 'rmn' (resmasking_dropout1, ResNet34 backbone at 224x224x3) comes from "
-                    "the resnet/rmn branch.") +
+        std::string(
+            "The RMN code's setup (MODELS.md 1.4): RAdam with decoupled weight decay (the paper's "
+            "'momentum 0.9' is unused in the code; R000 calls it SGD: override with --optimizer sgd "
+            "--momentum 0.9). The repository steps ReduceLROnPlateau on 100 - val accuracy; we watch val "
+            "accuracy in max mode, which is the same. Its early stop fires when the plateau counter "
+            "exceeds 8, i.e. after 9 epochs without a new best val accuracy (early_stop_patience 9); its "
+            "loop allows a 51st epoch, we run 50. Validation is PublicTest and the best checkpoint is "
+            "scored on PrivateTest, as in the repository. imgaug rotates with bilinear sampling and zero "
+            "fill like our --rotate. The 10-view test-time augmentation is fereval --tta rmn10, not part "
+            "of training. Model 'rmn' (resmasking_dropout1, ResNet34 backbone at 224x224x3) comes from "
+            "the resnet/rmn branch.") +
         kNoImageNet;
     v.push_back({"r000-rmn", "R000 (MODELS.md 1.4)", "Residual Masking Network, RAdam, plateau LR on val accuracy",
                  r000(false), r000_notes});
@@ -126,7 +149,8 @@ const std::vector<Recipe>& all_recipes() {
         "Only the new head trains (MODELS.md 3.2, 3.3): the backbone stays frozen for the whole run (no unfreeze "
         "stage; add --unfreeze-epoch N to fine-tune it). A frozen backbone's BatchNorm (ResNet18) still updates "
         "its running statistics in training mode, as in PyTorch with requires_grad=False." +
-        kNoImageNet + " With a random frozen backbone only the head learns; --freeze '' trains everything from scratch.";
+        kNoImageNet +
+        " With a random frozen backbone only the head learns; --freeze '' trains everything from scratch.";
     v.push_back({"r001-vgg11", "R001 section 4.5 (MODELS.md 3.2)",
                  "modified VGG11, backbone `features` frozen, 3-FC head trained", vgg11, r001_transfer_notes});
     v.push_back({"r001-resnet18", "R001 section 4.5 (MODELS.md 3.3)",
@@ -174,9 +198,15 @@ const std::vector<Recipe>& all_recipes() {
         "R003 gives the 80/20 split of Training (--val split:0.2; the test split is scored at the end), inputs "
         "in [0,1] and batch 32 (MODELS.md 5). It leaves the optimiser, learning rate and epochs open.";
     json unet = r003("unet");
-    unet.update({{"optimizer", "adam"}, {"lr", 1e-3}, {"epochs", 30}, {"scheduler", "plateau"},
-                 {"plateau_factor", 0.1}, {"plateau_patience", 5}, {"plateau_metric", "val_loss"},
-                 {"early_stop_patience", 10}, {"early_stop_metric", "val_acc"}});
+    unet.update({{"optimizer", "adam"},
+                 {"lr", 1e-3},
+                 {"epochs", 30},
+                 {"scheduler", "plateau"},
+                 {"plateau_factor", 0.1},
+                 {"plateau_patience", 5},
+                 {"plateau_metric", "val_loss"},
+                 {"early_stop_patience", 10},
+                 {"early_stop_metric", "val_acc"}});
     v.push_back({"r003-unet", "R003 (MODELS.md 5.1)", "attention U-Net classifier, 80/20 split of Training", unet,
                  r003_notes +
                      " Our choice: Adam 1e-3 (Keras's default), 30 epochs, ReduceLROnPlateau(0.1, patience 5) on "
@@ -184,16 +214,22 @@ const std::vector<Recipe>& all_recipes() {
                      "Training minus the autoencoder's 2% outliers: run ferclean and pass its index with --exclude "
                      "(the validation and test data are not filtered)."});
     json vit = r003("vit");
-    vit.update({{"optimizer", "adamw"}, {"lr", 5e-4}, {"weight_decay", 0.05}, {"epochs", 100},
-                {"scheduler", "cosine"}, {"cosine_t0", 100}, {"warmup_epochs", 5}, {"label_smoothing", 0.1},
-                {"hflip", true}, {"translate_px", 4.0}});
-    v.push_back({"r003-vit", "R003 (MODELS.md 5.3)", "small ViT (patch 4, width 192, depth 6), AdamW + warm-up + cosine",
-                 vit,
-                 r003_notes +
-                     " The ViT is only a proposal in R003; the setup is MODELS.md 5.3's suggestion (not from any "
-                     "source): AdamW 5e-4, weight decay 0.05, 5 warm-up epochs then cosine decay over 100 epochs, "
-                     "label smoothing 0.1, flips. Its 'random crop' is approximated by a translation of up to 4 "
-                     "pixels (our choice); random erasing is not available in the training pipeline."});
+    vit.update({{"optimizer", "adamw"},
+                {"lr", 5e-4},
+                {"weight_decay", 0.05},
+                {"epochs", 100},
+                {"scheduler", "cosine"},
+                {"cosine_t0", 100},
+                {"warmup_epochs", 5},
+                {"label_smoothing", 0.1},
+                {"hflip", true},
+                {"translate_px", 4.0}});
+    v.push_back(
+        {"r003-vit", "R003 (MODELS.md 5.3)", "small ViT (patch 4, width 192, depth 6), AdamW + warm-up + cosine", vit,
+         r003_notes + " The ViT is only a proposal in R003; the setup is MODELS.md 5.3's suggestion (not from any "
+                      "source): AdamW 5e-4, weight decay 0.05, 5 warm-up epochs then cosine decay over 100 epochs, "
+                      "label smoothing 0.1, flips. Its 'random crop' is approximated by a translation of up to 4 "
+                      "pixels (our choice); random erasing is not available in the training pipeline."});
 
     // ---- R004 ----
     const std::string r004_notes =
@@ -211,10 +247,10 @@ const std::vector<Recipe>& all_recipes() {
                      " The original usef-kh recipe (SGD Nesterov 0.01, plateau on val accuracy 0.75/5, 300 epochs) "
                      "is: --optimizer sgd --nesterov --lr 0.01 --weight-decay 1e-4 --scheduler plateau "
                      "--plateau-metric val_acc --plateau-factor 0.75 --plateau-patience 5 --epochs 300."});
-    v.push_back({"r004-vggnet-ros", "R004 (MODELS.md 6)", "VGGNet on randomly over-sampled Training", r004("ros"),
-                 r004_notes});
-    v.push_back({"r004-vggnet-smote", "R004 (MODELS.md 6)", "VGGNet on SMOTE-resampled Training", r004("smote"),
-                 r004_notes});
+    v.push_back(
+        {"r004-vggnet-ros", "R004 (MODELS.md 6)", "VGGNet on randomly over-sampled Training", r004("ros"), r004_notes});
+    v.push_back(
+        {"r004-vggnet-smote", "R004 (MODELS.md 6)", "VGGNet on SMOTE-resampled Training", r004("smote"), r004_notes});
     v.push_back({"r004-vggnet-smote-tomek", "R004 (MODELS.md 6)", "VGGNet on SMOTE + Tomek-links resampled Training",
                  r004("smote-tomek"), r004_notes});
     return v;
