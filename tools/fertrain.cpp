@@ -75,6 +75,9 @@ int main(int argc, char** argv) {
   FER_SWITCH("--nesterov", nesterov, "SGD with Nesterov momentum");
   FER_FLAG("--weight-decay", weight_decay, "L2 (sgd, adam) or decoupled (adamw, radam) weight decay");
   FER_FLAG("--grad-clip", grad_clip, "clip the global gradient norm (0 = off)");
+  FER_FLAG("--freeze", freeze, "comma-separated module paths frozen from the start (e.g. features; --list-models names models)");
+  FER_FLAG("--unfreeze-epoch", unfreeze_epoch, "unfreeze the --freeze modules at the start of this epoch (1-based; 0 = never)");
+  FER_FLAG("--unfreeze-lr", unfreeze_lr, "from --unfreeze-epoch on, scale the lr by UNFREEZE_LR/lr (0 = keep)");
   FER_FLAG("--scheduler", scheduler, "none | exponential | plateau | exponential+plateau | cosine | cosine-restarts | step");
   FER_FLAG("--gamma", gamma, "exponential/step decay factor");
   FER_FLAG("--step-size", step_size, "step scheduler: epochs between decays");

@@ -3,6 +3,11 @@
 // A recipe is a partial config (JSON) applied over the defaults; any flag the user gives wins over
 // it. Where a report leaves a setting out (epochs, batch size...), the recipe states our choice in
 // its notes so nobody mistakes it for the published value.
+//
+// Not recipes: R003's baseline CNN (MODELS.md does not define its layers) and R003's autoencoder
+// (not a classifier; ferclean trains and uses it). Multi-stage transfer (frozen backbone, then
+// fine-tuning) uses the freeze / unfreeze_epoch / unfreeze_lr settings; gradual unfreezing is not
+// implemented (no report gives its schedule).
 #pragma once
 
 #include <string>

@@ -11,7 +11,7 @@ namespace fer::tools {
 #define FER_CONFIG_FIELDS(X)                                                                              \
   X(model) X(width) X(model_variant) X(recipe) X(data) X(synthetic_count) X(classes) X(val) X(limit)     \
   X(skip_bad) X(exclude) X(resample) X(epochs) X(batch_size) X(lr) X(optimizer) X(momentum) X(nesterov)             \
-  X(weight_decay) X(beta1) X(beta2) X(eps) X(grad_clip) X(scheduler) X(gamma) X(step_size)              \
+  X(weight_decay) X(beta1) X(beta2) X(eps) X(grad_clip) X(freeze) X(unfreeze_epoch) X(unfreeze_lr) X(scheduler) X(gamma) X(step_size)              \
   X(plateau_factor) X(plateau_patience) X(plateau_metric) X(min_lr) X(cosine_t0) X(cosine_tmult) X(warmup_epochs)         \
   X(early_stop_patience) X(early_stop_metric) X(loss) X(weighted_loss) X(label_smoothing) X(focal_gamma) X(sampler) X(hflip) \
   X(rotate_deg) X(translate_px) X(device) X(precision) X(seed) X(threads) X(out) X(resume) X(init_from)  \
@@ -56,6 +56,21 @@ void check_choice(const char* what, const std::string& value, std::initializer_l
 }
 }  // namespace
 
+std::vector<std::string> split_module_paths(const std::string& list) {
+  std::vector<std::string> paths;
+  if (list.empty()) return paths;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = list.find(',', start);
+    std::string p = list.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    const auto first = p.find_first_not_of(' '), last = p.find_last_not_of(' ');
+    paths.push_back(first == std::string::npos ? std::string() : p.substr(first, last - first + 1));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return paths;
+}
+
 void validate(const TrainConfig& c) {
   FER_CHECK(c.epochs >= 1, "--epochs must be at least 1, got " << c.epochs);
   FER_CHECK(c.batch_size >= 1, "--batch-size must be at least 1, got " << c.batch_size);
@@ -70,6 +85,14 @@ void validate(const TrainConfig& c) {
   FER_CHECK(c.grad_clip >= 0, "--grad-clip must be >= 0");
   FER_CHECK(c.rotate_deg >= 0 && c.rotate_deg <= 180, "--rotate must be in [0, 180] degrees");
   FER_CHECK(c.translate_px >= 0 && c.translate_px < 24, "--translate must be in [0, 24) pixels");
+  FER_CHECK(c.unfreeze_epoch >= 0, "--unfreeze-epoch must be >= 0 (0 = never), got " << c.unfreeze_epoch);
+  FER_CHECK(c.unfreeze_lr >= 0, "--unfreeze-lr must be >= 0 (0 = keep the lr), got " << c.unfreeze_lr);
+  FER_CHECK(c.unfreeze_epoch == 0 || !c.freeze.empty(),
+            "--unfreeze-epoch " << c.unfreeze_epoch << " has nothing to unfreeze; hint: name the frozen modules with --freeze");
+  FER_CHECK(c.unfreeze_epoch != 1, "--unfreeze-epoch 1 would unfreeze before the first step; hint: use 2 or later, or drop --freeze");
+  FER_CHECK(c.unfreeze_lr == 0 || c.unfreeze_epoch > 0, "--unfreeze-lr needs --unfreeze-epoch");
+  for (const std::string& path : split_module_paths(c.freeze))
+    FER_CHECK(!path.empty(), "--freeze '" << c.freeze << "': empty module path; hint: --freeze features or --freeze layer1,layer2");
   check_choice("--optimizer", c.optimizer, {"sgd", "adam", "adamw", "radam"});
   check_choice("--scheduler", c.scheduler,
                {"none", "exponential", "plateau", "exponential+plateau", "cosine", "cosine-restarts", "step"});

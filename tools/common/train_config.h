@@ -42,6 +42,11 @@ struct TrainConfig {
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   double grad_clip = 0.0;          // clip the global gradient norm to this (0 = off)
 
+  // stages (transfer learning): freeze modules at the start, unfreeze them at a later epoch
+  std::string freeze;              // comma-separated module paths frozen from epoch 1 ("" = none)
+  int64_t unfreeze_epoch = 0;      // 1-based epoch at whose start `freeze` is undone (0 = never)
+  double unfreeze_lr = 0.0;        // from unfreeze_epoch on the lr is scaled by unfreeze_lr / lr (0 = keep)
+
   // schedule and stopping
   std::string scheduler = "none";  // none | exponential | plateau | exponential+plateau | cosine | cosine-restarts | step
   double gamma = 0.9;              // exponential / step factor
@@ -82,6 +87,8 @@ struct TrainConfig {
 nlohmann::json to_json(const TrainConfig& c);
 // Overwrites the fields present in `j`; unknown keys are an error naming them.
 void apply_json(TrainConfig& c, const nlohmann::json& j);
+// "a,b.c" -> {"a", "b.c"} (spaces around names trimmed; "" -> {}; an empty name stays, validate rejects it).
+std::vector<std::string> split_module_paths(const std::string& list);
 // Checks ranges and names (optimizer, scheduler, loss, sampler, device, precision...): one clear
 // fer::Error per problem.
 void validate(const TrainConfig& c);

@@ -258,6 +258,26 @@ void write_split_artefacts(const fs::path& dir, const SplitEvaluation& e, const 
 
 }  // namespace
 
+int64_t set_modules_trainable(nn::Module& model, const std::string& paths, bool trainable) {
+  std::vector<nn::Module*> modules;  // all paths are checked before anything changes
+  for (const std::string& path : split_module_paths(paths)) {
+    nn::Module* m = path.empty() ? nullptr : model.find(path);
+    if (m == nullptr) {
+      std::ostringstream children;
+      for (const auto& [name, child] : model.children()) children << (children.tellp() ? ", " : "") << name;
+      FER_FAIL("--freeze: the model has no module '" << path << "'; its top-level modules are: " << children.str()
+                                                     << " (a dotted path such as layer1.0 reaches deeper)");
+    }
+    modules.push_back(m);
+  }
+  int64_t count = 0;
+  for (nn::Module* m : modules) {
+    m->set_trainable(trainable);
+    count += m->parameter_count();
+  }
+  return count;
+}
+
 void request_stop() { g_stop_requested.store(true); }
 void request_stop_after_steps(int64_t steps) { g_stop_after_steps.store(steps); }
 
@@ -318,6 +338,18 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
     say(s.str());
   }
   const data::InputSpec input{spec.input_channels, spec.input_size};
+  if (!config.freeze.empty()) {  // checks the paths now; the loop sets each epoch's state
+    const int64_t frozen = set_modules_trainable(*model, config.freeze, false);
+    std::ostringstream s;
+    s << "stages:    " << config.freeze << " frozen (" << frozen << " parameters) ";
+    if (config.unfreeze_epoch > 0) {
+      s << "until epoch " << config.unfreeze_epoch << ", then everything trains";
+      if (config.unfreeze_lr > 0) s << " at lr x " << config.unfreeze_lr / config.lr << " (unfreeze lr " << config.unfreeze_lr << ")";
+    } else {
+      s << "for the whole run";
+    }
+    say(s.str());
+  }
 
   // 4. optimisation
   nn::FlatParameters flat(*model);
@@ -381,7 +413,18 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
   int64_t steps_this_process = 0;
   for (int64_t epoch = state.epoch; epoch < config.epochs; ++epoch) {
     model->train(true);
-    optimizer->set_lr(scheduler->lr());
+    // stages: the freeze state and lr scale follow from the epoch alone, so a resumed run gets them too
+    const bool unfrozen = config.unfreeze_epoch > 0 && epoch + 1 >= config.unfreeze_epoch;
+    if (!config.freeze.empty()) {
+      set_modules_trainable(*model, config.freeze, unfrozen);
+      if (unfrozen && epoch + 1 == config.unfreeze_epoch && state.step == 0) {
+        say("epoch " + std::to_string(epoch + 1) + ": unfreezing " + config.freeze);
+        // the fine-tuning stage is a fresh fit: early stopping counts from here
+        early_stop = nn::EarlyStopping(early_on_loss ? "min" : "max", std::max<int64_t>(config.early_stop_patience, 1), 0.0);
+      }
+    }
+    const double lr_scale = unfrozen && config.unfreeze_lr > 0 ? config.unfreeze_lr / config.lr : 1.0;
+    optimizer->set_lr(scheduler->lr() * lr_scale);
     const std::vector<int64_t> order = sampler.epoch(epoch);
     EpochTally tally = state.step > 0 ? state.partial : EpochTally{};
     const auto epoch_start = std::chrono::steady_clock::now();
@@ -474,6 +517,10 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
     bool stop_early = false;
     if (config.early_stop_patience > 0 && !td.plan.val.empty())
       stop_early = early_stop.update(early_on_loss ? m.val_loss : m.val_acc);
+    if (stop_early && !config.freeze.empty() && config.unfreeze_epoch > epoch + 1) {
+      stop_early = false;  // the frozen stage runs to the unfreeze epoch; the count restarts there
+      say("early stopping deferred: the frozen stage lasts until epoch " + std::to_string(config.unfreeze_epoch));
+    }
     log.append(m);
     state.epoch = epoch + 1;
     state.partial = EpochTally{};

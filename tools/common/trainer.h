@@ -7,6 +7,7 @@
 //           images (augmented for training) -> logits = model(images)
 //           loss = cross-entropy (class-weighted, label smoothing) or focal loss
 //           loss.backward(); clip the gradient norm; optimizer.step(); zero the gradients
+//       (stages: --freeze modules frozen before --unfreeze-epoch, lr scaled by unfreeze_lr/lr after)
 //       evaluate on the validation split -> metrics.csv/jsonl, LR schedule step,
 //       last.safetensors (+ optimizer state) every epoch, best.safetensors when val accuracy improves
 //   -> reload the best checkpoint, evaluate val (and test when it is a different split):
@@ -23,6 +24,10 @@
 #include <string>
 
 #include "tools/common/train_config.h"
+
+namespace fer::nn {
+class Module;
+}
 
 namespace fer::tools {
 
@@ -41,6 +46,13 @@ struct TrainSummary {
 // Runs the training described by `config` (already resolved: defaults, recipe, flags), printing to
 // `out`. Errors are fer::Error with a message for the user.
 TrainSummary run_training(const TrainConfig& config, std::FILE* out = stdout);
+
+// Freezes (trainable = false) or unfreezes the parameters of the modules at the dotted paths in
+// `paths` (comma-separated, TrainConfig::freeze); returns how many parameter elements they hold. An
+// unknown path is a fer::Error listing the model's top-level children (and nothing is changed). run_training applies
+// TrainConfig::freeze at the start of every epoch before TrainConfig::unfreeze_epoch (so a resumed
+// run is in the right stage) and unfreezes from that epoch on.
+int64_t set_modules_trainable(nn::Module& model, const std::string& paths, bool trainable);
 
 // Makes a running run_training stop at its next step boundary with a resumable checkpoint
 // (what the SIGINT handler calls; async-signal-safe).
