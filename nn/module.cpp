@@ -36,7 +36,8 @@ Tensor tap_gradient(const Tensor& x, std::shared_ptr<Tensor> slot) {
 Tensor Module::operator()(const Tensor& x) {
   Tensor y = forward(x);
   if (capture_) {
-    *captured_grad_ = Tensor();
+    // a fresh slot per call: a module applied several times keeps the gradient of its last output
+    captured_grad_ = std::make_shared<Tensor>();
     y = tap_gradient(y, captured_grad_);
     captured_output_ = y.detach();
   }

@@ -8,7 +8,8 @@
 //   train()/eval()      switches dropout/batchnorm behaviour for the whole subtree
 //   set_trainable(b)    freezes (false) or unfreezes the subtree's parameters (no gradient)
 //   capture(true)       keeps the module's last output and, after backward, the gradient w.r.t.
-//                       that output (what Grad-CAM needs)
+//                       that output (what Grad-CAM needs); a module applied several times in
+//                       one forward keeps its last output and that output's gradient
 #pragma once
 
 #include <functional>

@@ -35,11 +35,11 @@ fer::tools::LoadedModel wrap(nn::ModulePtr model, int64_t size, std::vector<std:
   return m;
 }
 
-// 8x8 image, left half 0.9, right half 0.1.
+// 8x8 image, left half 0.9, right half 0.3.
 Tensor half_image() {
   std::vector<float> v(64);
   for (int y = 0; y < 8; ++y)
-    for (int x = 0; x < 8; ++x) v[static_cast<size_t>(y * 8 + x)] = x < 4 ? 0.9f : 0.1f;
+    for (int x = 0; x < 8; ++x) v[static_cast<size_t>(y * 8 + x)] = x < 4 ? 0.9f : 0.3f;
   return Tensor::from_vector(v, {1, 1, 8, 8});
 }
 
@@ -64,28 +64,34 @@ fer::tools::LoadedModel bright_dark_model() {
 
 TEST_CASE("grad_cam: the bright class lights up the bright left half only") {
   auto m = bright_dark_model();
+  // default layer: the conv (the last conv-like module before the global pool). Its gradient is
+  // W[0, k] / 64 where A_k > 0: ch0 on the left half, ch1 on the right, so alpha = {1/128, -1/128}
+  // and the cam is (0.4 + 0.4) / 128 on the left, ReLU(-(0.2 + 0.2) / 128) = 0 on the right.
   const auto cam = fer::tools::grad_cam(m, half_image(), "", -1);
-  CHECK(cam.layer == "relu");  // the last 4-D output before the global pool
-  CHECK(cam.class_index == 0);  // logits: 0.4 - 0 and -0.4 -> "bright" predicted
-  CHECK(cam.prob == doctest::Approx(std::exp(0.4) / (std::exp(0.4) + std::exp(-0.4))).epsilon(1e-5));
+  CHECK(cam.layer == "conv");
+  CHECK(cam.class_index == 0);  // pooled (0.2, 0.1): logits 0.1 and -0.1 -> "bright"
+  CHECK(cam.prob == doctest::Approx(std::exp(0.1) / (std::exp(0.1) + std::exp(-0.1))).epsilon(1e-5));
   REQUIRE(cam.h == 8);
   REQUIRE(cam.w == 8);
   REQUIRE(cam.cam.size() == 64);
   CHECK_FALSE(cam.all_zero);
-  // d logit_0 / d A_k(i, j) = W[0, k] / 64 everywhere, so alpha = {1/64, -1/64}
   REQUIRE(cam.alpha.size() == 2);
-  CHECK(cam.alpha[0] == doctest::Approx(1.0 / 64).epsilon(1e-6));
-  CHECK(cam.alpha[1] == doctest::Approx(-1.0 / 64).epsilon(1e-6));
+  CHECK(cam.alpha[0] == doctest::Approx(1.0 / 128).epsilon(1e-6));
+  CHECK(cam.alpha[1] == doctest::Approx(-1.0 / 128).epsilon(1e-6));
   for (int y = 0; y < 8; ++y)
     for (int x = 0; x < 8; ++x) {
       const float v = cam.cam[static_cast<size_t>(y * 8 + x)];
-      if (x < 4)
-        CHECK(v == doctest::Approx(1.0f));
-      else
-        CHECK(v == doctest::Approx(0.0f));
-      // raw: alpha0 * 0.4 on the left, ReLU(-0.4 / 64) = 0 on the right
-      CHECK(cam.raw[static_cast<size_t>(y * 8 + x)] == doctest::Approx(x < 4 ? 0.4 / 64 : 0.0).epsilon(1e-5));
+      CHECK(v == doctest::Approx(x < 4 ? 1.0f : 0.0f));
+      CHECK(cam.raw[static_cast<size_t>(y * 8 + x)] == doctest::Approx(x < 4 ? 0.8 / 128 : 0.0).epsilon(1e-5));
     }
+
+  // at the ReLU the gradient is W[0, k] / 64 everywhere: alpha = {1/64, -1/64}, cam 0.4 / 64 | 0
+  const auto at_relu = fer::tools::grad_cam(m, half_image(), "relu", -1);
+  CHECK(at_relu.alpha[0] == doctest::Approx(1.0 / 64).epsilon(1e-6));
+  CHECK(at_relu.alpha[1] == doctest::Approx(-1.0 / 64).epsilon(1e-6));
+  CHECK(at_relu.raw[0] == doctest::Approx(0.4 / 64).epsilon(1e-5));
+  CHECK(at_relu.raw[7] == doctest::Approx(0.0));
+  CHECK(at_relu.cam[0] == doctest::Approx(1.0f));
 
   // explaining "dark" instead lights up the right half
   const auto dark = fer::tools::grad_cam(m, half_image(), "relu", 1);
@@ -154,11 +160,12 @@ TEST_CASE("grad_cam: a one-channel conv layer against a direct computation") {
     CHECK(cam.alpha[0] == doctest::Approx(alpha).epsilon(1e-5));
     double mx = 0.0;
     for (int i = 0; i < 16; ++i) mx = std::max(mx, alpha * a[static_cast<size_t>(i)]);
-    REQUIRE(mx > 0.0);
+    CHECK(cam.all_zero == !(mx > 0.0));
+    if (c == 0) CHECK(mx > 0.0);  // (class 1 happens to have no positive evidence here)
     for (int i = 0; i < 16; ++i) {
       const double raw = std::max(0.0, alpha * a[static_cast<size_t>(i)]);
       CHECK(cam.raw[static_cast<size_t>(i)] == doctest::Approx(raw).epsilon(1e-5));
-      CHECK(cam.cam[static_cast<size_t>(i)] == doctest::Approx(raw / mx).epsilon(1e-5));
+      CHECK(cam.cam[static_cast<size_t>(i)] == doctest::Approx(mx > 0.0 ? raw / mx : 0.0).epsilon(1e-5));
     }
     const double p = std::exp(logits[static_cast<size_t>(c)]) / (std::exp(logits[0]) + std::exp(logits[1]));
     CHECK(cam.prob == doctest::Approx(p).epsilon(1e-5));

@@ -109,7 +109,15 @@ GradCam grad_cam(LoadedModel& model, const Tensor& input, const std::string& lay
   } else {
     FER_CHECK(!valid.empty(), "grad_cam: no module of model '" << model.name
                                                                << "' outputs a 4-D feature map [1, C, h, w] with h*w > 1");
+    // the last conv-like module (a Conv2d or a block of modules) with a feature map, else any
     name = valid.back();
+    for (auto it = valid.rbegin(); it != valid.rend(); ++it) {
+      nn::Module* cand = model.model->find(*it);
+      if (cand->type_name() == "Conv2d" || !cand->children().empty()) {
+        name = *it;
+        break;
+      }
+    }
     target = model.model->find(name);
     // climb to the enclosing module while it still outputs a feature map (it ends with this one)
     for (std::string p = parent_path(name); !p.empty(); p = parent_path(p)) {

@@ -9,8 +9,9 @@
 // maximum, so it lies in [0, 1]. A cam that is zero everywhere (no positive evidence) stays zero
 // and GradCam::all_zero says so.
 //
-// The default layer (layer == ""): a forward pass captures every module's output; the last module
-// in tree order whose output is 4-D with more than one spatial position is taken, then replaced by
+// The default layer (layer == ""): a forward pass captures every module's output; the last
+// conv-like module (Conv2d, or a block: a module with children) in tree order whose output is 4-D
+// with more than one spatial position is taken (any module when none is conv-like), then replaced by
 // its enclosing module as long as that one also outputs a 4-D map and that module ends with it
 // (e.g. ResNet's "layer4" rather than "layer4.1.bn2"): the last feature map before global
 // pooling / flatten.
