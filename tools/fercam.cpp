@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
         std::ostringstream names;
         for (size_t i = 0; i < model.classes.names.size(); ++i) names << (i ? ", " : "") << model.classes.names[i];
         FER_FAIL("--class '" << class_name << "' is not a class of this checkpoint (" << model.classes.id
-                                     << "); classes: " << names.str());
+                             << "); classes: " << names.str());
       }
     }
     const std::vector<uint8_t> gray = fer::data::load_image_gray48(image);
@@ -70,8 +70,8 @@ int main(int argc, char** argv) {
     const fer::tools::Canvas canvas = fer::tools::render_gradcam(gray.data(), 48, 48, cam, cls, scale);
     canvas.save_png(out);
     std::printf("%s: %s p=%.4f, layer %s (%dx%d), wrote %s (%dx%d)\n", image.c_str(), cls.c_str(),
-                static_cast<double>(cam.prob), cam.layer.c_str(), cam.layer_h, cam.layer_w, out.c_str(),
-                canvas.width(), canvas.height());
+                static_cast<double>(cam.prob), cam.layer.c_str(), cam.layer_h, cam.layer_w, out.c_str(), canvas.width(),
+                canvas.height());
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fercam: error: %s\n", e.what());

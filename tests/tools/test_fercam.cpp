@@ -57,8 +57,9 @@ struct Fixture {
   std::string ckpt, face, train_log;
   bool ok = true;
   Fixture() {
-    const Run r = run_program("fertrain", "--synthetic-count 140 --width 0.25 --epochs 1 --threads 2 --no-progress --out " +
-                                              (dir / "run").string());
+    const Run r =
+        run_program("fertrain", "--synthetic-count 140 --width 0.25 --epochs 1 --threads 2 --no-progress --out " +
+                                    (dir / "run").string());
     train_log = r.out + r.err;
     ok = r.code == 0;
     ckpt = (dir / "run" / "best.safetensors").string();

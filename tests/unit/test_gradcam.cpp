@@ -153,8 +153,7 @@ TEST_CASE("grad_cam: a one-channel conv layer against a direct computation") {
     REQUIRE(cam.layer_w == 4);
     // G(i) = W[c, i] * [A(i) > 0]; alpha = mean G; cam = ReLU(alpha * A)
     double alpha = 0.0;
-    for (int i = 0; i < 16; ++i)
-      alpha += a[static_cast<size_t>(i)] > 0 ? lw[static_cast<size_t>(c * 16 + i)] : 0.0;
+    for (int i = 0; i < 16; ++i) alpha += a[static_cast<size_t>(i)] > 0 ? lw[static_cast<size_t>(c * 16 + i)] : 0.0;
     alpha /= 16.0;
     REQUIRE(cam.alpha.size() == 1);
     CHECK(cam.alpha[0] == doctest::Approx(alpha).epsilon(1e-5));

@@ -45,7 +45,8 @@ struct CaptureAll {
 
 Tensor run_forward(LoadedModel& model, const Tensor& input) {
   FER_CHECK(input.defined() && input.ndim() == 4 && input.size(0) == 1,
-            "grad_cam: the input must be one image [1, C, H, W], got " << (input.defined() ? shape_str(input.shape()) : "undefined"));
+            "grad_cam: the input must be one image [1, C, H, W], got "
+                << (input.defined() ? shape_str(input.shape()) : "undefined"));
   Tensor x = input.detach();
   x.requires_grad_(true);  // so the graph reaches every layer even when parameters are frozen
   const Tensor logits = (*model.model)(x);
@@ -83,11 +84,12 @@ GradCam grad_cam(LoadedModel& model, const Tensor& input, const std::string& lay
     double total = 0.0;
     out.probs.resize(z.size());
     for (size_t i = 0; i < z.size(); ++i) total += std::exp(static_cast<double>(z[i] - zmax));
-    for (size_t i = 0; i < z.size(); ++i) out.probs[i] = static_cast<float>(std::exp(static_cast<double>(z[i] - zmax)) / total);
+    for (size_t i = 0; i < z.size(); ++i)
+      out.probs[i] = static_cast<float>(std::exp(static_cast<double>(z[i] - zmax)) / total);
   }
   if (class_index < 0) class_index = static_cast<int>(std::max_element(z.begin(), z.end()) - z.begin());
-  FER_CHECK(class_index < k, "grad_cam: class index " << class_index << " out of range; the model has " << k
-                                                      << " classes");
+  FER_CHECK(class_index < k,
+            "grad_cam: class index " << class_index << " out of range; the model has " << k << " classes");
   out.class_index = class_index;
   out.prob = out.probs[static_cast<size_t>(class_index)];
 
@@ -104,11 +106,11 @@ GradCam grad_cam(LoadedModel& model, const Tensor& input, const std::string& lay
     target = model.model->find(layer);
     FER_CHECK(target != nullptr && is_feature_map(target),
               "layer '" << layer << "' "
-                                  << (target ? "does not output a 4-D feature map [1, C, h, w]" : "is not a module of the model")
-                                  << "; valid layers: " << join_names(valid));
+                        << (target ? "does not output a 4-D feature map [1, C, h, w]" : "is not a module of the model")
+                        << "; valid layers: " << join_names(valid));
   } else {
-    FER_CHECK(!valid.empty(), "grad_cam: no module of model '" << model.name
-                                                               << "' outputs a 4-D feature map [1, C, h, w] with h*w > 1");
+    FER_CHECK(!valid.empty(), "grad_cam: no module of model '"
+                                  << model.name << "' outputs a 4-D feature map [1, C, h, w] with h*w > 1");
     // the last conv-like module (a Conv2d or a block of modules) with a feature map, else any
     name = valid.back();
     for (auto it = valid.rbegin(); it != valid.rend(); ++it) {
@@ -136,9 +138,8 @@ GradCam grad_cam(LoadedModel& model, const Tensor& input, const std::string& lay
   const int64_t c = a_t.size(1), h = a_t.size(2), w = a_t.size(3), hw = h * w;
   const std::vector<float> a = a_t.to(Device::cpu).to_dtype(DType::f32).to_vector<float>();
   const std::vector<float> g = target->captured_grad().to(Device::cpu).to_dtype(DType::f32).to_vector<float>();
-  FER_CHECK(static_cast<int64_t>(g.size()) == c * hw, "grad_cam: the gradient at '" << name << "' has "
-                                                                                   << g.size() << " values, expected "
-                                                                                   << c * hw);
+  FER_CHECK(static_cast<int64_t>(g.size()) == c * hw,
+            "grad_cam: the gradient at '" << name << "' has " << g.size() << " values, expected " << c * hw);
   out.alpha.resize(static_cast<size_t>(c));
   std::vector<double> cam(static_cast<size_t>(hw), 0.0);
   for (int64_t ch = 0; ch < c; ++ch) {
@@ -151,7 +152,8 @@ GradCam grad_cam(LoadedModel& model, const Tensor& input, const std::string& lay
   out.layer_h = static_cast<int>(h);
   out.layer_w = static_cast<int>(w);
   out.raw.resize(static_cast<size_t>(hw));
-  for (int64_t i = 0; i < hw; ++i) out.raw[static_cast<size_t>(i)] = static_cast<float>(std::max(0.0, cam[static_cast<size_t>(i)]));
+  for (int64_t i = 0; i < hw; ++i)
+    out.raw[static_cast<size_t>(i)] = static_cast<float>(std::max(0.0, cam[static_cast<size_t>(i)]));
 
   out.h = static_cast<int>(input.size(2));
   out.w = static_cast<int>(input.size(3));
@@ -172,8 +174,9 @@ Rgb jet_colour(float t) {
 }
 
 std::vector<float> resize_bilinear(const std::vector<float>& src, int sh, int sw, int dh, int dw) {
-  FER_CHECK(sh >= 1 && sw >= 1 && dh >= 1 && dw >= 1 && src.size() == static_cast<size_t>(sh) * static_cast<size_t>(sw),
-            "resize_bilinear: bad sizes " << sh << "x" << sw << " (" << src.size() << " values) -> " << dh << "x" << dw);
+  FER_CHECK(
+      sh >= 1 && sw >= 1 && dh >= 1 && dw >= 1 && src.size() == static_cast<size_t>(sh) * static_cast<size_t>(sw),
+      "resize_bilinear: bad sizes " << sh << "x" << sw << " (" << src.size() << " values) -> " << dh << "x" << dw);
   auto coord = [](int o, int s, int d, int& i0, int& i1, float& f) {
     float x = (static_cast<float>(o) + 0.5f) * static_cast<float>(s) / static_cast<float>(d) - 0.5f;
     x = std::clamp(x, 0.0f, static_cast<float>(s - 1));
@@ -190,7 +193,9 @@ std::vector<float> resize_bilinear(const std::vector<float>& src, int sh, int sw
       int x0, x1;
       float fx;
       coord(x, sw, dw, x0, x1, fx);
-      auto at = [&](int yy, int xx) { return src[static_cast<size_t>(yy) * static_cast<size_t>(sw) + static_cast<size_t>(xx)]; };
+      auto at = [&](int yy, int xx) {
+        return src[static_cast<size_t>(yy) * static_cast<size_t>(sw) + static_cast<size_t>(xx)];
+      };
       const float top = at(y0, x0) * (1.0f - fx) + at(y0, x1) * fx;
       const float bottom = at(y1, x0) * (1.0f - fx) + at(y1, x1) * fx;
       out[static_cast<size_t>(y) * static_cast<size_t>(dw) + static_cast<size_t>(x)] = top * (1.0f - fy) + bottom * fy;
@@ -199,12 +204,14 @@ std::vector<float> resize_bilinear(const std::vector<float>& src, int sh, int sw
   return out;
 }
 
-int gradcam_caption_height() { return Canvas::text_height("A\nA", 1) + 8; }
+int gradcam_caption_height() {
+  return Canvas::text_height("A\nA", 1) + 8;
+}
 
 Canvas render_gradcam(const uint8_t* gray, int gh, int gw, const GradCam& cam, const std::string& class_name,
                       int scale) {
-  FER_CHECK(gray != nullptr && gh >= 1 && gw >= 1 && scale >= 1, "render_gradcam: bad image " << gh << "x" << gw
-                                                                                            << " at scale " << scale);
+  FER_CHECK(gray != nullptr && gh >= 1 && gw >= 1 && scale >= 1,
+            "render_gradcam: bad image " << gh << "x" << gw << " at scale " << scale);
   FER_CHECK(cam.h >= 1 && cam.w >= 1 && cam.cam.size() == static_cast<size_t>(cam.h) * static_cast<size_t>(cam.w),
             "render_gradcam: the cam is empty or its size does not match " << cam.h << "x" << cam.w);
   const int W = gw * scale, H = gh * scale;

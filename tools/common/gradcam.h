@@ -34,7 +34,7 @@ struct GradCam {
   float prob = 0.0f;     // its softmax probability
   std::string layer;     // the module path used
   // details
-  std::vector<float> raw;    // the cam at the layer's resolution, before upsampling/normalising
+  std::vector<float> raw;  // the cam at the layer's resolution, before upsampling/normalising
   int layer_h = 0, layer_w = 0;
   std::vector<float> alpha;  // [C] channel weights
   std::vector<float> probs;  // softmax over all classes
