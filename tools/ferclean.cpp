@@ -9,8 +9,8 @@
 //   1. cross-label group (the same pixels under two or more labels): every member is excluded, in
 //      every split; the label is ambiguous (R002's cleaning step).
 //   2. same-label group: within each split the first member (by source path) is kept and the other
-//      copies of that split are excluded. A copy in another split is never excluded by this rule
-//      (that would change an evaluation set); Training/test copies are rule 3's business.
+//      copies of that split are excluded (so evaluation splits lose their own repeated copies too).
+//      A copy in another split is not excluded by this rule; Training/test copies are rule 3's business.
 //   3. Training images whose pixels also occur in a test split (PublicTest, PrivateTest, test/) are
 //      excluded from training, so the test figures stay clean; --keep-test-overlap turns this off.
 // An image is counted under the first rule that excludes it. The index lists one excluded image per
@@ -47,8 +47,8 @@ const char* const kReasonKey[kReasons] = {"kept", "duplicate", "cross_label", "t
 const char* const kPolicy =
     "Policy: (1) a cross-label group (the same pixels under two or more labels) is excluded whole, in every\n"
     "split: its label is ambiguous (R002). (2) a same-label group keeps, within each split, its first member\n"
-    "by source path and excludes the other copies of that split (copies in another split are left to rule 3,\n"
-    "so no evaluation image is dropped for being a duplicate). (3) Training images whose pixels also occur in\n"
+    "by source path and excludes the other copies of that split; a copy in another split is not excluded by\n"
+    "this rule (Training/test copies are rule 3's business). (3) Training images whose pixels also occur in\n"
     "a test split (PublicTest, PrivateTest, test/) are excluded so the test figures stay clean\n"
     "(--keep-test-overlap turns this off). An image is counted under the first rule that excludes it.";
 
@@ -246,6 +246,13 @@ int main(int argc, char** argv) {
         << (keep_test_overlap ? " (kept: --keep-test-overlap)" : " (excluded)") << "\n";
       s << "  excluded " << excluded << " images: " << total[kCrossLabel] << " cross-label, " << total[kDuplicate]
         << " duplicate, " << total[kTestOverlap] << " test-overlap\n";
+      s << "  excluded per split:";
+      for (int sp = 0; sp < fd::kNumSplits; ++sp) {
+        int64_t c = 0;
+        for (int r = 1; r < kReasons; ++r) c += per_split[static_cast<size_t>(r)][static_cast<size_t>(sp)];
+        if (c > 0) s << " " << fd::split_name(static_cast<fd::Split>(sp)) << " " << c;
+      }
+      s << "\n";
       s << "  " << std::left << std::setw(13) << "class";
       for (int r : {kCrossLabel, kDuplicate, kTestOverlap, kKept}) s << std::right << std::setw(13) << kReasonKey[r];
       s << "\n";

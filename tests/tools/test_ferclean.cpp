@@ -113,7 +113,7 @@ TEST_CASE("ferclean: planted duplicates give exactly the expected index, which f
   INFO(r.out);
   INFO(r.err);
   REQUIRE(r.code == 0);
-  CHECK(r.out.find("1 cross-label, 1 duplicate, 1 test-overlap") != std::string::npos);
+  CHECK(r.out.find("excluded 4 images: 2 cross-label, 1 duplicate, 1 test-overlap") != std::string::npos);
   CHECK(r.out.find("PublicTest: 1 of 15 images also occur in Training") != std::string::npos);
   const std::set<std::string> expected = {"train/happy/Training_51.png", "train/sad/Training_60.png",
                                           "train/angry/Training_61.png", "train/fear/Training_70.png"};
