@@ -78,8 +78,7 @@ int main(int argc, char** argv) {
   double percentile = 98.0;
   int threads = 0;
   app.add_option("--data", data_path, "FER2013 folder (train/ test/) or fer2013.csv")->required();
-  app.add_option("--out", out_path, "the index to write (one excluded image per line; written atomically)")
-      ->required();
+  app.add_option("--out", out_path, "the index to write (one excluded image per line; written atomically)")->required();
   app.add_flag("--json", as_json, "print the summary as one JSON object");
   app.add_option("--classes", classes_flag, "7 | 6 (fer6 drops disgust): use the same as fertrain's --classes");
   app.add_flag("--skip-bad", skip_bad, "skip unreadable images / malformed rows instead of failing");
@@ -116,7 +115,8 @@ int main(int argc, char** argv) {
     const fs::path root = fs::is_directory(data_path, ec) ? fs::path(data_path) : fs::path(data_path).parent_path();
     const int64_t n = ds.size();
     std::vector<std::string> rel(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) rel[static_cast<size_t>(i)] = relative_source(ds.sources[static_cast<size_t>(i)], root);
+    for (int64_t i = 0; i < n; ++i)
+      rel[static_cast<size_t>(i)] = relative_source(ds.sources[static_cast<size_t>(i)], root);
 
     // Rules 1 and 2.
     const fd::DuplicateReport dups = fd::find_duplicates(ds);
@@ -193,7 +193,8 @@ int main(int argc, char** argv) {
       idx << "\n# " << kReasonKey[r] << ": " << members.size() << " images\n";
       for (int64_t i : members) {
         idx << rel[static_cast<size_t>(i)] << "  # " << kReasonKey[r];
-        if (r == kCrossLabel) idx << " (" << ds.classes.names[static_cast<size_t>(ds.labels[static_cast<size_t>(i)])] << ")";
+        if (r == kCrossLabel)
+          idx << " (" << ds.classes.names[static_cast<size_t>(ds.labels[static_cast<size_t>(i)])] << ")";
         if (r == kDuplicate) idx << " of " << rel[static_cast<size_t>(kept_copy[static_cast<size_t>(i)])];
         idx << "\n";
       }

@@ -20,7 +20,8 @@ namespace fs = std::filesystem;
 
 TEST_CASE("fer2013 ferclean: plausible duplicate, cross-label and PublicTest-overlap counts") {
   const fs::path data = fer::test::fer_data_root() / "fer2013";
-  const std::string stem = (fs::temp_directory_path() / ("fer_test_ferclean_data_" + std::to_string(::getpid()))).string();
+  const std::string stem =
+      (fs::temp_directory_path() / ("fer_test_ferclean_data_" + std::to_string(::getpid()))).string();
   const std::string cmd = std::string(FER_BINARY_DIR) + "/bin/ferclean --data " + data.string() + " --out " + stem +
                           ".exclude --json > " + stem + ".out 2> " + stem + ".err";
   const auto t0 = std::chrono::steady_clock::now();

@@ -71,7 +71,8 @@ size_t lines(const std::string& s) {
 std::set<std::string> listing(const fs::path& root) {
   std::set<std::string> out;
   for (const auto& e : fs::recursive_directory_iterator(root))
-    if (e.is_regular_file()) out.insert(fs::relative(e.path(), root).generic_string() + ":" + std::to_string(e.file_size()));
+    if (e.is_regular_file())
+      out.insert(fs::relative(e.path(), root).generic_string() + ":" + std::to_string(e.file_size()));
   return out;
 }
 
@@ -89,7 +90,8 @@ struct Folder {
     int id = 0;
     for (const std::string& c : kFolders) {
       for (int i = 0; i < 3; ++i, ++id)
-        fer::test::write_gray48(root / "train" / c / ("Training_" + std::to_string(id) + ".png"), fer::test::pattern(id));
+        fer::test::write_gray48(root / "train" / c / ("Training_" + std::to_string(id) + ".png"),
+                                fer::test::pattern(id));
       for (int i = 0; i < 2; ++i, ++id)
         fer::test::write_gray48(root / "test" / c / ("PublicTest_" + std::to_string(id) + ".png"),
                                 fer::test::pattern(id));
@@ -137,8 +139,8 @@ TEST_CASE("ferclean: planted duplicates give exactly the expected index, which f
 TEST_CASE("ferclean: --keep-test-overlap and --json") {
   Folder f;
   const fs::path index = f.dir / "keep.exclude";
-  const Run r = run_program("ferclean", "--data " + f.root.string() + " --out " + index.string() +
-                                            " --keep-test-overlap --json");
+  const Run r =
+      run_program("ferclean", "--data " + f.root.string() + " --out " + index.string() + " --keep-test-overlap --json");
   INFO(r.out);
   INFO(r.err);
   REQUIRE(r.code == 0);
@@ -159,7 +161,8 @@ TEST_CASE("ferclean: --keep-test-overlap and --json") {
                                                 "train/angry/Training_61.png"});
 
   // fer6 drops disgust (3 Training + 2 PublicTest); the planted groups are unaffected.
-  const Run six = run_program("ferclean", "--data " + f.root.string() + " --out " + index.string() + " --classes 6 --json");
+  const Run six =
+      run_program("ferclean", "--data " + f.root.string() + " --out " + index.string() + " --classes 6 --json");
   INFO(six.err);
   REQUIRE(six.code == 0);
   const json j6 = json::parse(six.out);
