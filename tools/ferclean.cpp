@@ -8,9 +8,10 @@
 // byte) of the decoded 48x48 gray images. Policy (also written into the index's header):
 //   1. cross-label group (the same pixels under two or more labels): every member is excluded, in
 //      every split; the label is ambiguous (R002's cleaning step).
-//   2. same-label group: within each split the first member (by source path) is kept and the other
-//      copies of that split are excluded (so evaluation splits lose their own repeated copies too).
-//      A copy in another split is not excluded by this rule; Training/test copies are rule 3's business.
+//   2. same-label group: within each split the first member in source order (sorted paths, CSV
+//      line order) is kept and the other copies of that split are excluded (so an evaluation split
+//      loses its own repeated copies too). A copy in another split is not excluded by this rule;
+//      Training/test copies are rule 3's business.
 //   3. Training images whose pixels also occur in a test split (PublicTest, PrivateTest, test/) are
 //      excluded from training, so the test figures stay clean; --keep-test-overlap turns this off.
 // An image is counted under the first rule that excludes it. The index lists one excluded image per
@@ -47,8 +48,8 @@ const char* const kReasonKey[kReasons] = {"kept", "duplicate", "cross_label", "t
 const char* const kPolicy =
     "Policy: (1) a cross-label group (the same pixels under two or more labels) is excluded whole, in every\n"
     "split: its label is ambiguous (R002). (2) a same-label group keeps, within each split, its first member\n"
-    "by source path and excludes the other copies of that split; a copy in another split is not excluded by\n"
-    "this rule (Training/test copies are rule 3's business). (3) Training images whose pixels also occur in\n"
+    "in source order (path, CSV line) and excludes the other copies of that split; a copy in another split\n"
+    "is not excluded by this rule (Training/test copies are rule 3's). (3) Training images whose pixels also occur in\n"
     "a test split (PublicTest, PrivateTest, test/) are excluded so the test figures stay clean\n"
     "(--keep-test-overlap turns this off). An image is counted under the first rule that excludes it.";
 
@@ -131,7 +132,7 @@ int main(int argc, char** argv) {
       for (int64_t i : g.members) {
         const int s = static_cast<int>(ds.splits[static_cast<size_t>(i)]);
         auto it = first.find(s);
-        if (it == first.end() || rel[static_cast<size_t>(i)] < rel[static_cast<size_t>(it->second)]) first[s] = i;
+        if (it == first.end()) first[s] = i;  // members ascend: the reader's order (sorted paths, CSV lines)
       }
       for (int64_t i : g.members) {
         const int64_t keep = first[static_cast<int>(ds.splits[static_cast<size_t>(i)])];
