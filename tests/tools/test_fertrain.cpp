@@ -138,3 +138,15 @@ TEST_CASE("fertrain: --list-models and --list-recipes") {
   CHECK(r.code == 0);
   CHECK(r.output.find("r001-cnn6-aug-balanced") != std::string::npos);
 }
+
+TEST_CASE("fertrain: a diverging run stops at the first non-finite loss, naming epoch and step") {
+  const fs::path dir = fresh_dir("fertrain_nan");
+  for (const std::string extra : {"", "--detect-anomaly "}) {
+    const Run r = run_fertrain(kSmall + extra + "--epochs 2 --optimizer sgd --lr 1e25 --out " + dir.string());
+    INFO(r.output);
+    CHECK(r.code == 1);
+    CHECK(r.output.find("training stopped") != std::string::npos);
+    CHECK(r.output.find("at epoch 1, step 2") != std::string::npos);
+  }
+  fs::remove_all(dir);
+}

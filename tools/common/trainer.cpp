@@ -56,6 +56,12 @@ extern "C" void on_sigint(int) {
 
 // ---- small formatting helpers -------------------------------------------------------------------
 
+// True when every element of a floating tensor is finite (copied to the host: for fault checks).
+bool all_finite(const Tensor& t) {
+  const std::vector<double> v = t.to_dtype(DType::f64).to(Device::cpu).to_vector<double>();
+  return std::all_of(v.begin(), v.end(), [](double x) { return std::isfinite(x); });
+}
+
 std::string exact(double v) {  // round-trips a double through text (checkpoint metadata)
   std::ostringstream s;
   s << std::setprecision(17) << v;
@@ -448,8 +454,39 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
                 "training stopped: the loss is " << loss_value << " at epoch " << epoch + 1 << ", step " << step + 1
                                                  << " of " << steps_per_epoch << " (lr " << optimizer->lr()
                                                  << "); hint: lower --lr, or set --grad-clip");
+      std::string first_bad_node;  // --detect-anomaly: the first backward op with a non-finite gradient
+      struct HookReset {
+        ~HookReset() { set_backward_hook(nullptr); }
+      } hook_reset;
+      if (config.detect_anomaly) {
+        set_backward_hook([&](const Node& node, const std::vector<Tensor>& grads) {
+          if (!first_bad_node.empty()) return;
+          for (size_t i = 0; i < grads.size(); ++i)
+            if (grads[i].defined() && !all_finite(grads[i])) {
+              std::ostringstream s;
+              s << node.name() << " gave a non-finite gradient for its input " << i << " " << describe(grads[i]);
+              first_bad_node = s.str();
+              return;
+            }
+        });
+      }
       loss.backward();
-      if (config.grad_clip > 0) nn::clip_grad_norm(flat, config.grad_clip);
+      FER_CHECK(first_bad_node.empty(), "training stopped at epoch " << epoch + 1 << ", step " << step + 1 << ": "
+                                                                    << first_bad_node);
+      // the global gradient norm (clipping to --grad-clip when set, which leaves non-finite ones alone)
+      const double norm = config.grad_clip > 0 ? nn::clip_grad_norm(flat, config.grad_clip) : nn::grad_norm(flat);
+      if (!std::isfinite(norm)) {
+        std::string name;
+        for (const auto& e : flat.entries())
+          if (e.param.grad().defined() && !all_finite(e.param.grad())) {
+            name = e.name;
+            break;
+          }
+        FER_FAIL("training stopped at epoch " << epoch + 1 << ", step " << step + 1 << ": the gradient of " << name
+                                              << " is not finite (loss " << loss_value
+                                              << "); hint: lower --lr, set --grad-clip, or rerun with "
+                                              << "--detect-anomaly to name the op");
+      }
       optimizer->step();
       optimizer->zero_grad();
 
