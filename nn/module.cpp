@@ -2,9 +2,13 @@
 #include "nn/module.h"
 
 #include <algorithm>
+#include <chrono>
 #include <sstream>
 
+#include "fer/config.h"
+#include "kernels/device.h"
 #include "tensor/autograd.h"
+#include "tensor/op_stats.h"
 
 namespace fer::nn {
 
@@ -33,8 +37,35 @@ Tensor tap_gradient(const Tensor& x, std::shared_ptr<Tensor> slot) {
   return y;
 }
 
+namespace {
+ForwardHook g_forward_hook;
+int64_t g_forward_order = 0;
+int g_forward_depth = 0;
+}  // namespace
+
+void set_forward_hook(ForwardHook hook) {
+  g_forward_hook = std::move(hook);
+  g_forward_order = 0;
+  g_forward_depth = 0;
+}
+
 Tensor Module::operator()(const Tensor& x) {
-  Tensor y = forward(x);
+  Tensor y;
+  if (g_forward_hook) {  // traced call: time it (synchronised on CUDA) and count its MACs
+    const int64_t order = g_forward_order++;
+    const int depth = g_forward_depth++;
+    MacCounter macs;
+    const auto start = std::chrono::steady_clock::now();
+    y = forward(x);
+    if constexpr (kCudaBuilt) {
+      if (y.is_cuda()) cuda::stream_synchronize(cuda::default_stream());
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    --g_forward_depth;
+    g_forward_hook({this, order, depth, x.shape(), y.shape(), seconds, macs.macs()});
+  } else {
+    y = forward(x);
+  }
   if (capture_) {
     // a fresh slot per call: a module applied several times keeps the gradient of its last output
     captured_grad_ = std::make_shared<Tensor>();

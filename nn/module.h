@@ -95,6 +95,21 @@ class Sequential : public Module {
   size_t size() const { return children().size(); }
 };
 
+// ---- forward tracing (fertrain --trace) -------------------------------------------------------
+// While a hook is set, every module call reports itself: `order` numbers the calls in the order
+// they start (a parent before its children), `depth` is the nesting level, `seconds` the wall time
+// of its forward (including its children's) and `macs` the multiply-accumulates its ops counted.
+struct ForwardEvent {
+  const Module* module;
+  int64_t order;
+  int depth;
+  Shape input_shape, output_shape;
+  double seconds;
+  int64_t macs;
+};
+using ForwardHook = std::function<void(const ForwardEvent&)>;
+void set_forward_hook(ForwardHook hook);  // nullptr switches tracing off
+
 // An identity op whose backward stores the gradient passing through it into `slot`.
 Tensor tap_gradient(const Tensor& x, std::shared_ptr<Tensor> slot);
 

@@ -150,3 +150,18 @@ TEST_CASE("fertrain: a diverging run stops at the first non-finite loss, naming 
   }
   fs::remove_all(dir);
 }
+
+TEST_CASE("fertrain --trace 1: tables of the first step's modules (shapes, MACs) and backward nodes") {
+  const fs::path dir = fresh_dir("fertrain_trace");
+  const Run r = run_fertrain(kSmall + "--epochs 1 --trace 1 --out " + dir.string());
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  CHECK(r.output.find("trace: epoch 1, step 1: forward") != std::string::npos);
+  // the first conv of CNN6 at width 0.25: 1 -> 4 channels, 48 -> 46, 4*46*46*9 MACs per image, batch 32
+  CHECK(r.output.find("[32,1,48,48]       [32,4,46,46]              2437632") != std::string::npos);
+  CHECK(r.output.find("Conv2dBackward") != std::string::npos);
+  CHECK(r.output.find("BatchNormBackward") != std::string::npos);
+  // only one step is traced
+  CHECK(r.output.find("trace: epoch 1, step 2") == std::string::npos);
+  fs::remove_all(dir);
+}

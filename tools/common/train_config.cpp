@@ -15,7 +15,7 @@ namespace fer::tools {
   X(plateau_factor) X(plateau_patience) X(plateau_metric) X(min_lr) X(cosine_t0) X(cosine_tmult) X(warmup_epochs)         \
   X(early_stop_patience) X(early_stop_metric) X(loss) X(weighted_loss) X(label_smoothing) X(focal_gamma) X(sampler) X(hflip) \
   X(rotate_deg) X(translate_px) X(device) X(precision) X(seed) X(threads) X(out) X(resume) X(init_from)  \
-  X(progress) X(detect_anomaly)
+  X(progress) X(detect_anomaly) X(trace)
 
 nlohmann::json to_json(const TrainConfig& c) {
   nlohmann::json j;

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <iomanip>
 #include <limits>
+#include <map>
 #include <optional>
 #include <sstream>
 
@@ -82,6 +83,87 @@ std::string default_run_dir(const TrainConfig& c) {
   std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
   return (fs::path("runs") / (c.model + "-" + stamp)).string();
 }
+
+// ---- fertrain --trace: one step's forward modules and backward nodes, as tables -------------------
+
+std::string shape_text(const Shape& s) {
+  std::ostringstream o;
+  o << "[";
+  for (size_t i = 0; i < s.size(); ++i) o << (i ? "," : "") << s[i];
+  o << "]";
+  return o.str();
+}
+
+class StepTrace {
+ public:
+  explicit StepTrace(nn::Module& model) {
+    for (const auto& [path, module] : model.named_modules()) paths_[module] = path.empty() ? "(model)" : path;
+  }
+  // Records the module calls of the forward pass (Module::operator() reports each one).
+  void start_forward() {
+    nn::set_forward_hook([this](const nn::ForwardEvent& e) {
+      auto it = paths_.find(e.module);
+      forward_.push_back({e.order, e.depth, it != paths_.end() ? it->second : "?", e.module->type_name(),
+                          shape_text(e.input_shape), shape_text(e.output_shape), e.macs, e.seconds});
+    });
+  }
+  void end_forward() {
+    nn::set_forward_hook(nullptr);
+    std::sort(forward_.begin(), forward_.end(), [](const Row& a, const Row& b) { return a.order < b.order; });
+    last_ = std::chrono::steady_clock::now();
+  }
+  // One backward node (called after it ran): its name, the gradient shapes it produced, its time.
+  void on_backward_node(const Node& node, const std::vector<Tensor>& grads) {
+    std::ostringstream shapes;
+    bool on_cuda = false;
+    for (size_t i = 0; i < grads.size(); ++i) {
+      shapes << (i ? " " : "") << (grads[i].defined() ? shape_text(grads[i].shape()) : "-");
+      on_cuda = on_cuda || (grads[i].defined() && grads[i].is_cuda());
+    }
+    if constexpr (kCudaBuilt) {
+      if (on_cuda) cuda::stream_synchronize(cuda::default_stream());  // time the node, not its launch
+    }
+    const auto now = std::chrono::steady_clock::now();
+    backward_.push_back({node.name(), shapes.str(), std::chrono::duration<double>(now - last_).count()});
+    last_ = now;
+  }
+  void print(std::FILE* out, int64_t epoch, int64_t step) const {
+    std::fprintf(out, "trace: epoch %lld, step %lld: forward (modules in call order; time and MACs include children)\n",
+                 static_cast<long long>(epoch), static_cast<long long>(step));
+    std::fprintf(out, "  %-4s %-34s %-18s %-18s %-18s %14s %10s\n", "#", "module", "type", "input", "output", "MACs",
+                 "ms");
+    for (const Row& r : forward_) {
+      std::ostringstream module;  // indented by nesting depth
+      module << std::string(static_cast<size_t>(2 * r.depth), ' ') << r.path;
+      std::fprintf(out, "  %-4lld %-34s %-18s %-18s %-18s %14lld %10.3f\n", static_cast<long long>(r.order),
+                   module.str().c_str(), r.type.c_str(), r.input.c_str(), r.output.c_str(),
+                   static_cast<long long>(r.macs), 1e3 * r.seconds);
+    }
+    std::fprintf(out, "trace: backward (autograd nodes in execution order; gradient shapes per input)\n");
+    std::fprintf(out, "  %-4s %-28s %-48s %10s\n", "#", "node", "input gradients", "ms");
+    for (size_t i = 0; i < backward_.size(); ++i)
+      std::fprintf(out, "  %-4zu %-28s %-48s %10.3f\n", i, backward_[i].name.c_str(), backward_[i].shapes.c_str(),
+                   1e3 * backward_[i].seconds);
+    std::fflush(out);
+  }
+
+ private:
+  struct Row {
+    int64_t order;
+    int depth;
+    std::string path, type, input, output;
+    int64_t macs;
+    double seconds;
+  };
+  struct NodeRow {
+    std::string name, shapes;
+    double seconds;
+  };
+  std::map<const nn::Module*, std::string> paths_;
+  std::vector<Row> forward_;
+  std::vector<NodeRow> backward_;
+  std::chrono::steady_clock::time_point last_;
+};
 
 // ---- optimizer, schedule, early stopping from the config -----------------------------------------
 
@@ -445,7 +527,13 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
                                     ? data::make_batch(images, indices, input)
                                     : data::make_batch(images, indices, input, {augment, epoch, config.seed, 0.0f, 1.0f});
 
+      std::optional<StepTrace> trace;  // --trace N: the first N steps of this process, as tables
+      if (steps_this_process < config.trace) {
+        trace.emplace(*model);
+        trace->start_forward();
+      }
       const Tensor logits = (*model)(batch.images);
+      if (trace) trace->end_forward();
       const Tensor loss = config.loss == "focal"
                               ? ops::focal_loss(logits, batch.labels, config.focal_gamma, class_weights)
                               : ops::cross_entropy(logits, batch.labels, class_weights, config.label_smoothing);
@@ -458,9 +546,10 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
       struct HookReset {
         ~HookReset() { set_backward_hook(nullptr); }
       } hook_reset;
-      if (config.detect_anomaly) {
+      if (config.detect_anomaly || trace) {
         set_backward_hook([&](const Node& node, const std::vector<Tensor>& grads) {
-          if (!first_bad_node.empty()) return;
+          if (trace) trace->on_backward_node(node, grads);
+          if (!config.detect_anomaly || !first_bad_node.empty()) return;
           for (size_t i = 0; i < grads.size(); ++i)
             if (grads[i].defined() && !all_finite(grads[i])) {
               std::ostringstream s;
@@ -471,6 +560,7 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
         });
       }
       loss.backward();
+      if (trace) trace->print(out, epoch + 1, step + 1);
       FER_CHECK(first_bad_node.empty(), "training stopped at epoch " << epoch + 1 << ", step " << step + 1 << ": "
                                                                     << first_bad_node);
       // the global gradient norm (clipping to --grad-clip when set, which leaves non-finite ones alone)
@@ -500,7 +590,8 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
       tally.loss_sum += loss_value * static_cast<double>(labels.size());
       tally.seen += static_cast<int64_t>(labels.size());
       progress.step(step + 1, tally.mean_loss(), tally.accuracy(), tally.seen);
-      if (g_stop_after_steps.load() > 0 && ++steps_this_process == g_stop_after_steps.load()) request_stop();
+      ++steps_this_process;
+      if (g_stop_after_steps.load() > 0 && steps_this_process == g_stop_after_steps.load()) request_stop();
 
       if (g_stop_requested.load() && step + 1 < steps_per_epoch) {
         progress.end_epoch();
