@@ -122,7 +122,7 @@ const std::vector<OpEntry>& op_table() {
                                   return ops::batch_norm(in[0], in[1], in[2], rm, rv, training, 0.1, 1e-5);
                                 }};
                  }});
-    t.push_back({"layer_norm", {2, 3, 5}, "x [..., D] (normalized over the last dim)", "gamma, beta [D]",
+    t.push_back({"layer_norm", {2, 3, 5}, "x [...,D] (normalized over D)", "gamma, beta [D]",
                  [](const Shape& s, const OpFlags& o) {
                    FER_CHECK(!s.empty(), "layer_norm: --shape needs at least one dimension");
                    const int64_t d = s.back();
@@ -249,8 +249,7 @@ const OpEntry& find_op(const std::string& name) {
     if (e.name == name) return e;
   std::ostringstream known;
   for (const auto& e : op_table()) known << (known.tellp() > 0 ? ", " : "") << e.name;
-  FER_CHECK(false, "unknown op '" << name << "'; known: " << known.str() << " (or --model NAME)");
-  return op_table().front();  // unreachable
+  FER_FAIL("unknown op '" << name << "'; known: " << known.str() << " (or --model NAME)");
 }
 
 Shape parse_shape(const std::string& text) {
