@@ -70,8 +70,8 @@ Tensor labels_for(int64_t n, int64_t k, uint64_t seed) {
 }
 
 void need_rank(const std::string& op, const Shape& s, size_t rank, const std::string& layout) {
-  FER_CHECK(s.size() == rank, op << ": --shape needs " << rank << " dimensions (" << layout << "), got "
-                                 << shape_str(s) << "; hint: fergradcheck --list shows the defaults");
+  FER_CHECK(s.size() == rank, op << ": --shape needs " << rank << " dimensions (" << layout << "), got " << shape_str(s)
+                                 << "; hint: fergradcheck --list shows the defaults");
 }
 
 // An elementwise activation on [N, C, H, W].
@@ -85,7 +85,9 @@ OpEntry activation_entry(const std::string& name, Activation kind) {
 const std::vector<OpEntry>& op_table() {
   static const std::vector<OpEntry> table = [] {
     std::vector<OpEntry> t;
-    t.push_back({"conv2d", {2, 3, 6, 6}, "x [N,C,H,W]",
+    t.push_back({"conv2d",
+                 {2, 3, 6, 6},
+                 "x [N,C,H,W]",
                  "w [Cout,C/groups,3,3] (Cout = 4, or 2*groups), b [Cout]; --stride --padding --groups",
                  [](const Shape& s, const OpFlags& o) {
                    need_rank("conv2d", s, 4, "N,C,H,W");
@@ -97,21 +99,26 @@ const std::vector<OpEntry>& op_table() {
                                  rand64({cout}, o.seed + 2, "b")},
                                 [opt](const std::vector<Tensor>& in) { return ops::conv2d(in[0], in[1], in[2], opt); }};
                  }});
-    t.push_back({"conv_transpose2d", {2, 3, 4, 4}, "x [N,C,H,W]", "w [C,2,3,3], b [2]; --stride --padding",
+    t.push_back({"conv_transpose2d",
+                 {2, 3, 4, 4},
+                 "x [N,C,H,W]",
+                 "w [C,2,3,3], b [2]; --stride --padding",
                  [](const Shape& s, const OpFlags& o) {
                    need_rank("conv_transpose2d", s, 4, "N,C,H,W");
                    const int64_t stride = o.stride, pad = o.padding;
-                   return Check{{rand64(s, o.seed, "x"), rand64({s[1], 2, 3, 3}, o.seed + 1, "w"),
-                                 rand64({2}, o.seed + 2, "b")},
-                                [stride, pad](const std::vector<Tensor>& in) {
-                                  return ops::conv_transpose2d(in[0], in[1], in[2], stride, pad);
-                                }};
+                   return Check{
+                       {rand64(s, o.seed, "x"), rand64({s[1], 2, 3, 3}, o.seed + 1, "w"), rand64({2}, o.seed + 2, "b")},
+                       [stride, pad](const std::vector<Tensor>& in) {
+                         return ops::conv_transpose2d(in[0], in[1], in[2], stride, pad);
+                       }};
                  }});
-    t.push_back({"batch_norm", {3, 4, 3, 3}, "x [N,C,H,W] or [N,C]",
+    t.push_back({"batch_norm",
+                 {3, 4, 3, 3},
+                 "x [N,C,H,W] or [N,C]",
                  "gamma, beta [C]; batch statistics, or --eval: fixed running mean/var",
                  [](const Shape& s, const OpFlags& o) {
-                   FER_CHECK(s.size() == 2 || s.size() == 4, "batch_norm: --shape needs N,C or N,C,H,W, got "
-                                                                 << shape_str(s));
+                   FER_CHECK(s.size() == 2 || s.size() == 4,
+                             "batch_norm: --shape needs N,C or N,C,H,W, got " << shape_str(s));
                    const int64_t c = s[1];
                    const Tensor rm = o.eval ? rand64({c}, o.seed + 3, "running_mean", -1, 1, false) : Tensor();
                    const Tensor rv = o.eval ? rand64({c}, o.seed + 4, "running_var", 0.5, 2, false) : Tensor();
@@ -122,43 +129,46 @@ const std::vector<OpEntry>& op_table() {
                                   return ops::batch_norm(in[0], in[1], in[2], rm, rv, training, 0.1, 1e-5);
                                 }};
                  }});
-    t.push_back({"layer_norm", {2, 3, 5}, "x [...,D] (normalized over D)", "gamma, beta [D]",
+    t.push_back({"layer_norm",
+                 {2, 3, 5},
+                 "x [...,D] (normalized over D)",
+                 "gamma, beta [D]",
                  [](const Shape& s, const OpFlags& o) {
                    FER_CHECK(!s.empty(), "layer_norm: --shape needs at least one dimension");
                    const int64_t d = s.back();
-                   return Check{{rand64(s, o.seed, "x", -2, 2), rand64({d}, o.seed + 1, "gamma", 0.5, 1.5),
-                                 rand64({d}, o.seed + 2, "beta")},
-                                [](const std::vector<Tensor>& in) { return ops::layer_norm(in[0], in[1], in[2], 1e-5); }};
+                   return Check{
+                       {rand64(s, o.seed, "x", -2, 2), rand64({d}, o.seed + 1, "gamma", 0.5, 1.5),
+                        rand64({d}, o.seed + 2, "beta")},
+                       [](const std::vector<Tensor>& in) { return ops::layer_norm(in[0], in[1], in[2], 1e-5); }};
                  }});
-    t.push_back({"max_pool2d", {2, 3, 6, 6}, "x [N,C,H,W]", "kernel 2, stride 2",
-                 [](const Shape& s, const OpFlags& o) {
+    t.push_back({"max_pool2d", {2, 3, 6, 6}, "x [N,C,H,W]", "kernel 2, stride 2", [](const Shape& s, const OpFlags& o) {
                    need_rank("max_pool2d", s, 4, "N,C,H,W");
                    return Check{{rand64(s, o.seed, "x")}, [](const std::vector<Tensor>& in) {
                                   return ops::max_pool2d(in[0], ops::PoolOptions::make(2, 2));
                                 }};
                  }});
-    t.push_back({"avg_pool2d", {2, 3, 6, 6}, "x [N,C,H,W]", "kernel 3, stride 2, padding 1",
+    t.push_back({"avg_pool2d",
+                 {2, 3, 6, 6},
+                 "x [N,C,H,W]",
+                 "kernel 3, stride 2, padding 1",
                  [](const Shape& s, const OpFlags& o) {
                    need_rank("avg_pool2d", s, 4, "N,C,H,W");
                    return Check{{rand64(s, o.seed, "x")}, [](const std::vector<Tensor>& in) {
                                   return ops::avg_pool2d(in[0], ops::PoolOptions::make(3, 2, 1));
                                 }};
                  }});
-    t.push_back({"global_avg_pool", {2, 3, 4, 4}, "x [N,C,H,W]", "",
-                 [](const Shape& s, const OpFlags& o) {
+    t.push_back({"global_avg_pool", {2, 3, 4, 4}, "x [N,C,H,W]", "", [](const Shape& s, const OpFlags& o) {
                    need_rank("global_avg_pool", s, 4, "N,C,H,W");
                    return Check{{rand64(s, o.seed, "x")},
                                 [](const std::vector<Tensor>& in) { return ops::global_avg_pool(in[0]); }};
                  }});
-    t.push_back({"linear", {3, 5}, "x [..., in]", "w [4,in], b [4]",
-                 [](const Shape& s, const OpFlags& o) {
+    t.push_back({"linear", {3, 5}, "x [..., in]", "w [4,in], b [4]", [](const Shape& s, const OpFlags& o) {
                    FER_CHECK(!s.empty(), "linear: --shape needs at least one dimension");
-                   return Check{{rand64(s, o.seed, "x"), rand64({4, s.back()}, o.seed + 1, "w"),
-                                 rand64({4}, o.seed + 2, "b")},
-                                [](const std::vector<Tensor>& in) { return ops::linear(in[0], in[1], in[2]); }};
+                   return Check{
+                       {rand64(s, o.seed, "x"), rand64({4, s.back()}, o.seed + 1, "w"), rand64({4}, o.seed + 2, "b")},
+                       [](const std::vector<Tensor>& in) { return ops::linear(in[0], in[1], in[2]); }};
                  }});
-    t.push_back({"bmm", {2, 3, 4}, "a [B,M,K]", "b [B,K,5]",
-                 [](const Shape& s, const OpFlags& o) {
+    t.push_back({"bmm", {2, 3, 4}, "a [B,M,K]", "b [B,K,5]", [](const Shape& s, const OpFlags& o) {
                    need_rank("bmm", s, 3, "B,M,K");
                    return Check{{rand64(s, o.seed, "a"), rand64({s[0], s[2], 5}, o.seed + 1, "b")},
                                 [](const std::vector<Tensor>& in) { return ops::bmm(in[0], in[1]); }};
@@ -172,13 +182,14 @@ const std::vector<OpEntry>& op_table() {
                    return Check{{rand64(s, o.seed, "x", -3, 3)},
                                 [dim](const std::vector<Tensor>& in) { return ops::softmax(in[0], dim); }};
                  }});
-    t.push_back({"log_softmax", {2, 5, 3}, "x (any rank)", "--dim (default 1)",
-                 [](const Shape& s, const OpFlags& o) {
+    t.push_back({"log_softmax", {2, 5, 3}, "x (any rank)", "--dim (default 1)", [](const Shape& s, const OpFlags& o) {
                    const int64_t dim = o.dim;
                    return Check{{rand64(s, o.seed, "x", -3, 3)},
                                 [dim](const std::vector<Tensor>& in) { return ops::log_softmax(in[0], dim); }};
                  }});
-    t.push_back({"mask_apply", {2, 4, 3, 3}, "x [N,C,H,W]",
+    t.push_back({"mask_apply",
+                 {2, 4, 3, 3},
+                 "x [N,C,H,W]",
                  "z [N,C,H,W]; y = x * (1 + M(z)), --mask softmax (over channels) | sigmoid",
                  [](const Shape& s, const OpFlags& o) {
                    need_rank("mask_apply", s, 4, "N,C,H,W");
@@ -188,7 +199,9 @@ const std::vector<OpEntry>& op_table() {
                    return Check{{rand64(s, o.seed, "x"), rand64(s, o.seed + 1, "z", -2, 2)},
                                 [kind](const std::vector<Tensor>& in) { return ops::mask_apply(in[0], in[1], kind); }};
                  }});
-    t.push_back({"cross_entropy", {6, 5}, "logits [N,K]",
+    t.push_back({"cross_entropy",
+                 {6, 5},
+                 "logits [N,K]",
                  "labels [N], class weights [K] in [0.5,2]; --label-smoothing",
                  [](const Shape& s, const OpFlags& o) {
                    need_rank("cross_entropy", s, 2, "N,K");
@@ -200,7 +213,10 @@ const std::vector<OpEntry>& op_table() {
                                   return ops::cross_entropy(in[0], labels, weights, ls);
                                 }};
                  }});
-    t.push_back({"focal_loss", {6, 5}, "logits [N,K]", "labels [N], gamma 2, alpha [K] in [0.25,1]",
+    t.push_back({"focal_loss",
+                 {6, 5},
+                 "logits [N,K]",
+                 "labels [N], gamma 2, alpha [K] in [0.25,1]",
                  [](const Shape& s, const OpFlags& o) {
                    need_rank("focal_loss", s, 2, "N,K");
                    const Tensor labels = labels_for(s[0], s[1], o.seed);
@@ -209,13 +225,19 @@ const std::vector<OpEntry>& op_table() {
                                   return ops::focal_loss(in[0], labels, 2.0, alpha);
                                 }};
                  }});
-    t.push_back({"mse_loss", {2, 3, 4}, "prediction (any rank)", "target (same shape, constant)",
+    t.push_back({"mse_loss",
+                 {2, 3, 4},
+                 "prediction (any rank)",
+                 "target (same shape, constant)",
                  [](const Shape& s, const OpFlags& o) {
                    const Tensor target = rand64(s, o.seed + 1, "target", -1, 1, false);
                    return Check{{rand64(s, o.seed, "prediction")},
                                 [target](const std::vector<Tensor>& in) { return ops::mse_loss(in[0], target); }};
                  }});
-    t.push_back({"upsample_bilinear2d", {2, 3, 4, 5}, "x [N,C,H,W]", "to [2H-1, 2W-1] (align_corners false)",
+    t.push_back({"upsample_bilinear2d",
+                 {2, 3, 4, 5},
+                 "x [N,C,H,W]",
+                 "to [2H-1, 2W-1] (align_corners false)",
                  [](const Shape& s, const OpFlags& o) {
                    need_rank("upsample_bilinear2d", s, 4, "N,C,H,W");
                    const int64_t oh = 2 * s[2] - 1, ow = 2 * s[3] - 1;
@@ -223,16 +245,19 @@ const std::vector<OpEntry>& op_table() {
                                   return ops::upsample_bilinear2d(in[0], oh, ow);
                                 }};
                  }});
-    t.push_back({"concat", {2, 3, 4, 4}, "a [N,C,H,W]", "b [N,2,H,W], along dim 1",
-                 [](const Shape& s, const OpFlags& o) {
-                   need_rank("concat", s, 4, "N,C,H,W");
-                   return Check{{rand64(s, o.seed, "a"), rand64({s[0], 2, s[2], s[3]}, o.seed + 1, "b")},
-                                [](const std::vector<Tensor>& in) { return ops::concat({in[0], in[1]}, 1); }};
-                 }});
+    t.push_back(
+        {"concat", {2, 3, 4, 4}, "a [N,C,H,W]", "b [N,2,H,W], along dim 1", [](const Shape& s, const OpFlags& o) {
+           need_rank("concat", s, 4, "N,C,H,W");
+           return Check{{rand64(s, o.seed, "a"), rand64({s[0], 2, s[2], s[3]}, o.seed + 1, "b")},
+                        [](const std::vector<Tensor>& in) {
+                          return ops::concat({in[0], in[1]}, 1);
+                        }};
+         }});
     t.push_back({"permute", {2, 3, 4, 5}, "x [N,C,H,W]", "dims (0,2,3,1)", [](const Shape& s, const OpFlags& o) {
                    need_rank("permute", s, 4, "N,C,H,W");
-                   return Check{{rand64(s, o.seed, "x")},
-                                [](const std::vector<Tensor>& in) { return ops::permute(in[0], {0, 2, 3, 1}); }};
+                   return Check{{rand64(s, o.seed, "x")}, [](const std::vector<Tensor>& in) {
+                                  return ops::permute(in[0], {0, 2, 3, 1});
+                                }};
                  }});
     t.push_back({"add", {2, 3, 4, 4}, "a [N,C,H,W]", "b [N,C,1,1] (broadcast)", [](const Shape& s, const OpFlags& o) {
                    need_rank("add", s, 4, "N,C,H,W");
@@ -353,8 +378,9 @@ int main(int argc, char** argv) {
   app.add_option("--atol", opt.atol, "absolute tolerance (default 1e-7)");
   app.add_option("--rtol", opt.rtol, "relative tolerance (default 1e-5)");
   app.add_option("--show", show, "print the first K elements of each input: analytic, numeric, abs err");
-  app.add_option("--max-elements", max_elements, "check only the first M elements of each input (default: all; "
-                                                  "64 with --model)");
+  app.add_option("--max-elements", max_elements,
+                 "check only the first M elements of each input (default: all; "
+                 "64 with --model)");
   app.add_option("--stride", flags.stride, "conv2d / conv_transpose2d stride");
   app.add_option("--padding", flags.padding, "conv2d / conv_transpose2d padding");
   app.add_option("--groups", flags.groups, "conv2d groups");
@@ -400,7 +426,8 @@ int main(int argc, char** argv) {
     inputs = check.inputs;
     opt.record_elements = show;
     what << "; inputs:";
-    for (const Tensor& x : inputs) what << " " << x.name() << " " << shape_str(x.shape()) << (x.requires_grad() ? "" : " (const)");
+    for (const Tensor& x : inputs)
+      what << " " << x.name() << " " << shape_str(x.shape()) << (x.requires_grad() ? "" : " (const)");
     std::printf("fergradcheck: %s\n", what.str().c_str());
     std::printf("f64 CPU, central differences: eps %g, pass when |analytic - numeric| <= %g + %g * max(|a|, |n|)\n\n",
                 opt.eps, opt.atol, opt.rtol);
@@ -416,7 +443,8 @@ int main(int argc, char** argv) {
     std::printf("\n%s: first %zu elements\n%8s %16s %16s %12s\n", r.input.c_str(), r.analytic.size(), "index",
                 "analytic", "numeric", "abs err");
     for (size_t i = 0; i < r.analytic.size(); ++i)
-      std::printf("%8zu %16.9e %16.9e %12.3e\n", i, r.analytic[i], r.numeric[i], std::fabs(r.analytic[i] - r.numeric[i]));
+      std::printf("%8zu %16.9e %16.9e %12.3e\n", i, r.analytic[i], r.numeric[i],
+                  std::fabs(r.analytic[i] - r.numeric[i]));
   }
   size_t failed = 0;
   for (const auto& r : results) failed += r.ok ? 0 : 1;
