@@ -54,6 +54,10 @@ std::vector<GradcheckResult> gradcheck(const TensorFunction& f, const std::vecto
       px[j] = saved;
       const double numeric = (lp - lm) / (2 * opt.eps);
       const double analytic = pg ? pg[j] : 0.0;
+      if (j < opt.record_elements) {
+        r.analytic.push_back(analytic);
+        r.numeric.push_back(numeric);
+      }
       const double err = std::fabs(numeric - analytic);
       const double scale = std::max(std::fabs(numeric), std::fabs(analytic));
       const double ratio = err / (opt.atol + opt.rtol * scale);

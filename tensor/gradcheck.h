@@ -24,6 +24,7 @@ struct GradcheckResult {
   double worst_analytic = 0, worst_numeric = 0;
   double worst_ratio = 0;  // error / threshold at the worst element (<= 1 passes)
   bool ok = true;
+  std::vector<double> analytic, numeric;  // the first GradcheckOptions::record_elements elements
 };
 
 struct GradcheckOptions {
@@ -32,6 +33,7 @@ struct GradcheckOptions {
   double rtol = 1e-5;
   uint64_t seed = 1;
   int64_t max_elements_per_input = -1;  // check only the first N elements of large inputs (-1: all)
+  int64_t record_elements = 0;          // keep analytic/numeric values of the first N (fergradcheck --show)
 };
 
 using TensorFunction = std::function<Tensor(const std::vector<Tensor>&)>;
