@@ -1,5 +1,5 @@
 // tests/unit/test_model_golden.h: the golden-fixture protocol of tools/make_fixtures.py, shared by
-// the model tests (ResNet family, RMN): load the fixture's weights into a registry model, run the
+// every model test (CNN6, the VGG family, the ResNets and the RMN, the attention U-Net and the ViT): load the fixture's weights into a registry model, run the
 // training-mode forward with dropout off, and compare logits, weighted loss, every parameter
 // gradient, the BN running statistics and a 10-step SGD curve with PyTorch's.
 #pragma once
@@ -52,11 +52,12 @@ inline void check_close_scaled(const std::string& what, const Tensor& got, const
   check_close(what, got, want, atol + scale_tol * max_abs, rtol);
 }
 
-// Training mode with every Dropout in eval mode (the fixture's protocol).
+// Training mode with every Dropout and DropPath in eval mode (the fixture's protocol: their random
+// draws have no PyTorch counterpart).
 inline void fixture_mode(nn::Module& m) {
   m.train(true);
   for (auto& [name, mod] : m.named_modules())
-    if (dynamic_cast<nn::Dropout*>(mod)) mod->eval();
+    if (dynamic_cast<nn::Dropout*>(mod) || dynamic_cast<nn::DropPath*>(mod)) mod->eval();
 }
 
 // The registry model `name` with the fixture's initial weights; every fixture parameter is used and
@@ -64,7 +65,12 @@ inline void fixture_mode(nn::Module& m) {
 inline nn::ModulePtr model_with_fixture_weights(const std::string& name, const models::ModelConfig& cfg,
                                                 const nn::safetensors::File& f) {
   nn::ModulePtr m = models::build_model(name, cfg);
-  for (auto& [pname, p] : m->named_parameters()) f.copy_to("param/" + pname, p);
+  auto params = m->named_parameters();
+  int64_t stored = 0;
+  for (const auto& n : f.names()) stored += n.rfind("param/", 0) == 0;
+  REQUIRE_MESSAGE(stored == static_cast<int64_t>(params.size()),
+                  "the fixture has " << stored << " parameters, the model " << params.size());
+  for (auto& [pname, p] : params) f.copy_to("param/" + pname, p);
   for (auto& [bname, b] : m->named_buffers()) CHECK_NOTHROW(f.at("buffer/" + bname));
   return m;
 }
@@ -162,6 +168,12 @@ inline void check_sgd_curve(const std::string& name, const models::ModelConfig& 
     CHECK(w[9] < 0.95f * w[0]);
     CHECK(std::abs((curve[0] - curve[9]) - (w[0] - w[9])) < 0.5 * (w[0] - w[9]));
   }
+}
+
+// The whole f32 protocol: forward/backward values and the 10-step SGD curve.
+inline void check_against_fixture(const std::string& name, const models::ModelConfig& cfg, const std::string& file) {
+  check_forward_backward(name, cfg, file);
+  check_sgd_curve(name, cfg, file);
 }
 
 }  // namespace fer::golden

@@ -15,80 +15,13 @@
 #include "nn/optimizer.h"
 #include "nn/safetensors.h"
 #include "tensor/ops.h"
+#include "tests/unit/test_model_golden.h"
 
 using namespace fer;
+using golden::check_close;
+using golden::fixture_mode;
 
 namespace {
-
-std::string fixture_path(const std::string& name) { return std::string(FER_SOURCE_DIR) + "/tests/fixtures/" + name; }
-
-// max |a - b| / (atol + rtol |b|) <= 1, reported with the worst element.
-void check_close(const std::string& what, const Tensor& got, const Tensor& want, double atol, double rtol) {
-  REQUIRE_MESSAGE(got.shape() == want.shape(), what << ": shape " << describe(got) << " vs " << describe(want));
-  const auto g = got.to_dtype(DType::f64).to(Device::cpu).to_vector<double>();
-  const auto w = want.to_dtype(DType::f64).to(Device::cpu).to_vector<double>();
-  double worst = 0;
-  size_t at = 0;
-  for (size_t i = 0; i < g.size(); ++i) {
-    const double r = std::abs(g[i] - w[i]) / (atol + rtol * std::abs(w[i]));
-    if (!(r <= worst)) {
-      worst = r;
-      at = i;
-    }
-  }
-  CHECK_MESSAGE(worst <= 1.0, what << ": element " << at << " got " << g[at] << " want " << w[at]);
-}
-
-// Training mode with every dropout off (the fixture's protocol).
-void fixture_mode(nn::Module& m) {
-  m.train(true);
-  for (auto& [name, mod] : m.named_modules())
-    if (mod->type_name() == "Dropout") mod->eval();
-}
-
-nn::ModulePtr with_fixture_weights(const std::string& model, const models::ModelConfig& cfg,
-                                   const nn::safetensors::File& f) {
-  nn::ModulePtr m = models::build_model(model, cfg);
-  for (auto& [name, p] : m->named_parameters()) f.copy_to("param/" + name, p);
-  return m;
-}
-
-void check_golden(const std::string& model, const models::ModelConfig& cfg) {
-  const auto f = nn::safetensors::File::load(fixture_path(model + ".safetensors"));
-  nn::ModulePtr m = with_fixture_weights(model, cfg, f);
-  REQUIRE(m->named_parameters().size() > 0);
-  fixture_mode(*m);
-  const Tensor x = f.at("input"), labels = f.at("labels"), weights = f.at("class_weights");
-  const Tensor logits = (*m)(x);
-  check_close("logits", logits, f.at("logits"), 1e-5, 1e-4);
-  const Tensor loss = ops::cross_entropy(logits, labels, weights);
-  check_close("loss", loss, f.at("loss"), 1e-6, 1e-5);
-  loss.backward();
-  for (auto& [name, p] : m->named_parameters()) check_close("grad " + name, p.grad(), f.at("grad/" + name), 1e-5, 1e-3);
-  for (auto& [name, b] : m->named_buffers()) check_close("buffer " + name, b, f.at("buffer/" + name), 1e-6, 1e-4);
-}
-
-void check_sgd_curve(const std::string& model, const models::ModelConfig& cfg) {
-  const auto f = nn::safetensors::File::load(fixture_path(model + ".safetensors"));
-  nn::ModulePtr m = with_fixture_weights(model, cfg, f);
-  fixture_mode(*m);
-  nn::FlatParameters flat(*m);
-  nn::OptimizerOptions o;
-  o.lr = 0.01;
-  o.momentum = 0.9;
-  auto opt = nn::make_optimizer("sgd", flat, o);
-  const Tensor x = f.at("input"), labels = f.at("labels"), weights = f.at("class_weights");
-  std::vector<float> curve;
-  for (int step = 0; step < 10; ++step) {
-    opt->zero_grad();
-    const Tensor loss = ops::cross_entropy((*m)(x), labels, weights);
-    curve.push_back(static_cast<float>(loss.item()));
-    loss.backward();
-    opt->step();
-  }
-  check_close("curve", Tensor::from_vector(curve, {10}), f.at("curve"), 1e-5, 1e-3);
-  CHECK(curve.back() < curve.front());
-}
 
 // The registry entry's size, and the MACs the ops count for one image, against MODELS.md's figure.
 void check_size(const std::string& model, int64_t params, int64_t macs, double table_macs_millions) {
@@ -145,9 +78,9 @@ TEST_CASE("vggnet: output shape and usef-kh parameter names") {
   }
 }
 
-TEST_CASE("vggnet: logits, loss, gradients and BN statistics equal PyTorch's") { check_golden("vggnet", {7, 0.05, ""}); }
+TEST_CASE("vggnet: logits, loss, gradients and BN statistics equal PyTorch's") { golden::check_forward_backward("vggnet", {7, 0.05, ""}, "vggnet.safetensors"); }
 
-TEST_CASE("vggnet: 10 SGD steps follow PyTorch's loss curve") { check_sgd_curve("vggnet", {7, 0.05, ""}); }
+TEST_CASE("vggnet: 10 SGD steps follow PyTorch's loss curve") { golden::check_sgd_curve("vggnet", {7, 0.05, ""}, "vggnet.safetensors"); }
 
 // ---- R004 ensemble (MODELS.md 6) --------------------------------------------------------------------
 
@@ -276,6 +209,6 @@ TEST_CASE("shallow: parameter and MAC counts match MODELS.md; output shape") {
   CHECK_THROWS_AS((*m)(Tensor::zeros({1, 1, 40, 40})), fer::Error);  // fc1 expects 64*12*12
 }
 
-TEST_CASE("shallow: logits, loss, gradients and BN statistics equal PyTorch's") { check_golden("shallow", {6, 0.125, ""}); }
+TEST_CASE("shallow: logits, loss, gradients and BN statistics equal PyTorch's") { golden::check_forward_backward("shallow", {6, 0.125, ""}, "shallow.safetensors"); }
 
-TEST_CASE("shallow: 10 SGD steps follow PyTorch's loss curve") { check_sgd_curve("shallow", {6, 0.125, ""}); }
+TEST_CASE("shallow: 10 SGD steps follow PyTorch's loss curve") { golden::check_sgd_curve("shallow", {6, 0.125, ""}, "shallow.safetensors"); }
