@@ -1,7 +1,7 @@
 // tools/fereval.cpp: evaluate one checkpoint, or an ensemble of several, on a split of a dataset.
 //
 //   fereval --checkpoint runs/x/best.safetensors --data DIR [--split test|val|train]
-//           [--tta none|flip|tencrop] [--json] [--out DIR]
+//           [--tta none|flip|tencrop|rmn10] [--json] [--out DIR]
 //
 // Figures: accuracy, top-2/top-3 accuracy, balanced accuracy, per-class precision/recall/F1/support
 // with macro and weighted averages, log loss, confusion matrix, one-vs-rest ROC AUC per class. Each
@@ -149,7 +149,7 @@ int main(int argc, char** argv) {
   app.add_option("--val", val_flag,
                  "how the val split is made: auto | publictest | privatetest | split:F "
                  "(default: the checkpoint's own setting)");
-  app.add_option("--tta", tta_flag, "none | flip | tencrop (tencrop: models with a smaller input than 48x48)");
+  app.add_option("--tta", tta_flag, "none | flip | tencrop | rmn10 (tencrop: models with a smaller input than 48x48; rmn10: R000's 10 random flip+rotate views, seed 1234)");
   app.add_option("--device", device_flag, "cpu | cuda");
   app.add_option("--batch-size", batch_size, "images per forward pass (before test-time augmentation)");
   app.add_option("--out", out_dir, "also write confusion matrices (CSV, PNG), reports and eval.json here");

@@ -77,6 +77,9 @@ int main(int argc, char** argv) {
   FER_FLAG("--grad-clip", grad_clip, "clip the global gradient norm (0 = off)");
   FER_FLAG("--freeze", freeze, "comma-separated module paths frozen from the start (e.g. features; --list-models names models)");
   FER_FLAG("--unfreeze-epoch", unfreeze_epoch, "unfreeze the --freeze modules at the start of this epoch (1-based; 0 = never)");
+  FER_FLAG("--unfreeze-every", unfreeze_every,
+           "gradual unfreezing: release the --freeze modules one at a time, last listed first, from --unfreeze-epoch "
+           "on every N epochs (0 = all at once)");
   FER_FLAG("--unfreeze-lr", unfreeze_lr, "from --unfreeze-epoch on, scale the lr by UNFREEZE_LR/lr (0 = keep)");
   FER_FLAG("--scheduler", scheduler, "none | exponential | plateau | exponential+plateau | cosine | cosine-restarts | step");
   FER_FLAG("--gamma", gamma, "exponential/step decay factor");

@@ -183,6 +183,20 @@ TEST_CASE("fereval: --split val (PublicTest), flip TTA, an ensemble of two check
   CHECK(t.out.find("ROC AUC") != std::string::npos);
 }
 
+TEST_CASE("fereval: --tta rmn10 (R000's 10 random flip+rotate views) is reproducible and not the plain pass") {
+  Fixture& fx = fixture();
+  REQUIRE(fx.ok);
+  const std::string args = "--checkpoint " + fx.ckpt_a + " --data " + fx.data + " --split val --json";
+  const json a = parse_json(run_program("fereval", args + " --tta rmn10"));
+  const json b = parse_json(run_program("fereval", args + " --tta rmn10"));
+  const json plain = parse_json(run_program("fereval", args));
+  CHECK(a.at("tta") == "rmn10");
+  check_figures(a.at("all"), 14);
+  CHECK(a.at("all") == b.at("all"));  // fixed seed: the same views, the same figures
+  // Averaging 10 rotated views changes the probabilities, hence the one-vs-rest AUCs.
+  CHECK(a.at("all").at("roc_auc") != plain.at("all").at("roc_auc"));
+}
+
 TEST_CASE("fereval: bad inputs give one clear line and a non-zero exit") {
   Fixture& fx = fixture();
   REQUIRE(fx.ok);

@@ -128,3 +128,45 @@ TEST_CASE("fertrain: an unknown --freeze path names the model's modules") {
   CHECK(r.output.find("no module 'backbone'; its top-level modules are: features") != std::string::npos);
   fs::remove_all(fresh_dir("fertrain_badfreeze"));
 }
+
+TEST_CASE("fertrain: gradual unfreezing (--unfreeze-every) releases the last listed module first") {
+  const fs::path work = fresh_dir("fertrain_gradual");
+  fs::create_directories(work);
+  const fs::path init = work / "init.safetensors";
+  fer::manual_seed(12);
+  {
+    fer::nn::ModulePtr model = fer::models::build_model("vgg11", {7, 0.125, ""});
+    fer::nn::save_state_dict(init.string(), *model, {});
+  }
+  // features.0 and features.3 are VGG11's first two convs; released at epoch 2 (features.3) and 3
+  const std::string common =
+      "--model vgg11 --width 0.125 --synthetic-count 140 --batch-size 32 --threads 2 --seed 4 --no-progress "
+      "--freeze features.0,features.3 --unfreeze-epoch 2 --unfreeze-every 1 --init-from " +
+      init.string() + " ";
+  const fs::path a = work / "run";
+  const Run e1 = run_fertrain(common + "--epochs 1 --out " + a.string());
+  INFO(e1.output);
+  REQUIRE(e1.code == 0);
+  CHECK(e1.output.find("gradual unfreezing") != std::string::npos);
+  const auto f0 = fer::nn::safetensors::File::load(init.string());
+  const auto f1 = fer::nn::safetensors::File::load((a / "last.safetensors").string());
+  for (const char* n : {"features.0.weight", "features.0.bias", "features.3.weight", "features.3.bias"})
+    CHECK_MESSAGE(same_tensor(f0, f1, n), n);
+  CHECK(!same_tensor(f0, f1, "features.6.weight"));  // never frozen
+
+  const Run e2 = run_fertrain("--resume " + a.string() + " --epochs 2 --no-progress");
+  INFO(e2.output);
+  REQUIRE(e2.code == 0);
+  CHECK(e2.output.find("epoch 2: unfreezing features.3 (still frozen: features.0)") != std::string::npos);
+  const auto f2 = fer::nn::safetensors::File::load((a / "last.safetensors").string());
+  CHECK(same_tensor(f1, f2, "features.0.weight"));
+  CHECK(!same_tensor(f1, f2, "features.3.weight"));
+
+  const Run e3 = run_fertrain("--resume " + a.string() + " --epochs 3 --no-progress");
+  INFO(e3.output);
+  REQUIRE(e3.code == 0);
+  CHECK(e3.output.find("epoch 3: unfreezing features.0") != std::string::npos);
+  const auto f3 = fer::nn::safetensors::File::load((a / "last.safetensors").string());
+  CHECK(!same_tensor(f2, f3, "features.0.weight"));
+  fs::remove_all(work);
+}

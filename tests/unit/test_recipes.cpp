@@ -113,3 +113,30 @@ TEST_CASE("train config: stage settings are validated") {
   c.freeze = "features,";
   CHECK_THROWS_WITH_AS(fer::tools::validate(c), doctest::Contains("empty module path"), fer::Error);
 }
+
+TEST_CASE("stages: gradual unfreezing releases the listed modules last-first, every N epochs") {
+  TrainConfig c;
+  c.freeze = "conv1,layer1,layer2,layer3";
+  CHECK(fer::tools::frozen_modules_at(c, 1) == c.freeze);  // never unfrozen
+  CHECK(fer::tools::frozen_modules_at(c, 50) == c.freeze);
+  CHECK(fer::tools::last_unfreeze_epoch(c) == 0);
+  c.unfreeze_epoch = 3;  // all at once
+  CHECK(fer::tools::frozen_modules_at(c, 2) == c.freeze);
+  CHECK(fer::tools::frozen_modules_at(c, 3).empty());
+  CHECK(fer::tools::last_unfreeze_epoch(c) == 3);
+  c.unfreeze_every = 2;  // layer3 at 3, layer2 at 5, layer1 at 7, conv1 at 9
+  CHECK(fer::tools::frozen_modules_at(c, 2) == "conv1,layer1,layer2,layer3");
+  CHECK(fer::tools::frozen_modules_at(c, 3) == "conv1,layer1,layer2");
+  CHECK(fer::tools::frozen_modules_at(c, 4) == "conv1,layer1,layer2");
+  CHECK(fer::tools::frozen_modules_at(c, 5) == "conv1,layer1");
+  CHECK(fer::tools::frozen_modules_at(c, 8) == "conv1");
+  CHECK(fer::tools::frozen_modules_at(c, 9).empty());
+  CHECK(fer::tools::frozen_modules_at(c, 100).empty());
+  CHECK(fer::tools::last_unfreeze_epoch(c) == 9);
+  CHECK_NOTHROW(fer::tools::validate(c));
+  c.unfreeze_every = -1;
+  CHECK_THROWS_WITH_AS(fer::tools::validate(c), doctest::Contains("--unfreeze-every must be >= 0"), fer::Error);
+  c.unfreeze_every = 2;
+  c.unfreeze_epoch = 0;
+  CHECK_THROWS_WITH_AS(fer::tools::validate(c), doctest::Contains("--unfreeze-every needs --unfreeze-epoch"), fer::Error);
+}

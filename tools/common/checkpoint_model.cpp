@@ -86,7 +86,8 @@ Tta tta_from_name(const std::string& name) {
   if (name == "none") return Tta::none;
   if (name == "flip") return Tta::flip;
   if (name == "tencrop") return Tta::tencrop;
-  FER_FAIL("--tta '" << name << "' is not one of: none, flip, tencrop");
+  if (name == "rmn10") return Tta::rmn10;
+  FER_FAIL("--tta '" << name << "' is not one of: none, flip, tencrop, rmn10");
 }
 
 const char* tta_name(Tta tta) {
@@ -95,6 +96,8 @@ const char* tta_name(Tta tta) {
       return "flip";
     case Tta::tencrop:
       return "tencrop";
+    case Tta::rmn10:
+      return "rmn10";
     default:
       return "none";
   }
@@ -158,15 +161,27 @@ std::vector<float> predict_probs(const LoadedModel& m, const data::DeviceImages&
       const Tensor x = data::make_batch(images, chunk, m.input).images;
       const auto a = softmax_rows(x), b = softmax_rows(hflip_images(x));
       for (size_t i = 0; i < n * kk; ++i) probs.push_back(0.5f * (a[i] + b[i]));
+    } else if (tta == Tta::rmn10) {
+      AugmentSpec spec;
+      spec.hflip = true;
+      spec.rotate_deg = 30.0;
+      std::vector<double> sum(n * kk, 0.0);
+      for (int v = 0; v < kRmn10Views; ++v) {
+        const data::AugmentOptions view{spec, v, kRmn10Seed, 0.0f, 1.0f};
+        const auto p = softmax_rows(data::make_batch(images, chunk, m.input, view).images);
+        for (size_t i = 0; i < n * kk; ++i) sum[i] += p[i];
+      }
+      for (size_t i = 0; i < n * kk; ++i) probs.push_back(static_cast<float>(sum[i] / kRmn10Views));
     } else {
+      // usef-kh / R004 (MODELS.md 2.2, 6): the ten crops' LOGITS are averaged, then one softmax.
       const Tensor full = data::make_batch(images, chunk, {m.input.channels, data::kImageSide}).images;
-      const auto p = softmax_rows(ten_crop_images(full, m.input.size));  // [n * 10, k]
-      for (size_t i = 0; i < n; ++i)
-        for (size_t c = 0; c < kk; ++c) {
-          float s = 0;
-          for (size_t v = 0; v < 10; ++v) s += p[(i * 10 + v) * kk + c];
-          probs.push_back(s / 10.0f);
-        }
+      const Tensor logits = (*m.model)(ten_crop_images(full, m.input.size));  // [n * 10, k]
+      FER_CHECK(logits.ndim() == 2 && logits.size(0) == static_cast<int64_t>(n) * 10 && logits.size(1) == k,
+                "predict: " << m.name << " returned " << describe(logits) << " for " << n * 10 << " crops and " << k
+                            << " classes");
+      const Tensor mean_logits = ops::mean_dim(logits.reshape({static_cast<int64_t>(n), 10, k}), 1);
+      const auto p = ops::softmax(mean_logits, 1).to_vector<float>();
+      probs.insert(probs.end(), p.begin(), p.end());
     }
   }
   return probs;

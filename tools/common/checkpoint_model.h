@@ -40,10 +40,18 @@ Device device_from_name(const std::string& name);
 // Test-time augmentation:
 //   none     the image as the model's input (resized when the model's input is not 48x48)
 //   flip     mean of the softmax over the image and its horizontal mirror
-//   tencrop  mean of the softmax over the ten crops (torchvision TenCrop order: 4 corners + centre,
-//            and the same of the mirror) at the model's input size, of the 48x48 image; only for a
-//            model whose input is smaller than 48 (e.g. a 40x40 crop model)
-enum class Tta { none, flip, tencrop };
+//   tencrop  usef-kh's protocol (MODELS.md 2.2): the ten crops (torchvision TenCrop order: 4 corners
+//            + centre, and the same of the mirror) at the model's input size, of the 48x48 image; their
+//            logits averaged, then one softmax. Only for a model whose input is smaller than 48
+//            (e.g. the 40x40 VGGNet)
+//   rmn10    R000's protocol (MODELS.md 1.5): 10 random views per image from the training pipeline
+//            (horizontal flip p = 0.5, rotation U(-30, 30) degrees, bilinear, zero fill), softmax
+//            per view, summed. We report the mean (sum / 10): the same argmax, and rows that are
+//            still probabilities. View v of image i uses augment key (epoch v, dataset index i)
+//            with seed kRmn10Seed, so the views are the same on every run and on CPU and CUDA.
+enum class Tta { none, flip, tencrop, rmn10 };
+inline constexpr uint64_t kRmn10Seed = 1234;  // the RMN repository seeds imgaug with 1234
+inline constexpr int kRmn10Views = 10;
 Tta tta_from_name(const std::string& name);  // unknown names: an error listing the choices
 const char* tta_name(Tta tta);
 // Throws a clear fer::Error when `tta` cannot be used with the model (tencrop on a 48x48 model).

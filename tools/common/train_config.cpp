@@ -11,7 +11,7 @@ namespace fer::tools {
 #define FER_CONFIG_FIELDS(X)                                                                              \
   X(model) X(width) X(model_variant) X(recipe) X(data) X(synthetic_count) X(classes) X(val) X(limit)     \
   X(skip_bad) X(exclude) X(resample) X(epochs) X(batch_size) X(lr) X(optimizer) X(momentum) X(nesterov)             \
-  X(weight_decay) X(beta1) X(beta2) X(eps) X(grad_clip) X(freeze) X(unfreeze_epoch) X(unfreeze_lr) X(scheduler) X(gamma) X(step_size)              \
+  X(weight_decay) X(beta1) X(beta2) X(eps) X(grad_clip) X(freeze) X(unfreeze_epoch) X(unfreeze_lr) X(unfreeze_every) X(scheduler) X(gamma) X(step_size)              \
   X(plateau_factor) X(plateau_patience) X(plateau_metric) X(min_lr) X(cosine_t0) X(cosine_tmult) X(warmup_epochs)         \
   X(early_stop_patience) X(early_stop_metric) X(loss) X(weighted_loss) X(label_smoothing) X(focal_gamma) X(sampler) X(hflip) \
   X(rotate_deg) X(translate_px) X(device) X(precision) X(seed) X(threads) X(out) X(resume) X(init_from)  \
@@ -91,6 +91,9 @@ void validate(const TrainConfig& c) {
             "--unfreeze-epoch " << c.unfreeze_epoch << " has nothing to unfreeze; hint: name the frozen modules with --freeze");
   FER_CHECK(c.unfreeze_epoch != 1, "--unfreeze-epoch 1 would unfreeze before the first step; hint: use 2 or later, or drop --freeze");
   FER_CHECK(c.unfreeze_lr == 0 || c.unfreeze_epoch > 0, "--unfreeze-lr needs --unfreeze-epoch");
+  FER_CHECK(c.unfreeze_every >= 0, "--unfreeze-every must be >= 0 (0 = everything at once), got " << c.unfreeze_every);
+  FER_CHECK(c.unfreeze_every == 0 || c.unfreeze_epoch > 0,
+            "--unfreeze-every needs --unfreeze-epoch (the epoch the first module is released)");
   for (const std::string& path : split_module_paths(c.freeze))
     FER_CHECK(!path.empty(), "--freeze '" << c.freeze << "': empty module path; hint: --freeze features or --freeze layer1,layer2");
   check_choice("--optimizer", c.optimizer, {"sgd", "adam", "adamw", "radam"});

@@ -46,6 +46,8 @@ struct TrainConfig {
   std::string freeze;              // comma-separated module paths frozen from epoch 1 ("" = none)
   int64_t unfreeze_epoch = 0;      // 1-based epoch at whose start `freeze` is undone (0 = never)
   double unfreeze_lr = 0.0;        // from unfreeze_epoch on the lr is scaled by unfreeze_lr / lr (0 = keep)
+  int64_t unfreeze_every = 0;      // gradual unfreezing: > 0 releases the `freeze` modules one at a time,
+                                   // the LAST listed first, at unfreeze_epoch, + every, + 2 every, ...
 
   // schedule and stopping
   std::string scheduler = "none";  // none | exponential | plateau | exponential+plateau | cosine | cosine-restarts | step

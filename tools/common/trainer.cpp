@@ -346,6 +346,23 @@ void write_split_artefacts(const fs::path& dir, const SplitEvaluation& e, const 
 
 }  // namespace
 
+std::string frozen_modules_at(const TrainConfig& config, int64_t epoch) {
+  const std::vector<std::string> paths = split_module_paths(config.freeze);
+  const int64_t n = static_cast<int64_t>(paths.size());
+  int64_t released = 0;
+  if (config.unfreeze_epoch > 0 && epoch >= config.unfreeze_epoch)
+    released = config.unfreeze_every > 0 ? std::min(n, 1 + (epoch - config.unfreeze_epoch) / config.unfreeze_every) : n;
+  std::ostringstream s;
+  for (int64_t i = 0; i < n - released; ++i) s << (i ? "," : "") << paths[static_cast<size_t>(i)];
+  return s.str();
+}
+
+int64_t last_unfreeze_epoch(const TrainConfig& config) {
+  if (config.freeze.empty() || config.unfreeze_epoch <= 0) return 0;
+  const int64_t n = static_cast<int64_t>(split_module_paths(config.freeze).size());
+  return config.unfreeze_every > 0 ? config.unfreeze_epoch + (n - 1) * config.unfreeze_every : config.unfreeze_epoch;
+}
+
 int64_t set_modules_trainable(nn::Module& model, const std::string& paths, bool trainable) {
   std::vector<nn::Module*> modules;  // all paths are checked before anything changes
   for (const std::string& path : split_module_paths(paths)) {
@@ -430,7 +447,11 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
     const int64_t frozen = set_modules_trainable(*model, config.freeze, false);
     std::ostringstream s;
     s << "stages:    " << config.freeze << " frozen (" << frozen << " parameters) ";
-    if (config.unfreeze_epoch > 0) {
+    if (config.unfreeze_epoch > 0 && config.unfreeze_every > 0) {
+      s << "; gradual unfreezing, last listed first, one module every " << config.unfreeze_every << " epochs from epoch "
+        << config.unfreeze_epoch << "; everything trains from epoch " << last_unfreeze_epoch(config);
+      if (config.unfreeze_lr > 0) s << " (lr x " << config.unfreeze_lr / config.lr << " from epoch " << config.unfreeze_epoch << ")";
+    } else if (config.unfreeze_epoch > 0) {
       s << "until epoch " << config.unfreeze_epoch << ", then everything trains";
       if (config.unfreeze_lr > 0) s << " at lr x " << config.unfreeze_lr / config.lr << " (unfreeze lr " << config.unfreeze_lr << ")";
     } else {
@@ -504,9 +525,18 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
     // stages: the freeze state and lr scale follow from the epoch alone, so a resumed run gets them too
     const bool unfrozen = config.unfreeze_epoch > 0 && epoch + 1 >= config.unfreeze_epoch;
     if (!config.freeze.empty()) {
-      set_modules_trainable(*model, config.freeze, unfrozen);
-      if (unfrozen && epoch + 1 == config.unfreeze_epoch && state.step == 0) {
-        say("epoch " + std::to_string(epoch + 1) + ": unfreezing " + config.freeze);
+      const std::string frozen = frozen_modules_at(config, epoch + 1);
+      const std::string frozen_before = frozen_modules_at(config, epoch);
+      set_modules_trainable(*model, config.freeze, true);
+      if (!frozen.empty()) set_modules_trainable(*model, frozen, false);
+      if (frozen != frozen_before && epoch + 1 >= config.unfreeze_epoch && state.step == 0) {
+        // the modules released now: those frozen before and not any more
+        const std::vector<std::string> before = split_module_paths(frozen_before);
+        const size_t still = frozen.empty() ? 0 : split_module_paths(frozen).size();
+        std::ostringstream released;
+        for (size_t i = still; i < before.size(); ++i) released << (i > still ? "," : "") << before[i];
+        say("epoch " + std::to_string(epoch + 1) + ": unfreezing " + released.str() +
+            (frozen.empty() ? std::string() : " (still frozen: " + frozen + ")"));
         // the fine-tuning stage is a fresh fit: early stopping counts from here
         early_stop = nn::EarlyStopping(early_on_loss ? "min" : "max", std::max<int64_t>(config.early_stop_patience, 1), 0.0);
       }
@@ -645,9 +675,9 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
     bool stop_early = false;
     if (config.early_stop_patience > 0 && !td.plan.val.empty())
       stop_early = early_stop.update(early_on_loss ? m.val_loss : m.val_acc);
-    if (stop_early && !config.freeze.empty() && config.unfreeze_epoch > epoch + 1) {
-      stop_early = false;  // the frozen stage runs to the unfreeze epoch; the count restarts there
-      say("early stopping deferred: the frozen stage lasts until epoch " + std::to_string(config.unfreeze_epoch));
+    if (stop_early && !config.freeze.empty() && last_unfreeze_epoch(config) > epoch + 1) {
+      stop_early = false;  // the frozen stages run to the last unfreeze epoch; the count restarts at each
+      say("early stopping deferred: modules stay frozen until epoch " + std::to_string(last_unfreeze_epoch(config)));
     }
     log.append(m);
     state.epoch = epoch + 1;

@@ -54,6 +54,14 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out = stdout);
 // run is in the right stage) and unfreezes from that epoch on.
 int64_t set_modules_trainable(nn::Module& model, const std::string& paths, bool trainable);
 
+// The comma-separated modules of TrainConfig::freeze still frozen at the start of 1-based `epoch`:
+// all of them before unfreeze_epoch (or always, when it is 0); from unfreeze_epoch on none, or with
+// unfreeze_every = E > 0 (gradual unfreezing, ULMFiT-style: the layers nearest the head first) the
+// first n - r of the n listed, r = 1 + (epoch - unfreeze_epoch) / E released so far.
+std::string frozen_modules_at(const TrainConfig& config, int64_t epoch);
+// The 1-based epoch from which nothing is frozen (0: never).
+int64_t last_unfreeze_epoch(const TrainConfig& config);
+
 // Makes a running run_training stop at its next step boundary with a resumable checkpoint
 // (what the SIGINT handler calls; async-signal-safe).
 void request_stop();
