@@ -7,6 +7,8 @@
 // hundred flops per block, next to thousands of pixels. All math goes through the explicitly rounded
 // helpers of augment_math.h, so the numbers are the CPU's (float) bit for bit in practice.
 // ten_crop: one thread per output element, grid-stride, a pure gather.
+// random_erase: like augment, a block row per image; thread 0 draws the box (the same
+// draw_augment_params / augment_map as the CPU twin), the block's threads write the box's pixels.
 #include <algorithm>
 
 #include "kernels/augment.h"
@@ -57,6 +59,25 @@ __global__ void ten_crop_kernel(int64_t batch, int64_t c, int64_t h, int64_t w, 
   }
 }
 
+__global__ void random_erase_kernel(AugmentSpec spec, int64_t c, int64_t h, int64_t w, const uint64_t* keys,
+                                    uint64_t seed, float* x) {
+  __shared__ AugmentMap<float> map;
+  const int64_t b = blockIdx.y;
+  if (threadIdx.x == 0) {
+    const AugmentParams p = draw_augment_params(spec, seed, keys[b]);
+    map = augment_map<float>(spec, p, h, w, h, w);  // an empty box when p.erase == 0
+  }
+  __syncthreads();
+  const AugmentMap<float> m = map;
+  // rounding can put the box's end one past the edge: clip it (the CPU twin does the same)
+  const int64_t bw = (m.ex1 < w ? m.ex1 : w) - m.ex0, bh = (m.ey1 < h ? m.ey1 : h) - m.ey0;
+  const float value = static_cast<float>(spec.erase_value);
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < c * bh * bw; i += int64_t(blockDim.x) * gridDim.x) {
+    const int64_t ch = i / (bh * bw), oy = m.ey0 + (i / bw) % bh, ox = m.ex0 + i % bw;
+    x[((b * c + ch) * h + oy) * w + ox] = value;
+  }
+}
+
 }  // namespace
 
 void augment_batch(const AugmentSpec& spec, int64_t batch, const uint8_t* images, int64_t in_h, int64_t in_w,
@@ -87,6 +108,18 @@ void ten_crop(int64_t batch, int64_t c, int64_t h, int64_t w, const float* x, in
   const int64_t n = batch * 10 * c * crop_h * crop_w;
   if (n == 0) return;
   ten_crop_kernel<<<grid_for(n), kBlock, 0, to_cuda(stream)>>>(batch, c, h, w, x, crop_h, crop_w, y);
+  FER_LAUNCH_CHECK();
+}
+
+void random_erase(const AugmentSpec& spec, int64_t batch, int64_t c, int64_t h, int64_t w, const uint64_t* keys,
+                  uint64_t seed, float* x, cuda_stream stream) {
+  check_random_erase("cuda::random_erase", spec, batch, c, h, w);
+  if (batch == 0) return;
+  FER_CHECK(batch <= 65535, "cuda::random_erase: batch " << batch << " exceeds 65535 images per call; hint: split it");
+  const int64_t plane = h * w;
+  const dim3 grid(static_cast<unsigned>(std::min<int64_t>((c * plane + kBlock - 1) / kBlock, 64)),
+                  static_cast<unsigned>(batch));
+  random_erase_kernel<<<grid, kBlock, 0, to_cuda(stream)>>>(erase_only(spec), c, h, w, keys, seed, x);
   FER_LAUNCH_CHECK();
 }
 

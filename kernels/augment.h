@@ -33,6 +33,9 @@
 // b at row b * 10 + v: 0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right, 4 centre, 5..9 the
 // same five crops of the horizontally flipped image (torchvision TenCrop order; the centre offset is
 // Python's round((h - crop_h) / 2), ties to even).
+// random_erase (usef-kh's RandomErasing on each of the ten crops): x T [batch, c, h, w] in place;
+// image b's box is the erase step (7) of draw_augment_params(spec, seed, keys[b]) (only the erase_*
+// fields of spec are used), set to spec.erase_value in every channel. Keys: ten_crop_erase_key().
 // CUDA: augment: one block row per image (blockIdx.y); thread 0 of each block draws the image's
 // parameters into shared memory, then the block's threads stride over the image's output pixels.
 // ten_crop: one thread per output element, grid-stride.
@@ -97,6 +100,24 @@ inline uint64_t augment_key(int64_t epoch, int64_t image_index) {
   FER_CHECK(image_index >= 0 && image_index < (int64_t(1) << 32),
             "augment_key: image index " << image_index << " outside [0, 2^32)");
   return kAugmentKeyTag | (static_cast<uint64_t>(epoch) << 32) | static_cast<uint64_t>(image_index);
+}
+
+// Philox stream of the erasing of ten-crop view `view` (0..9) of an image: tag "E0".."E9" in the
+// top 16 bits, so it never meets an augment_key() stream (tag "AG").
+inline uint64_t ten_crop_erase_key(int64_t epoch, int64_t image_index, int view) {
+  FER_CHECK(view >= 0 && view < 10, "ten_crop_erase_key: view " << view << " outside [0, 10)");
+  const uint64_t tag = (0x4530ull + static_cast<uint64_t>(view)) << 48;  // "E0" + view
+  return tag | (augment_key(epoch, image_index) & ((uint64_t(1) << 48) - 1));
+}
+
+// The erase-only part of a spec (random_erase draws with it).
+inline AugmentSpec erase_only(const AugmentSpec& s) {
+  AugmentSpec e;
+  e.erase_p = s.erase_p;
+  e.erase_scale_min = s.erase_scale_min, e.erase_scale_max = s.erase_scale_max;
+  e.erase_ratio_min = s.erase_ratio_min, e.erase_ratio_max = s.erase_ratio_max;
+  e.erase_value = s.erase_value;
+  return e;
 }
 
 // Every random decision for one image. Crop and erase boxes are fractions of the input / output
@@ -260,6 +281,9 @@ void draw_augment_params_batch(const AugmentSpec& spec, int64_t batch, const uin
                                AugmentParams* params);
 template <typename T>
 void ten_crop(int64_t batch, int64_t c, int64_t h, int64_t w, const T* x, int64_t crop_h, int64_t crop_w, T* y);
+template <typename T>
+void random_erase(const AugmentSpec& spec, int64_t batch, int64_t c, int64_t h, int64_t w, const uint64_t* keys,
+                  uint64_t seed, T* x);
 }  // namespace cpu
 
 namespace cuda {
@@ -272,12 +296,15 @@ void draw_augment_params_batch(const AugmentSpec& spec, int64_t batch, const uin
                                AugmentParams* params, cuda_stream stream);
 void ten_crop(int64_t batch, int64_t c, int64_t h, int64_t w, const float* x, int64_t crop_h, int64_t crop_w,
               float* y, cuda_stream stream);
+void random_erase(const AugmentSpec& spec, int64_t batch, int64_t c, int64_t h, int64_t w, const uint64_t* keys,
+                  uint64_t seed, float* x, cuda_stream stream);
 }  // namespace cuda
 
 // Shared argument checks (called by both backends).
 void check_augment_batch(const char* op, const AugmentSpec& spec, int64_t batch, int64_t in_h, int64_t in_w,
                          int64_t out_c, int64_t out_h, int64_t out_w, float std);
 void check_ten_crop(const char* op, int64_t batch, int64_t c, int64_t h, int64_t w, int64_t crop_h, int64_t crop_w);
+void check_random_erase(const char* op, const AugmentSpec& spec, int64_t batch, int64_t c, int64_t h, int64_t w);
 
 namespace augment {
 // Top-left corner of ten-crop view v (0..9) of an h x w image; *flip = the view is mirrored.

@@ -5,6 +5,7 @@
 // the inverse map for the sizes at hand, then fill every output pixel with one inverse-mapped
 // bilinear sample (plus colour, normalisation, erasing) and copy it to the other channels. Images
 // are independent, so OpenMP splits the batch without changing any number.
+#include <algorithm>
 #include <sstream>
 
 #include "kernels/augment.h"
@@ -117,6 +118,12 @@ void check_ten_crop(const char* op, int64_t batch, int64_t c, int64_t h, int64_t
             op << ": crop " << crop_h << "x" << crop_w << " must be >= 1 and fit the " << h << "x" << w << " image");
 }
 
+void check_random_erase(const char* op, const AugmentSpec& spec, int64_t batch, int64_t c, int64_t h, int64_t w) {
+  check_augment_spec(op, spec);
+  FER_CHECK(batch >= 0 && c >= 1 && h >= 1 && w >= 1,
+            op << ": bad input shape [" << batch << ", " << c << ", " << h << ", " << w << "]");
+}
+
 namespace cpu {
 
 void draw_augment_params_batch(const AugmentSpec& spec, int64_t batch, const uint64_t* keys, uint64_t seed,
@@ -167,12 +174,35 @@ void ten_crop(int64_t batch, int64_t c, int64_t h, int64_t w, const T* x, int64_
   }
 }
 
+template <typename T>
+void random_erase(const AugmentSpec& spec, int64_t batch, int64_t c, int64_t h, int64_t w, const uint64_t* keys,
+                  uint64_t seed, T* x) {
+  check_random_erase("random_erase", spec, batch, c, h, w);
+  const AugmentSpec e = erase_only(spec);
+  const T value = T(e.erase_value);
+  for (int64_t b = 0; b < batch; ++b) {
+    const AugmentParams p = draw_augment_params(e, seed, keys[b]);
+    if (!p.erase) continue;
+    const AugmentMap<T> m = augment_map<T>(e, p, h, w, h, w);
+    const int64_t ey1 = std::min(m.ey1, h), ex1 = std::min(m.ex1, w);  // rounding can reach one past the edge
+    for (int64_t ch = 0; ch < c; ++ch) {
+      T* plane = x + (b * c + ch) * h * w;
+      for (int64_t oy = m.ey0; oy < ey1; ++oy)
+        for (int64_t ox = m.ex0; ox < ex1; ++ox) plane[oy * w + ox] = value;
+    }
+  }
+}
+
 template void augment_batch<float>(const AugmentSpec&, int64_t, const uint8_t*, int64_t, int64_t, const uint64_t*,
                                    uint64_t, int64_t, int64_t, int64_t, float, float, float*);
 template void augment_batch<double>(const AugmentSpec&, int64_t, const uint8_t*, int64_t, int64_t, const uint64_t*,
                                     uint64_t, int64_t, int64_t, int64_t, float, float, double*);
 template void ten_crop<float>(int64_t, int64_t, int64_t, int64_t, const float*, int64_t, int64_t, float*);
 template void ten_crop<double>(int64_t, int64_t, int64_t, int64_t, const double*, int64_t, int64_t, double*);
+template void random_erase<float>(const AugmentSpec&, int64_t, int64_t, int64_t, int64_t, const uint64_t*, uint64_t,
+                                  float*);
+template void random_erase<double>(const AugmentSpec&, int64_t, int64_t, int64_t, int64_t, const uint64_t*, uint64_t,
+                                   double*);
 
 }  // namespace cpu
 }  // namespace fer
