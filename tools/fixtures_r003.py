@@ -1,9 +1,10 @@
 """PyTorch twins of R003's models (MODELS.md section 5) for tools/make_fixtures.py.
 
-Same structure and state-dict names as models/unet.cpp and models/vit.cpp; make_fixtures.py merges
+Same structure and state-dict names as models/unet.cpp, models/vit.cpp and models/autoencoder.cpp; make_fixtures.py merges
 this MODELS dict into its own. Reduced sizes keep each fixture under ~1 MB:
     unet  width 0.1 (channels 3, 6, 13, 26, 51; head 13), batch 4 of 1x48x48
     vit   width 0.25 (D = 48, 3 heads of 16), depth 2, batch 4 of 1x48x48
+    autoencoder  width 0.5 (channels 16, 32, 64; decoder 32, 16, 8), batch 4 of 1x48x48
 """
 import math
 
@@ -164,10 +165,35 @@ class ViT(nn.Module):
         return self.head(x[:, 0])
 
 
+class ConvAutoencoder(nn.Module):
+    """MODELS.md 5.2: three conv3 p1 + ReLU + maxpool 2 (32, 64, 128), three ConvT k2 s2 + ReLU (64, 32,
+    16), conv3 p1 16->1 + sigmoid; nn.Sequential indices as the state-dict names."""
+
+    def __init__(self, width=1.0):
+        super().__init__()
+        c1, c2, c3, d3 = (_w(c, width) for c in (32, 64, 128, 16))
+        self.encoder = nn.Sequential(nn.Conv2d(1, c1, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2),
+                                     nn.Conv2d(c1, c2, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2),
+                                     nn.Conv2d(c2, c3, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2))
+        self.decoder = nn.Sequential(nn.ConvTranspose2d(c3, c2, 2, 2), nn.ReLU(),
+                                     nn.ConvTranspose2d(c2, c1, 2, 2), nn.ReLU(),
+                                     nn.ConvTranspose2d(c1, d3, 2, 2), nn.ReLU(),
+                                     nn.Conv2d(d3, 1, 3, 1, 1), nn.Sigmoid())
+
+    def forward(self, x):
+        return self.decoder(self.encoder(x))
+
+
 MODELS = {
     # name: (constructor, config, input shape)
     "unet": (lambda cfg: AttentionUNet(cfg["num_classes"], cfg["width"]), {"num_classes": 7, "width": 0.1},
              (4, 1, 48, 48)),
     "vit": (lambda cfg: ViT(cfg["num_classes"], cfg["width"], cfg["depth"]),
             {"num_classes": 7, "width": 0.25, "depth": 2}, (4, 1, 48, 48)),
+    # no classes: the loss is the MSE of the reconstruction against the input (make_fixtures.py "loss").
+    # Inputs in [0, 0.5] (mean 0.25, not the untrained sigmoid's 0.5) and lr 0.1 make the SGD curve fall
+    # 0.082 -> 0.030; on U(0, 1) noise with lr 0.01 it stays flat to 5 digits and would test nothing.
+    "autoencoder": (lambda cfg: ConvAutoencoder(cfg["width"]), {"num_classes": 0, "width": 0.5, "loss": "mse",
+                                                         "input_scale": 0.5, "sgd_lr": 0.1},
+                    (4, 1, 48, 48)),
 }

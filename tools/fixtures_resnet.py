@@ -214,6 +214,8 @@ MODELS = {
     # name: (constructor, config, input shape)
     "resnet18": (lambda cfg: conditioned(resnet18_r001(cfg["num_classes"], cfg["width"])), {"num_classes": 7, "width": 0.0625, "init": "kaiming_normal fan_out convs"},
                  (4, 3, 48, 48)),
+    "resnet34": (lambda cfg: conditioned(resnet34(cfg["num_classes"], cfg["width"])), {"num_classes": 7, "width": 0.05, "init": "kaiming_normal fan_out convs"},
+                 (4, 3, 48, 48)),
     "rmn": (lambda cfg: fp64_reference(conditioned(ResMasking(cfg["num_classes"], cfg["width"], cfg["head"], cfg["kind"]))),
             {"num_classes": 7, "width": 0.024, "head": "dropout1", "kind": "softmax", "reference": "fp64", "init": "kaiming_normal fan_out convs"}, (3, 3, 64, 64)),
     "resnet50": (lambda cfg: fp64_reference(conditioned(resnet50_r002(cfg["num_classes"], cfg["width"]))), {"num_classes": 6, "width": 0.0625, "reference": "fp64", "init": "kaiming_normal fan_out convs"},

@@ -15,6 +15,9 @@ For each model it writes <name>.safetensors holding
     logits         f32 [B, K] from the training-mode forward (dropout disabled: p has no
                    counterpart in PyTorch's RNG, so dropout modules run in eval mode)
     loss           weighted cross-entropy (mean over summed target weights)
+    (config "loss": "mse", the autoencoder: no labels, class_weights or logits, but
+    output         the reconstruction, and loss = MSE of output against input; "input_scale"
+                   scales the input, "sgd_lr" replaces the curve's lr 0.01)
     grad/<name>    dloss/dparam for every parameter
     curve          f32 [10]: the loss over 10 SGD steps (lr 0.01, momentum 0.9) on the same batch
 and metadata: model, config, torch version, protocol. Names are the PyTorch state-dict names,
@@ -108,10 +111,12 @@ def make_fixture(name, out_dir):
     model = ctor(cfg)
     params0 = {k: v.detach().clone() for k, v in model.named_parameters()}
     gen = torch.Generator().manual_seed(99)
-    x = torch.rand(in_shape, generator=gen)
-    k = cfg["num_classes"]
+    x = torch.rand(in_shape, generator=gen) * cfg.get("input_scale", 1.0)
+    mse = cfg.get("loss") == "mse"  # no classes (the autoencoder): MSE of the output against the input
+    k = max(1, cfg["num_classes"])
     labels = torch.arange(in_shape[0]) % k
     class_weights = torch.linspace(0.5, 2.0, k)
+    criterion = (lambda out: F.mse_loss(out, x)) if mse else (lambda out: F.cross_entropy(out, labels, weight=class_weights))
 
     def set_mode(m):
         m.train()
@@ -121,11 +126,13 @@ def make_fixture(name, out_dir):
 
     set_mode(model)
     logits = model(x)
-    loss = F.cross_entropy(logits, labels, weight=class_weights)
+    loss = criterion(logits)
     model.zero_grad()
     loss.backward()
     tensors = {"input": x, "labels": labels.to(torch.int32), "class_weights": class_weights,
                "logits": logits, "loss": loss.reshape(())}
+    if mse:
+        tensors = {"input": x, "output": logits, "loss": loss.reshape(())}
     for k_, v in params0.items():
         tensors["param/" + k_] = v
     for k_, p in model.named_parameters():
@@ -139,19 +146,21 @@ def make_fixture(name, out_dir):
         for k_, p in model2.named_parameters():
             p.copy_(params0[k_])
     set_mode(model2)
-    opt = torch.optim.SGD(model2.parameters(), lr=0.01, momentum=0.9)
+    lr = cfg.get("sgd_lr", 0.01)
+    opt = torch.optim.SGD(model2.parameters(), lr=lr, momentum=0.9)
     curve = []
     for _ in range(10):
         opt.zero_grad()
-        l = F.cross_entropy(model2(x), labels, weight=class_weights)
+        l = criterion(model2(x))
         curve.append(l.item())
         l.backward()
         opt.step()
     tensors["curve"] = torch.tensor(curve, dtype=torch.float32)
 
     meta = {"model": name, "config": json.dumps(cfg), "torch": torch.__version__,
-            "protocol": "train-mode forward, dropout in eval mode, weighted CE (mean over target weights); "
-                        "curve: SGD lr 0.01 momentum 0.9, 10 steps, same batch"}
+            "protocol": "train-mode forward, dropout in eval mode, " + ("MSE of the output against the input" if mse else
+                        "weighted CE (mean over target weights)") + "; "
+                        f"curve: SGD lr {lr} momentum 0.9, 10 steps, same batch"}
     path = os.path.join(out_dir, name + ".safetensors")
     write_safetensors(path, tensors, meta)
     print(f"{path}: {os.path.getsize(path)} bytes, loss {loss.item():.6f}, params "

@@ -1,7 +1,8 @@
 // tests/unit/test_model_golden.h: the golden-fixture protocol of tools/make_fixtures.py, shared by
 // every model test (CNN6, the VGG family, the ResNets and the RMN, the attention U-Net and the ViT): load the fixture's weights into a registry model, run the
 // training-mode forward with dropout off, and compare logits, weighted loss, every parameter
-// gradient, the BN running statistics and a 10-step SGD curve with PyTorch's.
+// gradient, the BN running statistics and a 10-step SGD curve with PyTorch's. The autoencoder has no
+// classes: check_reconstruction_against_fixture compares its output and MSE loss instead.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -168,6 +169,48 @@ inline void check_sgd_curve(const std::string& name, const models::ModelConfig& 
     CHECK(w[9] < 0.95f * w[0]);
     CHECK(std::abs((curve[0] - curve[9]) - (w[0] - w[9])) < 0.5 * (w[0] - w[9]));
   }
+}
+
+// The protocol of a model without classes (the autoencoder; fixture config "loss": "mse"): the
+// fixture holds `output` (the reconstruction) instead of logits, the loss is ops::mse_loss(output,
+// input) and the curve is SGD (lr sgd_lr, momentum 0.9) on that loss; every parameter gradient and
+// BN buffer is compared as in check_forward_backward.
+inline void check_reconstruction_against_fixture(const std::string& name, const models::ModelConfig& cfg,
+                                                 const std::string& file, double sgd_lr) {
+  const auto f = nn::safetensors::File::load(fixture_path(file));
+  const Tensor x = f.at("input");
+  {
+    nn::ModulePtr m = model_with_fixture_weights(name, cfg, f);
+    fixture_mode(*m);
+    const Tensor y = (*m)(x);
+    check_close("output", y, f.at("output"), 1e-6, 1e-5);
+    const Tensor loss = ops::mse_loss(y, x);
+    check_close("loss", loss, f.at("loss"), 1e-7, 1e-5);
+    loss.backward();
+    int64_t checked = 0;
+    for (auto& [pname, p] : m->named_parameters()) {
+      check_close_scaled("grad " + pname, p.grad(), f.at("grad/" + pname), 1e-7, 1e-4, 1e-3);
+      ++checked;
+    }
+    CHECK(checked > 0);
+    for (auto& [bname, b] : m->named_buffers()) check_close("buffer " + bname, b, f.at("buffer/" + bname), 1e-6, 1e-4);
+  }
+  nn::ModulePtr m = model_with_fixture_weights(name, cfg, f);
+  fixture_mode(*m);
+  nn::FlatParameters flat(*m);
+  nn::OptimizerOptions o;
+  o.lr = sgd_lr;
+  o.momentum = 0.9;
+  auto opt = nn::make_optimizer("sgd", flat, o);
+  std::vector<float> curve;
+  for (int step = 0; step < 10; ++step) {
+    opt->zero_grad();
+    const Tensor loss = ops::mse_loss((*m)(x), x);
+    curve.push_back(static_cast<float>(loss.item()));
+    loss.backward();
+    opt->step();
+  }
+  check_close("curve", Tensor::from_vector(curve, {10}), f.at("curve"), 1e-7, 1e-4);
 }
 
 // The whole f32 protocol: forward/backward values and the 10-step SGD curve.

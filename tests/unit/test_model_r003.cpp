@@ -3,7 +3,8 @@
 // numbers PyTorch computes for the same weights and batch (tests/fixtures/{unet,vit}.safetensors,
 // written by tools/make_fixtures.py from the twins in tools/fixtures_r003.py; U-Net at width 0.1,
 // ViT at width 0.25 and depth 2): logits, weighted loss, every parameter gradient, BatchNorm
-// running statistics, and a 10-step SGD curve.
+// running statistics, and a 10-step SGD curve; for the autoencoder (width 0.5,
+// tests/fixtures/autoencoder.safetensors) the reconstruction and its MSE instead of logits and CE.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -121,6 +122,15 @@ TEST_CASE("autoencoder: MSE training against the input lowers the reconstruction
   const Tensor per_image = ops::mse_loss((*m)(x), x, ops::Reduction::per_sample);
   CHECK(per_image.shape() == Shape{2});
   CHECK(last < 0.5 * first);
+}
+
+// Golden fixture tests/fixtures/autoencoder.safetensors: width 0.5 (encoder 16, 32, 64; decoder 32, 16, 8;
+// the full width would need 1.1 MB for weights and gradients), 4 inputs 48x48 in [0, 0.5]: all seven
+// layers with their ReLUs, pools, k2 s2 transposed convs and the sigmoid as at full width. No classes:
+// the output (reconstruction), the MSE against the input, every gradient and a 10-step SGD curve
+// (lr 0.1, falling 0.082 -> 0.030) are compared; 350 KB.
+TEST_CASE("autoencoder: reconstruction, MSE loss, gradients and SGD curve equal PyTorch's (width 0.5)") {
+  golden::check_reconstruction_against_fixture("autoencoder", {7, 0.5, ""}, "autoencoder.safetensors", 0.1);
 }
 
 // ---- ViT -----------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 // ResNet family (MODELS.md 3.3, 4.3, 1.1): the exact sizes MODELS.md gives (total, and trainable with
 // the backbone frozen), MACs, PyTorch state-dict names, the Keras-v1 specifics of R002's ResNet50,
 // and golden comparisons with PyTorch (tests/fixtures/resnet18.safetensors at width 1/16, 48x48;
-// tests/fixtures/resnet50.safetensors at width 1/16, 48x48, 6 classes; tools/fixtures_resnet.py).
+// tests/fixtures/resnet50.safetensors at width 1/16, 48x48, 6 classes; tests/fixtures/resnet34.safetensors
+// at width 0.05, 48x48; tools/fixtures_resnet.py).
 #include <doctest/doctest.h>
 
 #include <set>
@@ -75,6 +76,21 @@ TEST_CASE("resnet34 (RMN pipeline): 21,288,263 params and 3.66 G MACs at 224x224
   CHECK(names.count("layer3.6.conv2.weight") == 0);
   models::set_backbone_trainable(*m, false);
   CHECK(m->parameter_count(true) == 512 * 7 + 7);
+}
+
+// Golden fixture tests/fixtures/resnet34.safetensors: width 0.05 (stem 3, stages 3, 6, 13, 26 channels),
+// 4 images 48x48x3 instead of 224x224 (GAP makes the head size-independent; the maps go 24, 12, 12, 6,
+// 3, 2), Kaiming fan_out convs as torchvision. All 16 BasicBlocks of [3, 4, 6, 3], the three projection
+// shortcuts, the GAP and the fc are there as at full size; 590 KB.
+TEST_CASE("resnet34: logits, loss, gradients and BN statistics equal PyTorch's (width 0.05, 48x48)") {
+  golden::check_forward_backward("resnet34", {7, 0.05, ""}, "resnet34.safetensors");
+}
+
+// The first 6 losses are held to 1e-3; after that the curve is chaotic in fp32: in PyTorch itself, scaling
+// the input by (1 + 1e-7) moves loss 6 by 5e-3 and loss 9 by 2.5e-2 (fer's differ by 6e-3 and 4.6e-2),
+// so steps 6-9 only have to fall by a similar amount.
+TEST_CASE("resnet34: 10 SGD steps follow PyTorch's loss curve (width 0.05, 48x48)") {
+  golden::check_sgd_curve("resnet34", {7, 0.05, ""}, "resnet34.safetensors", false, 1e-3, 6);
 }
 
 TEST_CASE("resnet50 (R002): Keras v1 layout, 24,092,806 params (body 23,534,592), 203.8 M MACs") {

@@ -1,8 +1,9 @@
 // The VGG family (models/vgg.cpp) and R002's shallow CNN (models/shallow.cpp): the sizes MODELS.md
 // gives (parameters, trainable parameters with a frozen backbone, forward MACs), output shapes, the
 // R004 ensemble's output (log of the mean of the members' softmax), and the numbers PyTorch computes
-// for the same weights and batch: tests/fixtures/vggnet.safetensors (width 0.05, 4 crops 40x40) and
-// tests/fixtures/shallow.safetensors (width 0.125, 4 images 48x48), written by tools/make_fixtures.py
+// for the same weights and batch: tests/fixtures/vggnet.safetensors (width 0.05, 4 crops 40x40),
+// tests/fixtures/shallow.safetensors (width 0.125, 4 images 48x48) and {vgg11,vgg16mod,vgg16}.safetensors
+// (width 1/16, 4 images 48x48), written by tools/make_fixtures.py
 // with the twins of tools/fixtures_vgg.py: logits, weighted loss, every parameter gradient,
 // BatchNorm running statistics, and a 10-step SGD curve.
 #include <doctest/doctest.h>
@@ -172,6 +173,19 @@ TEST_CASE("vgg11: output shape, torchvision names, and a frozen backbone gets no
   }
 }
 
+// Golden fixture tests/fixtures/vgg11.safetensors: width 1/16 (convs 4, 8, 16, 16, 32, 32, 32, 32; head
+// 128 -> 64 -> 32 -> 7), 4 images 48x48x3, He-normal weights (no BN: PyTorch's default init would leave
+// the logits to the last biases). Every layer of the full model is there in the same order (8 convs,
+// 4 maxpools, the k2 s1 average pool giving the 2x2 map, the 3-FC head); only the channel counts are
+// 16x smaller so the fixture stays under 1 MB (490 KB).
+TEST_CASE("vgg11: logits, loss and gradients equal PyTorch's (width 1/16)") {
+  golden::check_forward_backward("vgg11", {7, 0.0625, ""}, "vgg11.safetensors");
+}
+
+TEST_CASE("vgg11: 10 SGD steps follow PyTorch's loss curve (width 1/16)") {
+  golden::check_sgd_curve("vgg11", {7, 0.0625, ""}, "vgg11.safetensors");
+}
+
 // ---- R002 (MODELS.md 4.1 - 4.3) ---------------------------------------------------------------------
 
 TEST_CASE("vgg16mod: parameter and MAC counts match MODELS.md") {
@@ -189,6 +203,18 @@ TEST_CASE("vgg16mod: output shape; the added stages pool with ceil (3 -> 2 -> 1)
   CHECK_THROWS_AS((*m)(Tensor::zeros({1, 1, 96, 96})), fer::Error);
 }
 
+// Golden fixture tests/fixtures/vgg16mod.safetensors: width 1/16 (body 4, 8, 16, 32, 32 channels; the
+// added stages 32; fc1 16), 4 images 48x48x1, He-normal weights. Same 13 convs, 4 body pools, and the two
+// conv+BN+ceil-pool stages (3 -> 2 -> 1) as at full width, so the ceil pooling, the BN statistics and
+// the 1x1 flatten are all compared; 662 KB.
+TEST_CASE("vgg16mod: logits, loss, gradients and BN statistics equal PyTorch's (width 1/16)") {
+  golden::check_forward_backward("vgg16mod", {6, 0.0625, ""}, "vgg16mod.safetensors");
+}
+
+TEST_CASE("vgg16mod: 10 SGD steps follow PyTorch's loss curve (width 1/16)") {
+  golden::check_sgd_curve("vgg16mod", {6, 0.0625, ""}, "vgg16mod.safetensors");
+}
+
 TEST_CASE("vgg16: parameter, trainable and MAC counts match MODELS.md") {
   check_size("vgg16", 14879686, 704856832, 704.9);
   nn::ModulePtr m = models::build_model("vgg16", {6, 1.0, ""});
@@ -198,6 +224,17 @@ TEST_CASE("vgg16: parameter, trainable and MAC counts match MODELS.md") {
   nn::ModulePtr s = models::build_model("vgg16", {6, 0.125, ""});
   s->eval();
   CHECK((*s)(Tensor::zeros({2, 3, 48, 48})).shape() == Shape{2, 6});
+}
+
+// Golden fixture tests/fixtures/vgg16.safetensors: width 1/16 (body 4, 8, 16, 32, 32; head 16 -> 8 -> 6),
+// 4 images 48x48x3, He-normal weights: the 13 convs, 5 pools (48 -> 1), GAP and the 3-layer MLP head of
+// the full model with 16x fewer channels; 586 KB.
+TEST_CASE("vgg16: logits, loss and gradients equal PyTorch's (width 1/16)") {
+  golden::check_forward_backward("vgg16", {6, 0.0625, ""}, "vgg16.safetensors");
+}
+
+TEST_CASE("vgg16: 10 SGD steps follow PyTorch's loss curve (width 1/16)") {
+  golden::check_sgd_curve("vgg16", {6, 0.0625, ""}, "vgg16.safetensors");
 }
 
 TEST_CASE("shallow: parameter and MAC counts match MODELS.md; output shape") {
