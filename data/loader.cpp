@@ -87,4 +87,45 @@ Batch make_batch(const DeviceImages& images, const std::vector<int64_t>& indices
   return batch;
 }
 
+Batch make_ten_crop_batch(const DeviceImages& images, const std::vector<int64_t>& indices, const InputSpec& input,
+                          const AugmentOptions& augment) {
+  FER_CHECK(input.size < kImageSide, "make_ten_crop_batch: ten-crop training needs a model input smaller than "
+                                         << kImageSide << "x" << kImageSide << ", got " << input.size << "x" << input.size);
+  NoGradGuard no_grad;
+  AugmentOptions whole = augment;  // the erasing happens per crop, below
+  whole.spec.erase_p = 0.0;
+  const Batch full = make_batch(images, indices, {input.channels, kImageSide}, whole);
+  const int64_t b = static_cast<int64_t>(indices.size()), c = input.channels, s = input.size;
+  const Device dev = images.pixels.device();
+  Tensor crops = Tensor::empty({b * 10, c, s, s}, DType::f32, dev);
+  std::vector<int64_t> keys(static_cast<size_t>(b * 10)), rep_indices(static_cast<size_t>(b * 10));
+  for (int64_t i = 0; i < b * 10; ++i) {
+    rep_indices[static_cast<size_t>(i)] = indices[static_cast<size_t>(i / 10)];
+    // < 2^63: the tag is at most "E9" = 0x4539 << 48
+    keys[static_cast<size_t>(i)] =
+        static_cast<int64_t>(ten_crop_erase_key(augment.epoch, rep_indices[static_cast<size_t>(i)], static_cast<int>(i % 10)));
+  }
+  const Tensor key_t = Tensor::from_vector(keys, {b * 10}, dev);
+  const auto* k = reinterpret_cast<const uint64_t*>(key_t.data<int64_t>());
+  const AugmentSpec& spec = augment.spec;
+  const uint64_t seed = augment.seed;
+  on_device(
+      "make_ten_crop_batch", dev,
+      [&] {
+        cpu::ten_crop<float>(b, c, kImageSide, kImageSide, full.images.data<float>(), s, s, crops.data<float>());
+        if (spec.erase_p > 0.0) cpu::random_erase<float>(spec, b * 10, c, s, s, k, seed, crops.data<float>());
+      },
+      [&](cuda_stream st) {
+        cuda::ten_crop(b, c, kImageSide, kImageSide, full.images.data<float>(), s, s, crops.data<float>(), st);
+        if (spec.erase_p > 0.0) cuda::random_erase(spec, b * 10, c, s, s, k, seed, crops.data<float>(), st);
+      });
+  std::vector<int32_t> labels = full.labels.to_vector<int32_t>(), rep_labels(static_cast<size_t>(b * 10));
+  for (int64_t i = 0; i < b * 10; ++i) rep_labels[static_cast<size_t>(i)] = labels[static_cast<size_t>(i / 10)];
+  Batch batch;
+  batch.images = crops;
+  batch.labels = Tensor::from_vector(rep_labels, {b * 10}, dev);
+  batch.indices = rep_indices;
+  return batch;
+}
+
 }  // namespace fer::data

@@ -57,4 +57,12 @@ struct AugmentOptions {
 Batch make_batch(const DeviceImages& images, const std::vector<int64_t>& indices, const InputSpec& input,
                  const AugmentOptions& augment);
 
+// usef-kh's training batch (MODELS.md 2.2, TenCrop then RandomErasing per crop): each image is
+// augmented at 48x48 with augment.spec minus its erasing (key augment_key(epoch, index)), cut into its
+// ten crops of input.size (kernels/augment.h ten_crop), and each crop is erased on its own draw
+// (key ten_crop_erase_key(epoch, index, view)). images f32 [B * 10, channels, size, size], row
+// b * 10 + v = view v of image b; labels and indices repeated accordingly. input.size must be < 48.
+Batch make_ten_crop_batch(const DeviceImages& images, const std::vector<int64_t>& indices, const InputSpec& input,
+                          const AugmentOptions& augment);
+
 }  // namespace fer::data

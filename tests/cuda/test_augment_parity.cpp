@@ -108,3 +108,23 @@ TEST_CASE("ten_crop cuda == cpu: identical gather") {
     test::expect_close("ten_crop", d_y.download(), cpu_y, 0.0, 0.0);
   }
 }
+
+TEST_CASE("random_erase cuda == cpu: the same boxes, odd sizes") {
+  cuda_stream s = cuda::default_stream();
+  AugmentSpec spec = augment_preset("usefkh");
+  spec.erase_p = 0.7;
+  spec.erase_value = -1.5;
+  for (auto [b, c, h, w] : {std::tuple<int64_t, int64_t, int64_t, int64_t>{640, 1, 40, 40}, {13, 3, 7, 11}, {1, 2, 5, 5}}) {
+    std::vector<uint64_t> keys;
+    for (int64_t i = 0; i < b; ++i) keys.push_back(ten_crop_erase_key(2, 7 + i / 10, static_cast<int>(i % 10)));
+    std::vector<float> x(static_cast<size_t>(b * c * h * w));
+    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 977) * 0.25f;
+    std::vector<float> cpu_x = x;
+    cpu::random_erase<float>(spec, b, c, h, w, keys.data(), 31, cpu_x.data());
+    CHECK(cpu_x != x);  // something was erased
+    test::DeviceArray d_x(x);
+    test::DeviceBuffer<uint64_t> d_keys(keys);
+    cuda::random_erase(spec, b, c, h, w, d_keys.get(), 31, d_x.get(), s);
+    test::expect_close("random_erase", d_x.download(), cpu_x, 0.0, 0.0);
+  }
+}

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -357,4 +358,86 @@ TEST_CASE("make_batch with augmentation: none equals the plain batch; images key
   CHECK(!std::equal(b3.begin(), b3.end(), b2.begin()));
   data::AugmentOptions bad;
   CHECK_THROWS_AS(data::make_batch(dev, idx, data::InputSpec{2, 48}, bad), Error);
+}
+
+TEST_CASE("random_erase: each view's box is the erase step of its own key, in every channel, clipped") {
+  AugmentSpec s = augment_preset("usefkh");  // erase_p 0.5, torchvision's area and aspect ranges
+  s.erase_value = -3.0;
+  const int64_t B = 60, C = 2, H = 40, W = 40;
+  std::vector<uint64_t> keys;
+  for (int64_t b = 0; b < B; ++b) keys.push_back(ten_crop_erase_key(4, 100 + b / 10, static_cast<int>(b % 10)));
+  std::vector<double> x(static_cast<size_t>(B * C * H * W), 0.25);
+  cpu::random_erase<double>(s, B, C, H, W, keys.data(), 9, x.data());
+  int64_t erased_views = 0;
+  for (int64_t b = 0; b < B; ++b) {
+    const AugmentParams p = draw_augment_params(erase_only(s), 9, keys[static_cast<size_t>(b)]);
+    // the box from the fractions, independently of augment_map: rounded half up, clipped to the image
+    const auto rnd = [](double v) { return static_cast<int64_t>(std::floor(v + 0.5)); };
+    const int64_t x0 = rnd(p.erase_x * W), y0 = rnd(p.erase_y * H);
+    const int64_t x1 = std::min(W, x0 + rnd(p.erase_w * W)), y1 = std::min(H, y0 + rnd(p.erase_h * H));
+    erased_views += p.erase;
+    int64_t count = 0;
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t i = 0; i < H; ++i)
+        for (int64_t j = 0; j < W; ++j) {
+          const bool in = p.erase && i >= y0 && i < y1 && j >= x0 && j < x1;
+          const double v = x[static_cast<size_t>(((b * C + c) * H + i) * W + j)];
+          REQUIRE(v == (in ? -3.0 : 0.25));
+          count += in;
+        }
+    if (p.erase) {  // the area fraction is within RandomErasing's [0.02, 0.33] up to pixel rounding
+      const double frac = static_cast<double>(count) / static_cast<double>(C * H * W);
+      CHECK(frac > 0.01);
+      CHECK(frac < 0.36);
+    }
+  }
+  CHECK(erased_views > 15);  // p = 0.5 over 60 views
+  CHECK(erased_views < 45);
+  // views of one image and the same image's augment stream never share a key
+  std::set<uint64_t> distinct(keys.begin(), keys.end());
+  for (int64_t i = 100; i < 106; ++i) distinct.insert(augment_key(4, i));
+  CHECK(distinct.size() == static_cast<size_t>(B + 6));
+  CHECK_THROWS_AS(ten_crop_erase_key(0, 0, 10), fer::Error);
+}
+
+TEST_CASE("make_ten_crop_batch: the ten crops of the augmented image, each erased on its own draw") {
+  const data::Dataset ds = data::make_synthetic_faces(6, 8);
+  const data::DeviceImages dev(ds, Device::cpu);
+  const std::vector<int64_t> idx = {4, 1, 5};
+  data::AugmentOptions a;
+  a.spec = augment_preset("usefkh"), a.epoch = 3, a.seed = 21;
+  a.spec.erase_value = -2.0;
+  const data::Batch t = data::make_ten_crop_batch(dev, idx, {1, 40}, a);
+  REQUIRE(t.images.shape() == Shape{30, 1, 40, 40});
+  const auto labels = t.labels.to_vector<int32_t>();
+  for (size_t i = 0; i < 30; ++i) {
+    CHECK(t.indices[i] == idx[i / 10]);
+    CHECK(labels[i] == ds.labels[static_cast<size_t>(idx[i / 10])]);
+  }
+  // Without the erasing: exactly ten_crop of the 48x48 augmented batch (whose own erasing is off).
+  data::AugmentOptions no_erase = a;
+  no_erase.spec.erase_p = 0.0;
+  const auto full = data::make_batch(dev, idx, {1, 48}, no_erase).images.to_vector<float>();
+  std::vector<float> want(30 * 40 * 40);
+  cpu::ten_crop<float>(3, 1, 48, 48, full.data(), 40, 40, want.data());
+  CHECK(data::make_ten_crop_batch(dev, idx, {1, 40}, no_erase).images.to_vector<float>() == want);
+  // With it: each crop differs from that only inside its own box, set to erase_value.
+  const auto got = t.images.to_vector<float>();
+  int erased = 0;
+  for (int64_t v = 0; v < 30; ++v) {
+    const AugmentParams p =
+        draw_augment_params(erase_only(a.spec), 21, ten_crop_erase_key(3, idx[static_cast<size_t>(v / 10)], int(v % 10)));
+    int changed = 0;
+    for (int64_t i = 0; i < 1600; ++i) {
+      const size_t k = static_cast<size_t>(v * 1600 + i);
+      if (got[k] != want[k]) {
+        ++changed;
+        REQUIRE(got[k] == -2.0f);
+      }
+    }
+    CHECK((changed > 0) == (p.erase == 1));
+    erased += p.erase;
+  }
+  CHECK(erased > 0);
+  CHECK_THROWS_AS(data::make_ten_crop_batch(dev, idx, {1, 48}, a), Error);  // needs a crop-size model
 }
