@@ -264,6 +264,10 @@ const std::vector<OpEntry>& op_table() {
                    return Check{{rand64(s, o.seed, "a"), rand64({s[0], s[1], 1, 1}, o.seed + 1, "b")},
                                 [](const std::vector<Tensor>& in) { return ops::add(in[0], in[1]); }};
                  }});
+    t.push_back({"mean_dim", {2, 3, 4}, "x (any rank)", "mean over --dim (default 1)", [](const Shape& s, const OpFlags& o) {
+                   return Check{{rand64(s, o.seed, "x")},
+                                [dim = o.dim](const std::vector<Tensor>& in) { return ops::mean_dim(in[0], dim); }};
+                 }});
     return t;
   }();
   return table;
