@@ -101,6 +101,12 @@ int main(int argc, char** argv) {
   FER_SWITCH("--hflip", hflip, "augmentation: random horizontal flips");
   FER_FLAG("--rotate", rotate_deg, "augmentation: random rotation up to +-DEG degrees");
   FER_FLAG("--translate", translate_px, "augmentation: random translation up to +-PX pixels");
+  FER_FLAG("--augment", augment,
+           "augmentation preset as the base (r000, r001, r001-erase, r003, r004, usefkh, strong, none); "
+           "--hflip/--rotate/--translate override its fields");
+  FER_SWITCH("--ten-crop", ten_crop,
+             "usef-kh: train on the ten crops of each image (models with an input smaller than 48x48), "
+             "random erasing per crop; validation averages the crops' logits");
   FER_FLAG("--device", device, "cpu | cuda");
   FER_FLAG("--precision", precision, "fp32 (tf32 and bf16 are not implemented yet)");
   FER_FLAG("--seed", seed, "seed of everything random (init, order, dropout, augmentation)");

@@ -21,7 +21,9 @@ struct Predictions {
 };
 
 // Evaluates `model` on the images at `indices` in batches; restores the model's train/eval mode.
+// ten_crop (a model whose input is smaller than 48x48, trained on ten crops): each image's ten crops
+// are evaluated and their logits averaged before the softmax and the loss (usef-kh's protocol).
 Predictions predict(nn::Module& model, const data::DeviceImages& images, const std::vector<int64_t>& indices,
-                    const data::InputSpec& input, int64_t batch_size);
+                    const data::InputSpec& input, int64_t batch_size, bool ten_crop = false);
 
 }  // namespace fer::tools

@@ -3,6 +3,7 @@
 
 #include <set>
 
+#include "kernels/augment.h"
 #include "kernels/common.h"
 
 namespace fer::tools {
@@ -14,7 +15,7 @@ namespace fer::tools {
   X(weight_decay) X(beta1) X(beta2) X(eps) X(grad_clip) X(freeze) X(unfreeze_epoch) X(unfreeze_lr) X(unfreeze_every) X(scheduler) X(gamma) X(step_size)              \
   X(plateau_factor) X(plateau_patience) X(plateau_metric) X(min_lr) X(cosine_t0) X(cosine_tmult) X(warmup_epochs)         \
   X(early_stop_patience) X(early_stop_metric) X(loss) X(weighted_loss) X(label_smoothing) X(focal_gamma) X(sampler) X(hflip) \
-  X(rotate_deg) X(translate_px) X(device) X(precision) X(seed) X(threads) X(out) X(resume) X(init_from)  \
+  X(rotate_deg) X(translate_px) X(augment) X(ten_crop) X(device) X(precision) X(seed) X(threads) X(out) X(resume) X(init_from)  \
   X(progress) X(detect_anomaly) X(trace)
 
 nlohmann::json to_json(const TrainConfig& c) {
@@ -85,6 +86,13 @@ void validate(const TrainConfig& c) {
   FER_CHECK(c.grad_clip >= 0, "--grad-clip must be >= 0");
   FER_CHECK(c.rotate_deg >= 0 && c.rotate_deg <= 180, "--rotate must be in [0, 180] degrees");
   FER_CHECK(c.translate_px >= 0 && c.translate_px < 24, "--translate must be in [0, 24) pixels");
+  if (!c.augment.empty()) {
+    const std::vector<std::string> names = augment_preset_names();
+    std::ostringstream known;
+    for (const std::string& n : names) known << (known.tellp() ? ", " : "") << n;
+    FER_CHECK(std::find(names.begin(), names.end(), c.augment) != names.end(),
+              "--augment '" << c.augment << "' is not a preset; known: " << known.str());
+  }
   FER_CHECK(c.unfreeze_epoch >= 0, "--unfreeze-epoch must be >= 0 (0 = never), got " << c.unfreeze_epoch);
   FER_CHECK(c.unfreeze_lr >= 0, "--unfreeze-lr must be >= 0 (0 = keep the lr), got " << c.unfreeze_lr);
   FER_CHECK(c.unfreeze_epoch == 0 || !c.freeze.empty(),

@@ -74,6 +74,10 @@ struct TrainConfig {
   bool hflip = false;
   double rotate_deg = 0.0;
   double translate_px = 0.0;
+  std::string augment;             // a preset of kernels/augment.h (augment_preset) as the base ("" = none);
+                                   // hflip / rotate_deg / translate_px, when set, override its fields
+  bool ten_crop = false;           // usef-kh: train on the ten crops (model input < 48) of every image,
+                                   // each with its own random erasing; validation averages the crops' logits
 
   // execution
   std::string device = "cpu";      // cpu | cuda

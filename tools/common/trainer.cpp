@@ -314,11 +314,11 @@ struct SplitEvaluation {
 SplitEvaluation evaluate_split(const std::string& name, const std::string& desc, nn::Module& model,
                                const data::DeviceImages& images, const std::vector<int64_t>& indices,
                                const data::InputSpec& input, int64_t batch_size,
-                               const std::vector<std::string>& class_names) {
+                               const std::vector<std::string>& class_names, bool ten_crop) {
   SplitEvaluation e;
   e.name = name;
   e.desc = desc;
-  e.predictions = predict(model, images, indices, input, batch_size);
+  e.predictions = predict(model, images, indices, input, batch_size, ten_crop);
   std::vector<int32_t> predicted(static_cast<size_t>(e.predictions.size()));
   for (int64_t i = 0; i < e.predictions.size(); ++i) predicted[static_cast<size_t>(i)] = e.predictions.predicted(i);
   e.report = nn::classification_report(e.predictions.labels, predicted, class_names);
@@ -475,11 +475,27 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
                               td.dataset.num_classes(), config.seed);
   // Augmentation (training batches only): --hflip p 0.5, --rotate U(-DEG, DEG), --translate U(-PX, PX)
   // pixels of the 48-pixel side; image i of epoch e is keyed by augment_key(e, i) under the run's seed.
-  AugmentSpec augment;
-  augment.hflip = config.hflip;
-  augment.rotate_deg = config.rotate_deg;
-  augment.translate = config.translate_px / static_cast<double>(data::kImageSide);
+  AugmentSpec augment = config.augment.empty() ? AugmentSpec{} : augment_preset(config.augment);
+  if (config.hflip) augment.hflip = true;
+  if (config.rotate_deg > 0) augment.rotate_deg = config.rotate_deg;
+  if (config.translate_px > 0) augment.translate = config.translate_px / static_cast<double>(data::kImageSide);
+  FER_CHECK(!config.ten_crop || input.size < data::kImageSide,
+            "--ten-crop needs a model whose input is smaller than " << data::kImageSide << "x" << data::kImageSide
+                                                                    << " (e.g. vggnet, 40x40); " << config.model << " takes "
+                                                                    << input.size << "x" << input.size);
   check_augment_spec("fertrain augmentation", augment);
+  if (!augment.is_identity() || config.ten_crop) {
+    std::ostringstream a;
+    a << "augment:   " << (config.augment.empty() ? std::string("flags") : config.augment);
+    if (augment.hflip) a << ", flip";
+    if (augment.rotate_deg > 0) a << ", rotate +-" << augment.rotate_deg << " deg (p " << augment.rotate_p << ")";
+    if (augment.translate > 0) a << ", translate +-" << augment.translate * data::kImageSide << " px (p " << augment.translate_p << ")";
+    if (augment.scale_min != 1.0 || augment.scale_max != 1.0) a << ", resized crop " << augment.scale_min << "-" << augment.scale_max;
+    if (augment.erase_p > 0) a << ", erasing p " << augment.erase_p << (config.ten_crop ? " per crop" : "");
+    if (config.ten_crop) a << "; ten crops of " << input.size << "x" << input.size << " per image (batch " << config.batch_size
+                           << " = " << config.batch_size * 10 << " crops), validation on the mean of the crops' logits";
+    say(a.str());
+  }
 
   // 5. run folder, resume
   const fs::path dir = !config.resume.empty() ? fs::path(config.resume)
@@ -553,9 +569,10 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
       const size_t end = std::min(order.size(), begin + static_cast<size_t>(config.batch_size));
       const std::vector<int64_t> indices(order.begin() + static_cast<std::ptrdiff_t>(begin),
                                          order.begin() + static_cast<std::ptrdiff_t>(end));
-      const data::Batch batch = augment.is_identity()
-                                    ? data::make_batch(images, indices, input)
-                                    : data::make_batch(images, indices, input, {augment, epoch, config.seed, 0.0f, 1.0f});
+      const data::AugmentOptions augment_options{augment, epoch, config.seed, 0.0f, 1.0f};
+      const data::Batch batch = config.ten_crop            ? data::make_ten_crop_batch(images, indices, input, augment_options)
+                                : augment.is_identity() ? data::make_batch(images, indices, input)
+                                                        : data::make_batch(images, indices, input, augment_options);
 
       std::optional<StepTrace> trace;  // --trace N: the first N steps of this process, as tables
       if (steps_this_process < config.trace) {
@@ -657,7 +674,7 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
     bool improved = false;
     if (!td.plan.val.empty()) {
       const SplitEvaluation v = evaluate_split("val", td.plan.val_desc, *model, images, td.plan.val, input,
-                                               config.batch_size, class_names);
+                                               config.batch_size, class_names, config.ten_crop);
       m.val_loss = v.predictions.loss;
       m.val_acc = v.report.accuracy;
       m.val_macro_f1 = v.report.macro_f1;
@@ -726,7 +743,7 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
                  {"stop_reason", summary.stop_reason}};
   if (!td.plan.val.empty()) {
     const SplitEvaluation v = evaluate_split("val", td.plan.val_desc, *model, images, td.plan.val, input,
-                                             config.batch_size, class_names);
+                                             config.batch_size, class_names, config.ten_crop);
     write_split_artefacts(dir, v, class_names, report);
     result["val"] = {{"split", td.plan.val_desc}, {"images", v.predictions.size()},
                      {"accuracy", v.report.accuracy}, {"macro_f1", v.report.macro_f1}, {"loss", v.predictions.loss}};
@@ -736,7 +753,7 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
   const bool separate_test = !td.plan.test.empty() && td.plan.test != td.plan.val;
   if (separate_test) {
     const SplitEvaluation t = evaluate_split("test", td.plan.test_desc, *model, images, td.plan.test, input,
-                                             config.batch_size, class_names);
+                                             config.batch_size, class_names, config.ten_crop);
     write_split_artefacts(dir, t, class_names, report);
     summary.test_acc = t.report.accuracy;
     result["test"] = {{"split", td.plan.test_desc}, {"images", t.predictions.size()},
