@@ -2,7 +2,7 @@
 // and write an exclusion index that `fertrain --exclude FILE` accepts. Never modifies the data.
 //
 //   ferclean --data $FER_DATA/fer2013 --out fer2013.exclude [--json] [--classes 7|6] [--skip-bad]
-//            [--keep-test-overlap]
+//            [--keep-test-overlap] [--autoencoder CKPT [--percentile 98] [--device cpu|cuda] [--batch-size N]]
 //
 // Identity is exact pixel equality (data/pixel_hash.h: FNV-1a 64 candidates, confirmed byte by
 // byte) of the decoded 48x48 gray images. Policy (also written into the index's header):
@@ -14,6 +14,11 @@
 //      Training/test copies are rule 3's business.
 //   3. Training images whose pixels also occur in a test split (PublicTest, PrivateTest, test/) are
 //      excluded from training, so the test figures stay clean; --keep-test-overlap turns this off.
+//   4. with --autoencoder CKPT (R003, MODELS.md 5.2): every Training image is scored by the mean squared
+//      reconstruction error of the checkpoint's autoencoder over its 2,304 pixels (the [0,1] input
+//      fertrain trains it on, tools/common/reconstruction.h); the threshold is the --percentile (98) of
+//      all Training scores with linear interpolation (numpy's default), and images scoring above it
+//      are excluded. Validation and test images are never scored or flagged.
 // An image is counted under the first rule that excludes it. The index lists one excluded image per
 // line as its source relative to --data (e.g. `train/happy/Training_123.jpg`, `fer2013.csv:57`),
 // with the reason as a '#' comment; the header is '#' comments. It is written atomically.
@@ -26,6 +31,7 @@
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -33,7 +39,11 @@
 #include "data/dataset.h"
 #include "data/pixel_hash.h"
 #include "kernels/common.h"
+#include "models/registry.h"
 #include "nn/atomic_file.h"
+#include "nn/checkpoint.h"
+#include "tools/common/checkpoint_model.h"
+#include "tools/common/reconstruction.h"
 
 namespace {
 
@@ -41,9 +51,9 @@ namespace fs = std::filesystem;
 namespace fd = fer::data;
 using nlohmann::json;
 
-enum Reason : int { kKept = 0, kDuplicate = 1, kCrossLabel = 2, kTestOverlap = 3 };
-constexpr int kReasons = 4;
-const char* const kReasonKey[kReasons] = {"kept", "duplicate", "cross_label", "test_overlap"};
+enum Reason : int { kKept = 0, kDuplicate = 1, kCrossLabel = 2, kTestOverlap = 3, kAeOutlier = 4 };
+constexpr int kReasons = 5;
+const char* const kReasonKey[kReasons] = {"kept", "duplicate", "cross_label", "test_overlap", "ae_outlier"};
 
 const char* const kPolicy =
     "Policy: (1) a cross-label group (the same pixels under two or more labels) is excluded whole, in every\n"
@@ -52,6 +62,11 @@ const char* const kPolicy =
     "is not excluded by this rule (Training/test copies are rule 3's). (3) Training images whose pixels also occur in\n"
     "a test split (PublicTest, PrivateTest, test/) are excluded so the test figures stay clean\n"
     "(--keep-test-overlap turns this off). An image is counted under the first rule that excludes it.";
+const char* const kAutoencoderPolicy =
+    "(4) --autoencoder: each Training image is scored by the autoencoder's mean squared reconstruction error\n"
+    "over its 2,304 pixels (inputs in [0,1], as fertrain trains it); images scoring above the --percentile of\n"
+    "all Training scores (linear interpolation, numpy's default) are excluded (R003). Validation and test\n"
+    "images are never flagged.";
 
 bool is_test_split(fd::Split s) {
   return s == fd::Split::public_test || s == fd::Split::private_test || s == fd::Split::test;
@@ -72,7 +87,7 @@ int main(int argc, char** argv) {
   CLI::App app{std::string("ferclean: find exact duplicates, cross-label duplicates and Training/test overlap "
                            "by pixel hash, and write an index of images to exclude that `fertrain --exclude FILE` "
                            "accepts. The data is never modified.\n") +
-               kPolicy};
+               kPolicy + "\n" + kAutoencoderPolicy};
   app.set_version_flag("--version", "ferclean (fer) 0.1");
   std::string data_path, out_path, classes_flag = "7", autoencoder;
   bool as_json = false, skip_bad = false, keep_test_overlap = false;
@@ -87,8 +102,15 @@ int main(int argc, char** argv) {
                "keep Training images whose pixels also occur in a test split (rule 3 off)");
   app.add_option("--threads", threads, "decoding threads (0 = all cores)");
   auto* ae = app.add_option("--autoencoder", autoencoder,
-                            "R003's reconstruction-error outliers from an autoencoder checkpoint: NOT IMPLEMENTED");
-  auto* pct = app.add_option("--percentile", percentile, "with --autoencoder: the error percentile cut (R003: 98)");
+                            "R003's reconstruction-error outliers (rule 4): an autoencoder checkpoint, e.g. the "
+                            "best.safetensors of `fertrain --recipe r003-autoencoder`");
+  auto* pct = app.add_option("--percentile", percentile,
+                             "with --autoencoder: flag Training images above this percentile of the scores, in "
+                             "(0, 100) (default 98, R003's)");
+  std::string device_name = "cpu";
+  int64_t batch_size = 256;
+  auto* dev = app.add_option("--device", device_name, "with --autoencoder: cpu | cuda (default cpu)");
+  auto* bs = app.add_option("--batch-size", batch_size, "with --autoencoder: images per forward pass (default 256)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -96,11 +118,41 @@ int main(int argc, char** argv) {
   }
 
   try {
-    FER_CHECK(ae->count() == 0,
-              "--autoencoder (R003's reconstruction-error outliers) is not implemented yet: fertrain cannot "
-              "train the r003-autoencoder; hint: run ferclean without --autoencoder/--percentile");
-    FER_CHECK(pct->count() == 0, "--percentile " << percentile << " only applies with --autoencoder, which is not "
-                                                 << "implemented yet; hint: leave it out");
+    const bool use_ae = ae->count() > 0;
+    FER_CHECK(use_ae || (pct->count() == 0 && dev->count() == 0 && bs->count() == 0),
+              "--percentile, --device and --batch-size only apply with --autoencoder CKPT; hint: add it or leave them out");
+    FER_CHECK(!use_ae || (percentile > 0.0 && percentile < 100.0),
+              "--percentile must lie strictly between 0 and 100, got " << percentile << "; hint: R003 uses 98");
+    FER_CHECK(batch_size >= 1, "--batch-size must be at least 1, got " << batch_size);
+    // The autoencoder first: a bad checkpoint fails before the (slow) decoding of the data.
+    std::optional<fer::tools::LoadedModel> ae_model;
+    if (use_ae) {
+      const fer::Device device = fer::tools::device_from_name(device_name);
+      std::map<std::string, std::string> meta;  // a classifier is named before its weights are loaded
+      try {
+        meta = fer::nn::read_checkpoint_metadata(autoencoder);
+      } catch (const std::exception&) {
+        // load_model_from_checkpoint below says what is wrong with the file
+      }
+      if (meta.count("fer.model")) {
+        const auto& models = fer::models::all_models();
+        const auto it = std::find_if(models.begin(), models.end(),
+                                     [&](const fer::models::ModelSpec& m) { return m.name == meta.at("fer.model"); });
+        FER_CHECK(it == models.end() || it->default_classes == 0,
+                  "--autoencoder " << autoencoder << ": the checkpoint holds '" << it->name
+                                   << "', a classifier, not an autoencoder; hint: train one with fertrain --recipe "
+                                   << "r003-autoencoder and pass its best.safetensors");
+      }
+      try {
+        ae_model = fer::tools::load_model_from_checkpoint(autoencoder, device);
+      } catch (const std::exception& e) {
+        FER_FAIL("--autoencoder: " << e.what());
+      }
+      FER_CHECK(fer::models::find_model(ae_model->name).default_classes == 0,
+                "--autoencoder " << autoencoder << ": the checkpoint holds '" << ae_model->name
+                                 << "', a classifier, not an autoencoder; hint: train one with fertrain --recipe "
+                                 << "r003-autoencoder and pass its best.safetensors");
+    }
     const fd::ClassSet classes = fd::class_set_from_name(classes_flag);
     std::error_code ec;
     FER_CHECK(fs::exists(data_path, ec),
@@ -156,6 +208,26 @@ int main(int argc, char** argv) {
       for (int64_t i : train_in_test)
         if (reason[static_cast<size_t>(i)] == kKept) reason[static_cast<size_t>(i)] = kTestOverlap;
 
+    // Rule 4: reconstruction-error outliers among the Training images.
+    std::vector<double> ae_score(static_cast<size_t>(n), 0.0);
+    double ae_threshold = 0;
+    int64_t ae_above = 0, ae_above_already = 0;
+    if (ae_model) {
+      FER_CHECK(!train.empty(), "--autoencoder: '" << data_path << "' has no Training images to score");
+      const fd::DeviceImages images(ds, ae_model->device);
+      const std::vector<double> scores =
+          fer::tools::reconstruction_errors(*ae_model->model, images, train, ae_model->input, batch_size);
+      ae_threshold = fer::tools::percentile_linear(scores, percentile);
+      for (size_t j = 0; j < train.size(); ++j) {
+        const size_t i = static_cast<size_t>(train[j]);
+        ae_score[i] = scores[j];
+        if (scores[j] <= ae_threshold) continue;
+        ++ae_above;
+        if (reason[i] == kKept) reason[i] = kAeOutlier;
+        else ++ae_above_already;
+      }
+    }
+
     // Counts per reason, per class and per split.
     const int k = ds.num_classes();
     std::vector<std::vector<int64_t>> per_class(kReasons, std::vector<int64_t>(static_cast<size_t>(k), 0));
@@ -184,8 +256,19 @@ int main(int argc, char** argv) {
         << dups.conflicting_groups << " cross-label; Training images also in a test split: " << train_in_test.size()
         << (keep_test_overlap ? " (kept: --keep-test-overlap)" : "") << "\n"
         << "# excluded: " << excluded << " = " << total[kCrossLabel] << " cross-label + " << total[kDuplicate]
-        << " duplicate + " << total[kTestOverlap] << " test-overlap\n";
-    for (int r : {kCrossLabel, kDuplicate, kTestOverlap}) {
+        << " duplicate + " << total[kTestOverlap] << " test-overlap" << (ae_model ? " + " : "")
+        << (ae_model ? std::to_string(total[kAeOutlier]) + " ae-outlier" : std::string()) << "\n";
+    if (ae_model) {
+      std::istringstream pol(kAutoencoderPolicy);
+      std::string line;
+      while (std::getline(pol, line)) idx << "# " << line << "\n";
+      idx << "# autoencoder: " << autoencoder << " (" << ae_model->name << "); percentile " << percentile << " of "
+          << train.size() << " Training scores = threshold " << std::setprecision(9) << ae_threshold << "; " << ae_above
+          << " above it (" << ae_above_already << " of them already excluded by rules 1-3)\n";
+    }
+    std::vector<int> listed = {kCrossLabel, kDuplicate, kTestOverlap};
+    if (ae_model) listed.push_back(kAeOutlier);
+    for (int r : listed) {
       std::vector<int64_t> members;
       for (int64_t i = 0; i < n; ++i)
         if (reason[static_cast<size_t>(i)] == r) members.push_back(i);
@@ -197,6 +280,8 @@ int main(int argc, char** argv) {
         if (r == kCrossLabel)
           idx << " (" << ds.classes.names[static_cast<size_t>(ds.labels[static_cast<size_t>(i)])] << ")";
         if (r == kDuplicate) idx << " of " << rel[static_cast<size_t>(kept_copy[static_cast<size_t>(i)])];
+        if (r == kAeOutlier)
+          idx << " score=" << std::setprecision(9) << ae_score[static_cast<size_t>(i)] << " threshold=" << ae_threshold;
         idx << "\n";
       }
     }
@@ -206,6 +291,7 @@ int main(int argc, char** argv) {
     if (as_json) {
       json by_reason = json::object();
       for (int r = 0; r < kReasons; ++r) {
+        if (r == kAeOutlier && !ae_model) continue;
         json cls = json::object(), spl = json::object();
         for (int c = 0; c < k; ++c)
           cls[ds.classes.names[static_cast<size_t>(c)]] = per_class[static_cast<size_t>(r)][static_cast<size_t>(c)];
@@ -232,6 +318,14 @@ int main(int argc, char** argv) {
                       {"test_overlap", ov},
                       {"keep_test_overlap", keep_test_overlap},
                       {"excluded", excluded},
+                      {"autoencoder", ae_model ? json{{"checkpoint", autoencoder},
+                                                      {"model", ae_model->name},
+                                                      {"percentile", percentile},
+                                                      {"scored", static_cast<int64_t>(train.size())},
+                                                      {"threshold", ae_threshold},
+                                                      {"above_threshold", ae_above},
+                                                      {"already_excluded", ae_above_already}}
+                                               : json(nullptr)},
                       {"reasons", by_reason},
                       {"seconds", seconds}};
       std::cout << j.dump() << "\n";
@@ -246,8 +340,14 @@ int main(int argc, char** argv) {
           << " images also occur in Training\n";
       s << "  Training images also in a test split: " << train_in_test.size()
         << (keep_test_overlap ? " (kept: --keep-test-overlap)" : " (excluded)") << "\n";
+      if (ae_model)
+        s << "  autoencoder " << autoencoder << ": percentile " << percentile << " of " << train.size()
+          << " Training scores (mean squared reconstruction error) = threshold " << std::setprecision(6) << ae_threshold
+          << "; " << ae_above << " images above it, " << ae_above_already << " of them already excluded by rules 1-3\n";
       s << "  excluded " << excluded << " images: " << total[kCrossLabel] << " cross-label, " << total[kDuplicate]
-        << " duplicate, " << total[kTestOverlap] << " test-overlap\n";
+        << " duplicate, " << total[kTestOverlap] << " test-overlap";
+      if (ae_model) s << ", " << total[kAeOutlier] << " ae-outlier";
+      s << "\n";
       s << "  excluded per split:";
       for (int sp = 0; sp < fd::kNumSplits; ++sp) {
         int64_t c = 0;
@@ -256,11 +356,14 @@ int main(int argc, char** argv) {
       }
       s << "\n";
       s << "  " << std::left << std::setw(13) << "class";
-      for (int r : {kCrossLabel, kDuplicate, kTestOverlap, kKept}) s << std::right << std::setw(13) << kReasonKey[r];
+      std::vector<int> columns = {kCrossLabel, kDuplicate, kTestOverlap};
+      if (ae_model) columns.push_back(kAeOutlier);
+      columns.push_back(kKept);
+      for (int r : columns) s << std::right << std::setw(13) << kReasonKey[r];
       s << "\n";
       for (int c = 0; c < k; ++c) {
         s << "  " << std::left << std::setw(13) << ds.classes.names[static_cast<size_t>(c)];
-        for (int r : {kCrossLabel, kDuplicate, kTestOverlap, kKept})
+        for (int r : columns)
           s << std::right << std::setw(13) << per_class[static_cast<size_t>(r)][static_cast<size_t>(c)];
         s << "\n";
       }

@@ -93,7 +93,7 @@ int main(int argc, char** argv) {
   FER_FLAG("--warmup-epochs", warmup_epochs, "linear warm-up epochs");
   FER_FLAG("--early-stop", early_stop_patience, "stop after N epochs without improvement (0 = off)");
   FER_FLAG("--early-stop-metric", early_stop_metric, "val_acc | val_loss");
-  FER_FLAG("--loss", loss, "ce | focal");
+  FER_FLAG("--loss", loss, "ce | focal | mse (an autoencoder always trains with mse)");
   FER_SWITCH("--weighted-loss", weighted_loss, "inverse-frequency class weights w_c = N/(K n_c)");
   FER_FLAG("--label-smoothing", label_smoothing, "label smoothing in [0, 1)");
   FER_FLAG("--focal-gamma", focal_gamma, "focal loss gamma");

@@ -183,7 +183,7 @@ TEST_CASE("ferclean: bad inputs give one clear line and a non-zero exit") {
       {"--data " + f.root.string() + " --out " + (f.dir / "no" / "such" / "x").string(), "x"},
       {"--data " + f.root.string() + " --out " + index.string() + " --classes 5", "fer7"},
       {"--data " + f.root.string() + " --out " + index.string() + " --autoencoder a.safetensors --percentile 98",
-       "not implemented"},
+       "no such file"},
   };
   for (const Case& c : cases) {
     const Run r = run_program("ferclean", c.args);

@@ -49,7 +49,7 @@ TEST_CASE("recipes: the report recipes are all there, unique, and validate over 
   }
   for (const char* want : {"r000-rmn", "r000-rmn-weighted", "r001-cnn6", "r001-cnn6-aug", "r001-cnn6-balanced",
                            "r001-cnn6-aug-balanced", "r001-vgg11", "r001-resnet18", "r002-shallow", "r002-vgg16mod",
-                           "r002-resnet50", "r002-vgg16", "r002-efficientnet-b0", "r003-unet", "r003-vit",
+                           "r002-resnet50", "r002-vgg16", "r002-efficientnet-b0", "r003-baseline", "r003-unet", "r003-autoencoder", "r003-vit",
                            "r004-vggnet", "r004-vggnet-ros", "r004-vggnet-smote", "r004-vggnet-smote-tomek"})
     CHECK_MESSAGE(names.count(want), want);
 }

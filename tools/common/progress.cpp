@@ -36,9 +36,11 @@ void Progress::step(int64_t step, double loss, double accuracy, int64_t images_d
   const int filled = static_cast<int>(std::lround(frac * kWidth));
   std::string bar(static_cast<size_t>(filled), '#');
   bar.resize(kWidth, '.');
-  std::fprintf(out_, "\r\033[Kepoch %lld/%lld [%s] %lld/%lld  loss %.4f  acc %.2f%%  %.0f img/s  ETA %s",
+  char acc[32] = "";  // a NaN accuracy (a reconstruction model has none) is left out
+  if (std::isfinite(accuracy)) std::snprintf(acc, sizeof acc, "  acc %.2f%%", 100.0 * accuracy);
+  std::fprintf(out_, "\r\033[Kepoch %lld/%lld [%s] %lld/%lld  loss %.4f%s  %.0f img/s  ETA %s",
                static_cast<long long>(epoch_), static_cast<long long>(epochs_), bar.c_str(),
-               static_cast<long long>(step), static_cast<long long>(steps_), loss, 100.0 * accuracy,
+               static_cast<long long>(step), static_cast<long long>(steps_), loss, acc,
                elapsed > 0 ? double(images_done) / elapsed : 0.0, format_duration(eta).c_str());
   std::fflush(out_);
 }

@@ -4,8 +4,9 @@
 // it. Where a report leaves a setting out (epochs, batch size...), the recipe states our choice in
 // its notes so nobody mistakes it for the published value.
 //
-// Not recipes: R003's baseline CNN (MODELS.md does not define its layers) and R003's autoencoder
-// (not a classifier; ferclean trains and uses it). Multi-stage transfer (frozen backbone, then
+// R003's baseline CNN is not defined by MODELS.md: r003-baseline runs our cnn6 with R003's data setup
+// instead (said in its notes). r003-autoencoder trains the reconstruction model ferclean --autoencoder
+// uses. Multi-stage transfer (frozen backbone, then
 // fine-tuning) uses the freeze / unfreeze_epoch / unfreeze_lr settings; gradual unfreezing is not
 // implemented (no report gives its schedule).
 #pragma once

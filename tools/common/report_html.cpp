@@ -114,6 +114,12 @@ std::string render_report_html(const RunReport& r) {
     for (size_t i = 0; i < r.epochs.size(); ++i)
       if (std::isfinite(r.epochs[i].val_acc) && (best == r.epochs.size() || r.epochs[i].val_acc > r.epochs[best].val_acc))
         best = i;
+    // no validation accuracy at all (a reconstruction model): the lowest validation loss instead
+    if (best == r.epochs.size())
+      for (size_t i = 0; i < r.epochs.size(); ++i)
+        if (std::isfinite(r.epochs[i].val_loss) &&
+            (best == r.epochs.size() || r.epochs[i].val_loss < r.epochs[best].val_loss))
+          best = i;
     os << "<h2>Epochs</h2>\n<table class=\"epochs\">\n<tr><th>epoch</th><th>lr</th><th>train loss</th><th>train acc</th>"
           "<th>val loss</th><th>val acc</th><th>val macro-F1</th><th>time (s)</th></tr>\n";
     for (size_t i = 0; i < r.epochs.size(); ++i) {

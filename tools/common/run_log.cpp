@@ -187,9 +187,11 @@ void write_training_curves(const MetricsLog& log, const std::string& png_path) {
                              series("val acc", &EpochMetrics::val_acc, colors::kOrange)};
   Series f1 = series("val macro-F1", &EpochMetrics::val_macro_f1, colors::kGreen);
   if (any_finite(f1)) acc.push_back(std::move(f1));
-  Canvas out(2 * panel_w, panel_h, colors::kWhite);
+  // no accuracy at all (a reconstruction model, whose loss is the MSE): the loss panel alone
+  const bool has_acc = any_finite(acc[0]) || any_finite(acc[1]) || acc.size() > 2;
+  Canvas out(has_acc ? 2 * panel_w : panel_w, panel_h, colors::kWhite);
   out.draw(line_chart("Loss", "epoch", "loss", loss, panel_w, panel_h), 0, 0);
-  out.draw(line_chart("Accuracy", "epoch", "accuracy", acc, panel_w, panel_h), panel_w, 0);
+  if (has_acc) out.draw(line_chart("Accuracy", "epoch", "accuracy", acc, panel_w, panel_h), panel_w, 0);
   out.save_png(png_path);
 }
 

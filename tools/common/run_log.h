@@ -58,7 +58,8 @@ class MetricsLog {
 };
 
 // Training curves as one PNG: loss (train/val) on the left, accuracy (train/val, and val macro-F1
-// when present) on the right, per epoch. Missing values leave gaps. Written atomically.
+// when present) on the right, per epoch. Missing values leave gaps; with no accuracy at all (a
+// reconstruction model) the loss panel alone. Written atomically.
 void write_training_curves(const MetricsLog& log, const std::string& png_path);
 
 }  // namespace fer::tools

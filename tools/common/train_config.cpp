@@ -107,7 +107,7 @@ void validate(const TrainConfig& c) {
   check_choice("--optimizer", c.optimizer, {"sgd", "adam", "adamw", "radam"});
   check_choice("--scheduler", c.scheduler,
                {"none", "exponential", "plateau", "exponential+plateau", "cosine", "cosine-restarts", "step"});
-  check_choice("--loss", c.loss, {"ce", "focal"});
+  check_choice("--loss", c.loss, {"ce", "focal", "mse"});
   check_choice("--sampler", c.sampler, {"shuffle", "balanced", "sequential"});
   check_choice("--resample", c.resample, {"none", "ros", "smote", "smote-tomek", "smote-enn"});
   check_choice("--device", c.device, {"cpu", "cuda"});

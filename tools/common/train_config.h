@@ -64,7 +64,8 @@ struct TrainConfig {
   std::string early_stop_metric = "val_acc";  // val_acc | val_loss
 
   // loss and sampling
-  std::string loss = "ce";         // ce | focal
+  std::string loss = "ce";         // ce | focal | mse; a reconstruction model (autoencoder) trains with mse
+                                   // whether ce (the default) or mse is set; mse on a classifier is an error
   bool weighted_loss = false;      // inverse-frequency class weights (R000 weighted, disgust 9.41)
   double label_smoothing = 0.0;
   double focal_gamma = 2.0;

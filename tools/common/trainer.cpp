@@ -36,6 +36,7 @@
 #include "tools/common/charts.h"
 #include "tools/common/evaluate.h"
 #include "tools/common/progress.h"
+#include "tools/common/reconstruction.h"
 #include "tools/common/report_html.h"
 #include "tools/common/run_log.h"
 #include "tools/common/train_data.h"
@@ -304,6 +305,12 @@ RunState load_last(const fs::path& dir, nn::Module& model, nn::Optimizer& opt, G
 
 // ---- the end-of-run evaluation artefacts ---------------------------------------------------------
 
+double mean_of(const std::vector<double>& v) {
+  double sum = 0;
+  for (double x : v) sum += x;
+  return v.empty() ? std::numeric_limits<double>::quiet_NaN() : sum / static_cast<double>(v.size());
+}
+
 struct SplitEvaluation {
   std::string name;  // "val" or "test"
   std::string desc;  // "PublicTest"
@@ -424,8 +431,23 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
 
   // 3. model
   const models::ModelSpec& spec = models::find_model(config.model);
-  FER_CHECK(spec.default_classes > 0, "--model " << spec.name << " is not a classifier (its output is "
-                                                 << "a reconstruction); fertrain trains classifiers only");
+  // The task follows the model: a classifier trains with cross-entropy (or focal loss) against the
+  // labels; a reconstruction model (default_classes 0: R003's autoencoder) with the mean squared error
+  // against its own input batch (reconstruction.h), and its "accuracy" figures are missing (NaN).
+  const bool reconstruction = spec.default_classes == 0;
+  if (reconstruction) {
+    FER_CHECK(config.loss != "focal" && !config.weighted_loss && config.label_smoothing == 0.0,
+              "--model " << spec.name << " is trained on its reconstruction error (MSE against the input): "
+                         << "--loss focal, --weighted-loss and --label-smoothing do not apply; hint: leave them out");
+    FER_CHECK(config.plateau_metric == "val_loss" || config.scheduler.find("plateau") == std::string::npos,
+              "--plateau-metric val_acc: --model " << spec.name << " has no accuracy; hint: --plateau-metric val_loss");
+    FER_CHECK(config.early_stop_metric == "val_loss" || config.early_stop_patience == 0,
+              "--early-stop-metric val_acc: --model " << spec.name
+                                                      << " has no accuracy; hint: --early-stop-metric val_loss");
+  } else {
+    FER_CHECK(config.loss != "mse", "--loss mse is the reconstruction loss of an autoencoder; --model "
+                                        << spec.name << " is a classifier; hint: --loss ce");
+  }
   manual_seed(config.seed);
   Generator& gen = default_generator();
   nn::ModulePtr model = models::build_model(config.model, {td.dataset.num_classes(), config.width, config.model_variant});
@@ -511,8 +533,11 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
     log = MetricsLog::load(dir.string());
     log.truncate(state.epoch);  // epochs after the checkpoint are run again
     std::ostringstream s;
-    s << "resume:    " << dir.string() << " at epoch " << state.epoch + 1 << ", step " << state.step
-      << " (best val acc so far " << percent(std::max(0.0, state.best_val_acc)) << ")";
+    s << "resume:    " << dir.string() << " at epoch " << state.epoch + 1 << ", step " << state.step;
+    if (reconstruction)
+      s << " (best val MSE so far " << (state.best_epoch > 0 ? exact(state.best_val_loss) : std::string("none")) << ")";
+    else
+      s << " (best val acc so far " << percent(std::max(0.0, state.best_val_acc)) << ")";
     say(s.str());
   }
   nn::write_file_atomic((dir / "config.json").string(), to_json(config).dump(2) + "\n");
@@ -536,6 +561,7 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
 
   // 6. the epochs
   int64_t steps_this_process = 0;
+  const double nan_value = std::numeric_limits<double>::quiet_NaN();
   for (int64_t epoch = state.epoch; epoch < config.epochs; ++epoch) {
     model->train(true);
     // stages: the freeze state and lr scale follow from the epoch alone, so a resumed run gets them too
@@ -581,7 +607,9 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
       }
       const Tensor logits = (*model)(batch.images);
       if (trace) trace->end_forward();
-      const Tensor loss = config.loss == "focal"
+      // reconstruction: the target is the very batch the model saw (augmented too, when augmentation is on)
+      const Tensor loss = reconstruction        ? ops::mse_loss(logits, batch.images)
+                          : config.loss == "focal"
                               ? ops::focal_loss(logits, batch.labels, config.focal_gamma, class_weights)
                               : ops::cross_entropy(logits, batch.labels, class_weights, config.label_smoothing);
       const double loss_value = loss.item();
@@ -627,16 +655,19 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
       optimizer->step();
       optimizer->zero_grad();
 
-      const std::vector<float> host_logits = logits.detach().to_vector<float>();
-      const std::vector<int32_t> labels = batch.labels.to_vector<int32_t>();
-      const int64_t k = logits.size(1);
-      for (size_t i = 0; i < labels.size(); ++i) {
-        const float* row = host_logits.data() + i * static_cast<size_t>(k);
-        tally.correct += (std::max_element(row, row + k) - row) == labels[i];
+      const int64_t batch_images = static_cast<int64_t>(indices.size());
+      if (!reconstruction) {
+        const std::vector<float> host_logits = logits.detach().to_vector<float>();
+        const std::vector<int32_t> labels = batch.labels.to_vector<int32_t>();
+        const int64_t k = logits.size(1);
+        for (size_t i = 0; i < labels.size(); ++i) {
+          const float* row = host_logits.data() + i * static_cast<size_t>(k);
+          tally.correct += (std::max_element(row, row + k) - row) == labels[i];
+        }
       }
-      tally.loss_sum += loss_value * static_cast<double>(labels.size());
-      tally.seen += static_cast<int64_t>(labels.size());
-      progress.step(step + 1, tally.mean_loss(), tally.accuracy(), tally.seen);
+      tally.loss_sum += loss_value * static_cast<double>(batch_images);
+      tally.seen += batch_images;
+      progress.step(step + 1, tally.mean_loss(), reconstruction ? nan_value : tally.accuracy(), tally.seen);
       ++steps_this_process;
       if (g_stop_after_steps.load() > 0 && steps_this_process == g_stop_after_steps.load()) request_stop();
 
@@ -666,13 +697,17 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
     m.epoch = epoch + 1;
     m.lr = optimizer->lr();
     m.train_loss = tally.mean_loss();
-    m.train_acc = tally.accuracy();
+    m.train_acc = reconstruction ? nan_value : tally.accuracy();
     m.seconds = tally.seconds;
     m.images_per_second = tally.seconds > 0 ? static_cast<double>(tally.seen) / tally.seconds : 0.0;
     const double nan = std::numeric_limits<double>::quiet_NaN();
     m.val_loss = m.val_acc = m.val_macro_f1 = nan;
     bool improved = false;
-    if (!td.plan.val.empty()) {
+    if (!td.plan.val.empty() && reconstruction) {
+      // lower is better; best_epoch 0 means no best yet (also after a resume)
+      m.val_loss = mean_of(reconstruction_errors(*model, images, td.plan.val, input, config.batch_size));
+      improved = state.best_epoch == 0 || m.val_loss < state.best_val_loss;
+    } else if (!td.plan.val.empty()) {
       const SplitEvaluation v = evaluate_split("val", td.plan.val_desc, *model, images, td.plan.val, input,
                                                config.batch_size, class_names, config.ten_crop);
       m.val_loss = v.predictions.loss;
@@ -706,9 +741,15 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
                                       checkpoint_metadata(config, td.dataset.classes, state));
 
     std::ostringstream line;
-    line << "epoch " << std::setw(3) << epoch + 1 << "/" << config.epochs << "  train loss " << std::fixed
-         << std::setprecision(4) << m.train_loss << " acc " << percent(m.train_acc);
-    if (!td.plan.val.empty()) line << "  val loss " << std::setprecision(4) << m.val_loss << " acc " << percent(m.val_acc);
+    if (reconstruction) {
+      line << "epoch " << std::setw(3) << epoch + 1 << "/" << config.epochs << "  train mse " << std::fixed
+           << std::setprecision(6) << m.train_loss;
+      if (!td.plan.val.empty()) line << "  val mse " << std::setprecision(6) << m.val_loss;
+    } else {
+      line << "epoch " << std::setw(3) << epoch + 1 << "/" << config.epochs << "  train loss " << std::fixed
+           << std::setprecision(4) << m.train_loss << " acc " << percent(m.train_acc);
+      if (!td.plan.val.empty()) line << "  val loss " << std::setprecision(4) << m.val_loss << " acc " << percent(m.val_acc);
+    }
     line << "  lr " << std::scientific << std::setprecision(2) << m.lr << std::fixed << "  " << std::setprecision(0)
          << m.images_per_second << " img/s  " << format_duration(m.seconds) << (improved ? "  *best" : "");
     say(line.str());
@@ -741,7 +782,25 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
                  {"epochs_done", summary.epochs_done},
                  {"best_epoch", state.best_epoch},
                  {"stop_reason", summary.stop_reason}};
-  if (!td.plan.val.empty()) {
+  const bool separate_test = !td.plan.test.empty() && td.plan.test != td.plan.val;
+  if (reconstruction) {
+    // no classes: the mean reconstruction error (MSE per image, averaged) per split, no confusion matrices
+    summary.best_val_acc = nan_value;
+    auto score = [&](const char* name, const std::string& desc, const std::vector<int64_t>& split) {
+      const std::vector<double> errors = reconstruction_errors(*model, images, split, input, config.batch_size);
+      const double mse = mean_of(errors);
+      result[name] = {{"split", desc}, {"images", static_cast<int64_t>(split.size())}, {"mse", mse},
+                      {"mse_p98", percentile_linear(errors, 98.0)}};
+      std::ostringstream s;
+      s << "best checkpoint (epoch " << state.best_epoch << ") on " << name << " (" << desc << "): mean MSE "
+        << std::setprecision(6) << mse << " over " << split.size() << " images";
+      say(s.str());
+      return mse;
+    };
+    if (!td.plan.val.empty()) score("val", td.plan.val_desc, td.plan.val);
+    if (separate_test) score("test", td.plan.test_desc, td.plan.test);
+  }
+  if (!reconstruction && !td.plan.val.empty()) {
     const SplitEvaluation v = evaluate_split("val", td.plan.val_desc, *model, images, td.plan.val, input,
                                              config.batch_size, class_names, config.ten_crop);
     write_split_artefacts(dir, v, class_names, report);
@@ -750,8 +809,7 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
     say("best checkpoint (epoch " + std::to_string(state.best_epoch) + ") on val (" + td.plan.val_desc +
         "): accuracy " + percent(v.report.accuracy));
   }
-  const bool separate_test = !td.plan.test.empty() && td.plan.test != td.plan.val;
-  if (separate_test) {
+  if (!reconstruction && separate_test) {
     const SplitEvaluation t = evaluate_split("test", td.plan.test_desc, *model, images, td.plan.test, input,
                                              config.batch_size, class_names, config.ten_crop);
     write_split_artefacts(dir, t, class_names, report);

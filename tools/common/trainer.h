@@ -5,13 +5,20 @@
 //   parameter buffer, LR schedule, early stopping -> for each epoch:
 //       for each batch of the sampler's epoch order:
 //           images (augmented for training) -> logits = model(images)
-//           loss = cross-entropy (class-weighted, label smoothing) or focal loss
+//           loss = cross-entropy (class-weighted, label smoothing) or focal loss; for a reconstruction
+//                  model (registry default_classes 0: R003's autoencoder) the MSE of its output against
+//                  the batch it was given (reconstruction.h)
 //           loss.backward(); clip the gradient norm; optimizer.step(); zero the gradients
 //       (stages: --freeze modules frozen before --unfreeze-epoch, lr scaled by unfreeze_lr/lr after)
 //       evaluate on the validation split -> metrics.csv/jsonl, LR schedule step,
 //       last.safetensors (+ optimizer state) every epoch, best.safetensors when val accuracy improves
+//       (reconstruction: when the val MSE falls)
 //   -> reload the best checkpoint, evaluate val (and test when it is a different split):
 //      confusion matrices (CSV, PNG), per-class report, curves.png, report.html, summary.json.
+//
+// Reconstruction runs log the mean per-image MSE as train_loss / val_loss; their train_acc, val_acc and
+// val_macro_f1 are missing (null in metrics.jsonl, empty in metrics.csv), and they write no confusion
+// matrices or classification report; summary.json's val/test hold {split, images, mse, mse_p98}.
 //
 // Resuming (`config.resume`) restores the model, optimizer, schedule, early-stopping state, the
 // generator positions and the position inside the epoch, so the run continues with the very
@@ -35,7 +42,7 @@ struct TrainSummary {
   std::string run_dir;
   int64_t epochs_done = 0;      // completed epochs (including those of a resumed run)
   int64_t best_epoch = 0;       // 1-based epoch of best.safetensors (0: none)
-  double best_val_acc = 0;      // validation accuracy of the best checkpoint
+  double best_val_acc = 0;      // validation accuracy of the best checkpoint (NaN for a reconstruction model)
   double best_val_loss = 0;
   double final_train_loss = 0;  // mean training loss of the last completed epoch
   double test_acc = -1;         // accuracy of the best checkpoint on the test split (-1: no separate test split)
