@@ -191,6 +191,10 @@ int main(int argc, char** argv) {
       if (b.option->count() > 0) b.copy(config, cli);
     if (no_progress) config.progress = false;
     fer::tools::validate(config);
+    if (!config.recipe.empty() && cli.resume.empty() && config.init_from.empty() &&
+        fer::tools::needs_init_from(fer::tools::find_recipe(config.recipe)))
+      FER_FAIL("--recipe " << config.recipe << " fine-tunes a trained model: give --init-from CKPT (e.g. the "
+                           << "best.safetensors of a " << config.recipe.substr(0, config.recipe.size() - 9) << " run)");
     fer::tools::request_stop_after_steps(stop_after_steps);
     const fer::tools::TrainSummary s = fer::tools::run_training(config, stdout);
     return s.stop_reason == "interrupted" ? 130 : 0;

@@ -50,8 +50,18 @@ TEST_CASE("recipes: the report recipes are all there, unique, and validate over 
   for (const char* want : {"r000-rmn", "r000-rmn-weighted", "r001-cnn6", "r001-cnn6-aug", "r001-cnn6-balanced",
                            "r001-cnn6-aug-balanced", "r001-vgg11", "r001-resnet18", "r002-shallow", "r002-vgg16mod",
                            "r002-resnet50", "r002-vgg16", "r002-efficientnet-b0", "r003-baseline", "r003-unet", "r003-autoencoder", "r003-vit",
-                           "r004-vggnet", "r004-vggnet-ros", "r004-vggnet-smote", "r004-vggnet-smote-tomek"})
+                           "r004-vggnet", "r004-vggnet-ros", "r004-vggnet-smote", "r004-vggnet-smote-tomek",
+                           "usefkh-vggnet", "usefkh-vggnet-finetune"})
     CHECK_MESSAGE(names.count(want), want);
+  CHECK(fer::tools::needs_init_from(fer::tools::find_recipe("usefkh-vggnet-finetune")));
+  CHECK(!fer::tools::needs_init_from(fer::tools::find_recipe("usefkh-vggnet")));
+  TrainConfig u;  // usef-kh's pipeline survives the config round trip
+  fer::tools::apply_json(u, fer::tools::find_recipe("usefkh-vggnet").settings);
+  TrainConfig u2;
+  fer::tools::apply_json(u2, fer::tools::to_json(u));
+  CHECK(u2.ten_crop);
+  CHECK(u2.augment == "usefkh");
+  CHECK(u2.nesterov);
 }
 
 TEST_CASE("recipes: each names a registered model, and the modules it freezes exist in that model") {

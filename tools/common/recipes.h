@@ -6,9 +6,9 @@
 //
 // R003's baseline CNN is not defined by MODELS.md: r003-baseline runs our cnn6 with R003's data setup
 // instead (said in its notes). r003-autoencoder trains the reconstruction model ferclean --autoencoder
-// uses. Multi-stage transfer (frozen backbone, then
-// fine-tuning) uses the freeze / unfreeze_epoch / unfreeze_lr settings; gradual unfreezing is not
-// implemented (no report gives its schedule).
+// uses. Multi-stage transfer (frozen backbone, then fine-tuning) uses the freeze / unfreeze_epoch /
+// unfreeze_lr settings, gradual unfreezing unfreeze_every (no report gives its schedule: not in a
+// recipe). A separate fine-tuning stage is its own recipe named *-finetune, which needs --init-from.
 #pragma once
 
 #include <string>
@@ -29,5 +29,7 @@ struct Recipe {
 const std::vector<Recipe>& all_recipes();
 // The recipe called `name`; an unknown name is a fer::Error listing the recipes.
 const Recipe& find_recipe(const std::string& name);
+// True for a fine-tuning stage (a *-finetune recipe): it starts from a trained model (--init-from).
+bool needs_init_from(const Recipe& recipe);
 
 }  // namespace fer::tools
