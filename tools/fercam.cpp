@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
     FER_CHECK(scale >= 1 && scale <= 32, "--scale must be in 1..32, got " << scale);
     const fer::Device device = fer::tools::device_from_name(device_flag);
     fer::tools::LoadedModel model = fer::tools::load_model_from_checkpoint(checkpoint, device);
+    fer::tools::require_classifier(model, "fercam");
     int class_index = -1;
     if (!class_name.empty()) {
       class_index = model.classes.index_of(class_name);

@@ -169,6 +169,7 @@ int main(int argc, char** argv) {
     std::vector<LoadedModel> models;
     for (const std::string& c : checkpoints) {
       models.push_back(fer::tools::load_model_from_checkpoint(c, device));
+      fer::tools::require_classifier(models.back(), "fereval");
       const LoadedModel& m = models.back();
       fer::tools::check_tta(m, tta);
       const LoadedModel& first = models.front();

@@ -64,6 +64,7 @@ int main(int argc, char** argv) {
     FER_CHECK(batch_size >= 1, "--batch-size must be positive, got " << batch_size);
     const fer::Device device = fer::tools::device_from_name(device_flag);
     const fer::tools::LoadedModel model = fer::tools::load_model_from_checkpoint(checkpoint, device);
+    fer::tools::require_classifier(model, "ferpredict");
     const std::vector<std::string>& names = model.classes.names;
     const int k = static_cast<int>(names.size());
     const int shown = top == 0 ? k : std::min(top, k);

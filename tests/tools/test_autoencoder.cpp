@@ -238,6 +238,21 @@ TEST_CASE("ferclean --autoencoder: the planted noise images are the 98th-percent
   REQUIRE(p90.code == 0);
   CHECK(entries(f.dir / "p90").size() == 10);
 
+  // the classifier programs refuse the reconstruction model with one clear line
+  const fs::path image = f.root / "train" / "sad" / "Training_900.png";
+  for (const std::string& cmd : {std::string("fereval --checkpoint ") + ckpt + " --data " + f.root.string(),
+                                 std::string("ferpredict --checkpoint ") + ckpt + " " + image.string(),
+                                 std::string("fercam --checkpoint ") + ckpt + " --image " + image.string() + " --out " +
+                                     (f.dir / "cam.png").string()}) {
+    const std::string program = cmd.substr(0, cmd.find(' '));
+    const Run bad = run_program(program, cmd.substr(cmd.find(' ') + 1));
+    INFO(cmd);
+    INFO(bad.err);
+    CHECK(bad.code != 0);
+    CHECK(lines(bad.err) == 1);
+    CHECK(bad.err.find("a reconstruction model, not a classifier; " + program + " needs a classifier") != std::string::npos);
+  }
+
   // fertrain --exclude takes the index
   const Run e = run_program("fertrain", "--data " + f.root.string() + " --exclude " + index.string() +
                                             " --epochs 1 --width 0.25 --batch-size 16 --threads 2 --no-progress --out " +

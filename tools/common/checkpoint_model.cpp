@@ -82,6 +82,13 @@ LoadedModel load_model_from_checkpoint(const std::string& path, Device device) {
   return m;
 }
 
+void require_classifier(const LoadedModel& m, const char* program) {
+  FER_CHECK(models::find_model(m.name).default_classes != 0,
+            "checkpoint '" << m.path << "' holds " << m.name << ", a reconstruction model, not a classifier; " << program
+                           << " needs a classifier; hint: ferclean --autoencoder " << m.path
+                           << " scores images by their reconstruction error");
+}
+
 Tta tta_from_name(const std::string& name) {
   if (name == "none") return Tta::none;
   if (name == "flip") return Tta::flip;

@@ -34,6 +34,10 @@ struct LoadedModel {
 // fer checkpoint (and which metadata keys are missing), unknown model, tensors that do not fit.
 LoadedModel load_model_from_checkpoint(const std::string& path, Device device);
 
+// Throws a clear fer::Error when `m` is not a classifier (R003's autoencoder outputs an image):
+// `program` names the caller (fereval, ferpredict, fercam).
+void require_classifier(const LoadedModel& m, const char* program);
+
 // "cpu" | "cuda" -> the device; cuda without a CUDA build or without a device is a clear error.
 Device device_from_name(const std::string& name);
 

@@ -1,4 +1,4 @@
-// The ResNet family and the RMN on the GPU against the PyTorch fixtures (tests/fixtures/*.safetensors,
+// Every classifier fixture on the GPU (the ResNet family and the RMN first) against the PyTorch fixtures (tests/fixtures/*.safetensors,
 // tools/fixtures_resnet.py): the same weights and batch, forward and backward on CUDA in f32.
 // ResNet18's fixture is well conditioned and is held to the CPU test's tolerances. The ResNet50 and
 // RMN fixtures hold fp64 references of deep, badly conditioned random networks: fp32 on any device
@@ -46,4 +46,20 @@ TEST_CASE("resnet50 (Keras v1) on CUDA: logits equal PyTorch's fp64 values, grad
 
 TEST_CASE("rmn on CUDA: logits equal PyTorch's fp64 values, gradients within fp32 drift") {
   run_on_cuda("rmn", {7, 0.024, ""}, "rmn.safetensors", 3e-4, 1e-4, 0.1, 0.0);
+}
+
+// The other fp32 fixtures, at the configurations of their CPU tests (tests/unit/test_model_*.cpp),
+// held to the CPU test's tolerances on logits and loss and 1e-3 of the largest gradient element.
+TEST_CASE("every other classifier fixture on CUDA: logits, loss, gradients and BN statistics equal PyTorch's") {
+  struct Case {
+    const char* model;
+    models::ModelConfig cfg;
+  };
+  const Case cases[] = {{"cnn6", {7, 0.25, ""}},         {"vggnet", {7, 0.05, ""}},     {"shallow", {6, 0.125, ""}},
+                        {"vgg11", {7, 0.0625, ""}},      {"vgg16mod", {6, 0.0625, ""}}, {"vgg16", {6, 0.0625, ""}},
+                        {"resnet34", {7, 0.05, ""}},     {"unet", {7, 0.1, ""}},        {"vit", {7, 0.25, "depth=2"}},
+                        {"efficientnet-b0", {6, 0.125, ""}}};
+  for (const Case& c : cases) {
+    SUBCASE(c.model) { run_on_cuda(c.model, c.cfg, std::string(c.model) + ".safetensors", 1e-4, 1e-5, 1e-3, 1e-3); }
+  }
 }
