@@ -13,6 +13,7 @@ namespace {
 thread_local bool t_grad_mode = true;
 std::atomic<uint64_t> g_sequence{0};
 BackwardHook g_backward_hook;
+ForwardOpHook g_forward_op_hook;
 }  // namespace
 
 bool grad_mode_enabled() { return t_grad_mode; }
@@ -20,6 +21,8 @@ NoGradGuard::NoGradGuard() : previous_(t_grad_mode) { t_grad_mode = false; }
 NoGradGuard::~NoGradGuard() { t_grad_mode = previous_; }
 
 void set_backward_hook(BackwardHook hook) { g_backward_hook = std::move(hook); }
+void set_forward_op_hook(ForwardOpHook hook) { g_forward_op_hook = std::move(hook); }
+uint64_t next_node_sequence() { return g_sequence.load(); }
 
 bool any_requires_grad(std::initializer_list<const Tensor*> inputs) {
   if (!t_grad_mode) return false;
@@ -41,6 +44,7 @@ static void attach_common(Tensor& output, const std::shared_ptr<Node>& node) {
   node->sequence = g_sequence++;
   output.impl().grad_fn = node;
   output.impl().requires_grad = true;
+  if (g_forward_op_hook) g_forward_op_hook(*node, output);
 }
 
 void attach_node(Tensor& output, const std::shared_ptr<Node>& node, std::initializer_list<const Tensor*> inputs) {

@@ -71,6 +71,14 @@ void run_backward(const Tensor& root, const Tensor& grad_root, bool retain_graph
 using BackwardHook = std::function<void(const Node& node, const std::vector<Tensor>& input_grads)>;
 void set_backward_hook(BackwardHook hook);
 
+// Observer of the forward pass (fertrain --detect-anomaly): called with every op output the tape
+// records (the outputs that will get a gradient), right after its node is attached. `node.sequence`
+// numbers the ops in recording order.
+using ForwardOpHook = std::function<void(const Node& node, const Tensor& output)>;
+void set_forward_op_hook(ForwardOpHook hook);  // nullptr switches it off
+// The sequence number the next recorded node will get.
+uint64_t next_node_sequence();
+
 // out += in (same shape/dtype/device), with the elementwise kernels; no autograd.
 void accumulate_into(Tensor& out, const Tensor& in);
 

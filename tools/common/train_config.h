@@ -90,7 +90,8 @@ struct TrainConfig {
   std::string init_from;           // checkpoint to start from (weights only)
   bool progress = true;            // progress bar on a terminal
   int64_t trace = 0;               // print the modules/nodes of the first N steps (teaching)
-  bool detect_anomaly = false;     // check every backward node's gradients; name the first non-finite one
+  bool detect_anomaly = false;     // check every recorded forward op's output and every backward node's
+                                   // gradients; name the first non-finite one
 };
 
 nlohmann::json to_json(const TrainConfig& c);

@@ -605,6 +605,22 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
         trace.emplace(*model);
         trace->start_forward();
       }
+      std::string first_bad_op;  // --detect-anomaly: the first forward op with a non-finite output
+      struct ForwardHookReset {
+        ~ForwardHookReset() { set_forward_op_hook(nullptr); }
+      } forward_hook_reset;
+      if (config.detect_anomaly) {
+        const uint64_t first_sequence = next_node_sequence();
+        set_forward_op_hook([&](const Node& node, const Tensor& output) {
+          if (!first_bad_op.empty() || all_finite(output)) return;
+          std::string op = node.name();  // the node is named after its backward: Conv2dBackward -> Conv2d
+          if (op.size() > 8 && op.compare(op.size() - 8, 8, "Backward") == 0) op.resize(op.size() - 8);
+          std::ostringstream s;
+          s << "the forward op " << op << " (op " << node.sequence - first_sequence + 1 << " of the step, autograd node "
+            << node.name() << ") produced a non-finite output " << describe(output);
+          first_bad_op = s.str();
+        });
+      }
       const Tensor logits = (*model)(batch.images);
       if (trace) trace->end_forward();
       // reconstruction: the target is the very batch the model saw (augmented too, when augmentation is on)
@@ -613,6 +629,9 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
                               ? ops::focal_loss(logits, batch.labels, config.focal_gamma, class_weights)
                               : ops::cross_entropy(logits, batch.labels, class_weights, config.label_smoothing);
       const double loss_value = loss.item();
+      set_forward_op_hook(nullptr);
+      FER_CHECK(first_bad_op.empty(), "training stopped at epoch " << epoch + 1 << ", step " << step + 1 << ": "
+                                                                  << first_bad_op << " (loss " << loss_value << ")");
       FER_CHECK(std::isfinite(loss_value),
                 "training stopped: the loss is " << loss_value << " at epoch " << epoch + 1 << ", step " << step + 1
                                                  << " of " << steps_per_epoch << " (lr " << optimizer->lr()
