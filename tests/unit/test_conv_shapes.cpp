@@ -1,14 +1,18 @@
 // models/conv_shapes.h: the conv shape lists the GPU benchmarks time. CNN6 and VGGNet against the
 // layer tables of MODELS.md (every conv, its count, and conv MACs = the model's MACs minus its
 // linear layers); ResNet18's repeated blocks merged with a count; the U-Net's transposed convs.
+// Also the --conv-impl switch (ops::set_conv_impl, TrainConfig validation).
 #include <doctest/doctest.h>
 
 #include <cmath>
 #include <string>
 #include <vector>
 
+#include "fer/config.h"
 #include "models/conv_shapes.h"
 #include "models/registry.h"
+#include "tensor/ops.h"
+#include "tools/common/train_config.h"
 
 using namespace fer;
 using models::ConvShape;
@@ -93,4 +97,31 @@ TEST_CASE("conv_shapes: the attention U-Net records its transposed convs; a bad 
   CHECK(models::conv_macs(shapes, false) < models::conv_macs(shapes, true));
   CHECK_THROWS_AS(models::conv_shapes("cnn6", 0), fer::Error);
   CHECK_THROWS_AS(models::conv_shapes("no-such-model", 1), fer::Error);
+}
+
+// ---- --conv-impl (tensor/ops.h): the switch itself; the cuDNN numbers are in tests/cuda ---------------
+
+TEST_CASE("--conv-impl: names, CPU tensors stay on the CPU kernels, fertrain rejects cudnn without CUDA") {
+  CHECK(ops::conv_impl() == ops::ConvImpl::native);
+  CHECK(ops::conv_impl_from_name("native") == ops::ConvImpl::native);
+  CHECK(ops::conv_impl_from_name("cudnn") == ops::ConvImpl::cudnn);
+  CHECK_THROWS_WITH_AS(ops::conv_impl_from_name("cuda"), doctest::Contains("native or cudnn"), fer::Error);
+  if (kCudnnBuilt) {
+    const Tensor x = Tensor::ones({1, 2, 5, 5}), w = Tensor::ones({3, 2, 3, 3}), b = Tensor::zeros({3});
+    ops::set_conv_impl(ops::ConvImpl::cudnn);
+    const Tensor y = ops::conv2d(x, w, b, ops::Conv2dOptions::make(1, 0));  // a CPU tensor: CPU kernels
+    ops::set_conv_impl(ops::ConvImpl::native);
+    CHECK(y.shape() == Shape{1, 3, 3, 3});
+    CHECK(y.to_vector<float>()[0] == 18.0f);
+  } else {
+    CHECK_THROWS_WITH_AS(ops::set_conv_impl(ops::ConvImpl::cudnn), doctest::Contains("no cuDNN"), fer::Error);
+  }
+  tools::TrainConfig c;
+  c.conv_impl = "cudnn";
+  c.device = "cpu";
+  CHECK_THROWS_WITH_AS(tools::validate(c), doctest::Contains("--conv-impl native"), fer::Error);
+  c.conv_impl = "fast";
+  CHECK_THROWS_WITH_AS(tools::validate(c), doctest::Contains("--conv-impl"), fer::Error);
+  c.conv_impl = "native";
+  CHECK_NOTHROW(tools::validate(c));
 }
