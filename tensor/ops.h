@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "kernels/activation.h"
@@ -36,6 +37,14 @@ struct Conv2dOptions {
     return {stride, stride, padding, padding, groups};
   }
 };
+// Which implementation conv2d uses on CUDA tensors, process-wide (fertrain --conv-impl): native =
+// kernels/conv2d.h (the default), cudnn = kernels/conv2d_cudnn.h (forward, grad-input, grad-weight;
+// its cuDNN settings: tf32 off, algorithm search "find"). conv_transpose2d and CPU tensors always
+// use the native kernels. set_conv_impl(cudnn) in a build without cuDNN throws fer::Error.
+enum class ConvImpl { native, cudnn };
+void set_conv_impl(ConvImpl impl);
+ConvImpl conv_impl();
+ConvImpl conv_impl_from_name(const std::string& name);  // "native" | "cudnn", else fer::Error
 // x [N, Cin, H, W], w [Cout, Cin/groups, kh, kw], b [Cout] or undefined -> [N, Cout, Ho, Wo]
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& options);
 // x [N, Cin, H, W], w [Cin, Cout, kh, kw] (PyTorch layout), b [Cout] or undefined

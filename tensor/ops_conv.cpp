@@ -5,9 +5,12 @@
 //   conv_transpose2d  y = conv^T(x, w) + b      (the adjoint: dx = conv(dy, w), dw from (dy, x))
 // Both save x and w (detached) for the backward and compute only the gradients whose inputs need one.
 // On CUDA the im2col scratch is a temporary f32 tensor of cuda::conv*_workspace_floats(d) elements.
+// With set_conv_impl(ConvImpl::cudnn) conv2d's three CUDA passes run through kernels/conv2d_cudnn.h
+// instead (its workspace is a temporary tensor too); conv_transpose2d stays native.
 // MACs (tensor/op_stats.h): N*Cout*Ho*Wo*(Cin/groups)*kh*kw for conv2d, N*Cin*H*W*(Cout/groups)*kh*kw
 // for the transposed convolution.
 #include "kernels/conv2d.h"
+#include "kernels/conv2d_cudnn.h"
 #include "tensor/autograd.h"
 #include "tensor/dispatch.h"
 #include "tensor/op_stats.h"
@@ -25,6 +28,18 @@ struct Workspace {
   }
   float* get() { return t.defined() ? t.data<float>() : nullptr; }
 };
+
+// cuDNN's workspace for one pass of d (--conv-impl cudnn), from the caching allocator.
+struct CudnnWorkspace {
+  Tensor t;
+  size_t bytes = 0;
+  CudnnWorkspace(const Conv2dDims& d, cudnn::ConvPass pass) : bytes(cudnn::conv2d_algo(d, pass).workspace_bytes) {
+    if (bytes > 0) t = Tensor::empty({static_cast<int64_t>((bytes + 3) / 4)}, DType::f32, Device::cuda);
+  }
+  void* get() { return t.defined() ? t.data<float>() : nullptr; }
+};
+
+ConvImpl g_conv_impl = ConvImpl::native;
 
 template <typename T>
 T* opt_data(const Tensor& t) {
@@ -66,6 +81,11 @@ struct Conv2dBackward final : Node {
             cpu::conv2d_backward_input<T>(d, dy.data<T>(), w.data<T>(), dx.data<T>());
           },
           [&](cuda_stream s) {
+            if (g_conv_impl == ConvImpl::cudnn) {
+              CudnnWorkspace cw(d, cudnn::ConvPass::backward_input);
+              return cudnn::conv2d_backward_input(d, dy.data<float>(), w.data<float>(), dx.data<float>(), cw.get(),
+                                                  cw.bytes, s);
+            }
             Workspace ws(cuda::conv2d_workspace_floats(d));
             cuda::conv2d_backward_input(d, dy.data<float>(), w.data<float>(), dx.data<float>(), ws.get(), s);
           });
@@ -81,6 +101,11 @@ struct Conv2dBackward final : Node {
             cpu::conv2d_backward_weight<T>(d, x.data<T>(), dy.data<T>(), opt_data<T>(dw), opt_data<T>(db));
           },
           [&](cuda_stream s) {
+            if (g_conv_impl == ConvImpl::cudnn) {
+              CudnnWorkspace cw(d, cudnn::ConvPass::backward_weight);
+              return cudnn::conv2d_backward_weight(d, x.data<float>(), dy.data<float>(), opt_data<float>(dw),
+                                                   opt_data<float>(db), cw.get(), cw.bytes, s);
+            }
             Workspace ws(dw.defined() ? cuda::conv2d_workspace_floats(d) : 0);
             cuda::conv2d_backward_weight(d, x.data<float>(), dy.data<float>(), opt_data<float>(dw), opt_data<float>(db),
                                          ws.get(), s);
@@ -134,6 +159,21 @@ struct ConvTranspose2dBackward final : Node {
 
 }  // namespace
 
+void set_conv_impl(ConvImpl impl) {
+  FER_CHECK(impl == ConvImpl::native || kCudnnBuilt,
+            "--conv-impl cudnn: this build has no cuDNN; hint: configure with -DCUDNN_ROOT=<cuDNN prefix>, or use "
+            "--conv-impl native");
+  g_conv_impl = impl;
+}
+
+ConvImpl conv_impl() { return g_conv_impl; }
+
+ConvImpl conv_impl_from_name(const std::string& name) {
+  if (name == "native") return ConvImpl::native;
+  if (name == "cudnn") return ConvImpl::cudnn;
+  FER_FAIL("--conv-impl: unknown implementation '" << name << "'; hint: native or cudnn");
+}
+
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o) {
   check_conv_args("conv2d", x, w, b, "[Cout, Cin/groups, kh, kw]");
   Conv2dDims d;
@@ -155,6 +195,11 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
         cpu::conv2d_forward<T>(d, x.data<T>(), w.data<T>(), opt_data<T>(b), y.data<T>());
       },
       [&](cuda_stream s) {
+        if (g_conv_impl == ConvImpl::cudnn) {
+          CudnnWorkspace cw(d, cudnn::ConvPass::forward);
+          return cudnn::conv2d_forward(d, x.data<float>(), w.data<float>(), opt_data<float>(b), y.data<float>(), cw.get(),
+                                       cw.bytes, s);
+        }
         Workspace ws(cuda::conv2d_workspace_floats(d));
         cuda::conv2d_forward(d, x.data<float>(), w.data<float>(), opt_data<float>(b), y.data<float>(), ws.get(), s);
       });

@@ -109,6 +109,7 @@ int main(int argc, char** argv) {
              "random erasing per crop; validation averages the crops' logits");
   FER_FLAG("--device", device, "cpu | cuda");
   FER_FLAG("--precision", precision, "fp32 (tf32 and bf16 are not implemented yet)");
+  FER_FLAG("--conv-impl", conv_impl, "native | cudnn (CUDA convolutions through cuDNN, an A/B baseline)");
   FER_FLAG("--seed", seed, "seed of everything random (init, order, dropout, augmentation)");
   FER_FLAG("--threads", threads, "CPU threads (0 = all cores)");
   FER_FLAG("--out", out, "run folder (default runs/<model>-<time>)");

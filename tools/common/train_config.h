@@ -83,6 +83,7 @@ struct TrainConfig {
   // execution
   std::string device = "cpu";      // cpu | cuda
   std::string precision = "fp32";
+  std::string conv_impl = "native";  // native | cudnn (CUDA convolutions through cuDNN, for A/B runs)
   uint64_t seed = 1;
   int threads = 0;                 // CPU threads (0 = OpenMP default)
   std::string out;                 // run folder ("" = runs/<model>-<time>)

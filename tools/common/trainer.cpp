@@ -415,7 +415,9 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
   } else {
     head << "device:    cpu, " << omp_get_max_threads() << " threads, GEMM " << kCpuGemm << "\n";
   }
+  ops::set_conv_impl(ops::conv_impl_from_name(config.conv_impl));  // validate() allows cudnn only on CUDA
   head << "precision: " << config.precision << ", seed " << config.seed;
+  if (config.conv_impl != "native") head << ", conv " << config.conv_impl;
   say(head.str());
 
   // 2. data
