@@ -33,8 +33,8 @@ void round_to_precision(MathPrecision p, int64_t n, const float* x, float* y, cu
     round_bf16_kernel<<<grid_for(n), kBlock, 0, to_cuda(stream)>>>(n, x, y);
   } else {
     if (x != y)
-      FER_CUDA_CHECK(cudaMemcpyAsync(y, x, static_cast<size_t>(n) * sizeof(float), cudaMemcpyDeviceToDevice,
-                                     to_cuda(stream)));
+      FER_CUDA_CHECK(
+          cudaMemcpyAsync(y, x, static_cast<size_t>(n) * sizeof(float), cudaMemcpyDeviceToDevice, to_cuda(stream)));
     return;
   }
   FER_LAUNCH_CHECK();

@@ -12,15 +12,22 @@ std::atomic<MathPrecision> g_math_precision{MathPrecision::fp32};
 constexpr int64_t kParallelMin = 32768;
 }  // namespace
 
-void set_math_precision(MathPrecision p) { g_math_precision.store(p); }
+void set_math_precision(MathPrecision p) {
+  g_math_precision.store(p);
+}
 
-MathPrecision math_precision() { return g_math_precision.load(); }
+MathPrecision math_precision() {
+  return g_math_precision.load();
+}
 
 const char* math_precision_name(MathPrecision p) {
   switch (p) {
-    case MathPrecision::fp32: return "fp32";
-    case MathPrecision::tf32: return "tf32";
-    case MathPrecision::bf16: return "bf16";
+    case MathPrecision::fp32:
+      return "fp32";
+    case MathPrecision::tf32:
+      return "tf32";
+    case MathPrecision::bf16:
+      return "bf16";
   }
   return "?";
 }

@@ -6,7 +6,8 @@
 // Both save x and w (detached) for the backward and compute only the gradients whose inputs need one.
 // Matmul precision (kernels/precision.h): under tf32/bf16 every GEMM operand is a rounded copy
 // (forward: x, w; grad-input: dy, w; grad-weight: x, dy), made again in the backward from the saved
-// fp32 tensors with the precision the forward recorded; the bias and its gradient use fp32 dy.
+// fp32 tensors with the precision the forward recorded; the bias and its gradient use fp32 dy. On
+// CUDA the kernels are told the operands are rounded, so cuBLAS may use the tensor cores.
 // On CUDA the im2col scratch is a temporary f32 tensor of cuda::conv*_workspace_floats(d) elements.
 // MACs (tensor/op_stats.h): N*Cout*Ho*Wo*(Cin/groups)*kh*kw for conv2d, N*Cin*H*W*(Cout/groups)*kh*kw
 // for the transposed convolution.
@@ -74,7 +75,7 @@ struct Conv2dBackward final : Node {
           },
           [&](cuda_stream s) {
             Workspace ws(cuda::conv2d_workspace_floats(d));
-            cuda::conv2d_backward_input(d, dyr.data<float>(), wr.data<float>(), dx.data<float>(), ws.get(), s);
+            cuda::conv2d_backward_input(d, dyr.data<float>(), wr.data<float>(), dx.data<float>(), ws.get(), s, prec);
           });
     }
     if (next[1] || want_db) {  // dw = sum_n dY col^T, db = sum dy (either may be skipped)
@@ -93,7 +94,7 @@ struct Conv2dBackward final : Node {
             [&](cuda_stream s) {
               Workspace ws(dws.defined() ? cuda::conv2d_workspace_floats(d) : 0);
               cuda::conv2d_backward_weight(d, xs.data<float>(), dys.data<float>(), opt_data<float>(dws),
-                                           opt_data<float>(dbs), ws.get(), s);
+                                           opt_data<float>(dbs), ws.get(), s, prec);
             });
       };
       Tensor none;
@@ -131,7 +132,7 @@ struct ConvTranspose2dBackward final : Node {
           [&](cuda_stream s) {
             Workspace ws(cuda::conv_transpose2d_workspace_floats(d));
             cuda::conv_transpose2d_backward_input(d, dyr.data<float>(), wr.data<float>(), dx.data<float>(), ws.get(),
-                                                  s);
+                                                  s, prec);
           });
     }
     if (next[1] || want_db) {
@@ -150,7 +151,7 @@ struct ConvTranspose2dBackward final : Node {
             [&](cuda_stream s) {
               Workspace ws(dws.defined() ? cuda::conv_transpose2d_workspace_floats(d) : 0);
               cuda::conv_transpose2d_backward_weight(d, xs.data<float>(), dys.data<float>(), opt_data<float>(dws),
-                                                     opt_data<float>(dbs), ws.get(), s);
+                                                     opt_data<float>(dbs), ws.get(), s, prec);
             });
       };
       Tensor none;
@@ -192,7 +193,8 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
       },
       [&](cuda_stream s) {
         Workspace ws(cuda::conv2d_workspace_floats(d));
-        cuda::conv2d_forward(d, xr.data<float>(), wr.data<float>(), opt_data<float>(b), y.data<float>(), ws.get(), s);
+        cuda::conv2d_forward(d, xr.data<float>(), wr.data<float>(), opt_data<float>(b), y.data<float>(), ws.get(), s,
+                             prec);
       });
   if (any_requires_grad({&x, &w, &b})) {
     auto node = std::make_shared<Conv2dBackward>();
@@ -231,7 +233,7 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, int64
       [&](cuda_stream s) {
         Workspace ws(cuda::conv_transpose2d_workspace_floats(d));
         cuda::conv_transpose2d_forward(d, xr.data<float>(), wr.data<float>(), opt_data<float>(b), y.data<float>(),
-                                       ws.get(), s);
+                                       ws.get(), s, prec);
       });
   if (any_requires_grad({&x, &w, &b})) {
     auto node = std::make_shared<ConvTranspose2dBackward>();

@@ -19,8 +19,10 @@ namespace fer::ops {
 namespace {
 
 // C = alpha op(A) op(B) + beta C on row-major tensors' raw data (2-D views given by sizes).
+// `operands`: the precision A and B are already rounded to (CUDA: the tensor-core GEMM).
 void gemm_tensors(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alpha, const Tensor& A, int64_t lda,
-                  const Tensor& B, int64_t ldb, double beta, Tensor& C, int64_t ldc) {
+                  const Tensor& B, int64_t ldb, double beta, Tensor& C, int64_t ldc,
+                  MathPrecision operands = MathPrecision::fp32) {
   on_device(
       "gemm", C.device(),
       [&] {
@@ -31,12 +33,12 @@ void gemm_tensors(bool ta, bool tb, int64_t M, int64_t N, int64_t K, double alph
       },
       [&](cuda_stream s) {
         cuda::gemm(ta, tb, M, N, K, float(alpha), A.data<float>(), lda, B.data<float>(), ldb, float(beta),
-                   C.data<float>(), ldc, s);
+                   C.data<float>(), ldc, s, operands);
       });
 }
 
 void bmm_tensors(bool ta, bool tb, int64_t batch, int64_t M, int64_t N, int64_t K, const Tensor& A, const Tensor& B,
-                 Tensor& C) {
+                 Tensor& C, MathPrecision operands) {
   const int64_t lda = ta ? M : K, ldb = tb ? K : N;
   on_device(
       "bmm", C.device(),
@@ -49,7 +51,7 @@ void bmm_tensors(bool ta, bool tb, int64_t batch, int64_t M, int64_t N, int64_t 
       },
       [&](cuda_stream s) {
         cuda::gemm_strided_batched(ta, tb, M, N, K, 1.f, A.data<float>(), lda, M * K, B.data<float>(), ldb, K * N, 0.f,
-                                   C.data<float>(), N, M * N, batch, s);
+                                   C.data<float>(), N, M * N, batch, s, operands);
       });
 }
 
@@ -65,11 +67,11 @@ struct LinearBackward final : Node {
     const Tensor dyr = round_to_precision(dy, prec);
     if (next[0]) {  // dX[M,in] = dY[M,out] W[out,in]
       dx = Tensor::empty({M, in}, x.dtype(), x.device());
-      gemm_tensors(false, false, M, in, out, 1.0, dyr, out, round_to_precision(w, prec), in, 0.0, dx, in);
+      gemm_tensors(false, false, M, in, out, 1.0, dyr, out, round_to_precision(w, prec), in, 0.0, dx, in, prec);
     }
     if (next[1]) {  // dW[out,in] = dY^T X
       dw = Tensor::empty({out, in}, w.dtype(), w.device());
-      gemm_tensors(true, false, out, in, M, 1.0, dyr, out, round_to_precision(x, prec), in, 0.0, dw, in);
+      gemm_tensors(true, false, out, in, M, 1.0, dyr, out, round_to_precision(x, prec), in, 0.0, dw, in, prec);
     }
     if (has_bias && next[2]) {  // db[1,out] = 1_M^T dY
       db = Tensor::empty({out}, w.dtype(), w.device());
@@ -109,7 +111,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
   }
   const MathPrecision prec = math_precision();
   gemm_tensors(false, true, M, out, in, 1.0, round_to_precision(x2, prec), in, round_to_precision(w, prec), in, beta, y,
-               out);
+               out, prec);
   Shape out_shape = x.shape();
   out_shape.back() = out;
   y = y.reshape(out_shape);
@@ -142,13 +144,13 @@ struct BmmBackward final : Node {
     Tensor da, db;
     if (next[0]) {
       da = Tensor::empty(a.shape(), a.dtype(), a.device());
-      if (!ta) bmm_tensors(false, !tb, batch, M, K, N, dc, b, da);  // [M,K] = dC[M,N] op(B)^T[N,K]
-      else bmm_tensors(tb, true, batch, K, M, N, b, dc, da);         // [K,M] = op(B)[K,N] dC^T[N,M]
+      if (!ta) bmm_tensors(false, !tb, batch, M, K, N, dc, b, da, prec);  // [M,K] = dC[M,N] op(B)^T[N,K]
+      else bmm_tensors(tb, true, batch, K, M, N, b, dc, da, prec);         // [K,M] = op(B)[K,N] dC^T[N,M]
     }
     if (next[1]) {
       db = Tensor::empty(b.shape(), b.dtype(), b.device());
-      if (!tb) bmm_tensors(!ta, false, batch, K, N, M, a, dc, db);  // [K,N] = op(A)^T[K,M] dC[M,N]
-      else bmm_tensors(true, ta, batch, N, K, M, dc, a, db);         // [N,K] = dC^T[N,M] op(A)[M,K]
+      if (!tb) bmm_tensors(!ta, false, batch, K, N, M, a, dc, db, prec);  // [K,N] = op(A)^T[K,M] dC[M,N]
+      else bmm_tensors(true, ta, batch, N, K, M, dc, a, db, prec);         // [N,K] = dC^T[N,M] op(A)[M,K]
     }
     return {da, db};
   }
@@ -169,7 +171,7 @@ Tensor bmm(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   Tensor c = Tensor::empty({batch, M, N}, a.dtype(), a.device());
   count_macs(batch * M * N * K);
   const MathPrecision prec = math_precision();
-  bmm_tensors(trans_a, trans_b, batch, M, N, K, round_to_precision(a, prec), round_to_precision(b, prec), c);
+  bmm_tensors(trans_a, trans_b, batch, M, N, K, round_to_precision(a, prec), round_to_precision(b, prec), c, prec);
   if (any_requires_grad({&a, &b})) {
     auto node = std::make_shared<BmmBackward>();
     node->a_saved = a.detach();

@@ -6,10 +6,14 @@
 //    the CPU twin (cpu::round_to_precision + cpu::conv2d_forward, float);
 //  - conv2d, conv_transpose2d and linear through the tensor ops (forward, dx, dw, db) under tf32 and
 //    bf16 on CUDA equal the CPU run.
+//  - cuda::gemm / gemm_strided_batched with operands = tf32 | bf16 (cublasGemmEx on the tensor cores)
+//    on rounded operands, every transpose combination, beta 0 (C pre-filled with NaN) and beta 1,
+//    against a double oracle on the same operands.
 // Tolerance of the results: the rounded operands are identical on both sides and every product of
-// two tf32/bf16 values is exact in fp32, so only the fp32 summation order differs (cuBLAS pedantic
-// fp32 vs OpenBLAS/loops): |gpu - cpu| <= 2 (K+1) 2^-24 S + 1e-7, S = sum |a||b| of the rounded
-// operands of that element (the double oracle on absolute values), K the most terms in one sum.
+// two tf32/bf16 values is exact in fp32, so only the fp32 summation differs (order; the tensor
+// cores may also truncate instead of round while aligning the addends, doubling the per-addition
+// error): |gpu - cpu| <= 4 (K+1) 2^-24 S + 1e-7, S = sum |a||b| of the rounded operands of that
+// element (the double oracle on absolute values), K the most terms in one sum.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -20,6 +24,7 @@
 
 #include "kernels/conv2d.h"
 #include "kernels/device.h"
+#include "kernels/gemm.h"
 #include "kernels/precision.h"
 #include "tests/support/parity.h"
 #include "tests/unit/precision_cases.h"
@@ -62,14 +67,14 @@ std::vector<float> special_and_random_values() {
   return v;
 }
 
-// |gpu - cpu| <= 2 (K+1) 2^-24 s + 1e-7 element by element; non-finite values fail.
+// |gpu - cpu| <= 4 (K+1) 2^-24 s + 1e-7 element by element; non-finite values fail.
 void check_parity(const std::string& what, const std::vector<float>& gpu, const std::vector<float>& cpu,
                   const std::vector<double>& s, int64_t terms) {
   REQUIRE(gpu.size() == cpu.size());
   REQUIRE(s.size() == cpu.size());
   double worst = 0;
   for (size_t i = 0; i < gpu.size(); ++i) {
-    const double bound = 2.0 * double(terms + 1) * std::ldexp(1.0, -24) * s[i] + 1e-7;
+    const double bound = 4.0 * double(terms + 1) * std::ldexp(1.0, -24) * s[i] + 1e-7;
     const double err = std::fabs(double(gpu[i]) - double(cpu[i]));
     if (!std::isfinite(gpu[i]) || !(err <= bound)) {
       FAIL_CHECK(what << "[" << i << "]: gpu " << gpu[i] << " vs cpu " << cpu[i] << ", bound " << bound
@@ -137,11 +142,11 @@ TEST_CASE("precision: the conv2d kernel on CUDA-rounded operands == the CPU twin
 
 TEST_CASE("precision: conv2d, conv_transpose2d and linear under tf32/bf16: CUDA == CPU") {
   const test::ConvCase cases[] = {
-      {2, 5, 7, 6, 6, 3, 1, 1, 1, false},     // 3x3 pad 1
-      {3, 4, 9, 8, 6, 3, 2, 1, 2, false},     // stride 2, groups 2
-      {2, 6, 5, 5, 4, 1, 1, 0, 1, false},     // pointwise
+      {2, 5, 7, 6, 6, 3, 1, 1, 1, false},      // 3x3 pad 1
+      {3, 4, 9, 8, 6, 3, 2, 1, 2, false},      // stride 2, groups 2
+      {2, 6, 5, 5, 4, 1, 1, 0, 1, false},      // pointwise
       {8, 32, 12, 12, 48, 3, 1, 1, 1, false},  // a CNN-sized layer (several GEMM tiles)
-      {2, 4, 4, 5, 3, 3, 2, 1, 1, true},      // transposed k3 s2 p1
+      {2, 4, 4, 5, 3, 3, 2, 1, 1, true},       // transposed k3 s2 p1
   };
   uint64_t seed = 200;
   for (const test::ConvCase& c : cases) {
@@ -175,13 +180,13 @@ TEST_CASE("precision: conv2d, conv_transpose2d and linear under tf32/bf16: CUDA 
     const std::string name = std::string("linear ") + math_precision_name(p);
     const test::LayerResult<float> g = test::run_linear(lc, Device::cuda, p, x, w, b, dy);
     const test::LayerResult<float> h = test::run_linear(lc, Device::cpu, p, x, w, b, dy);
-    const test::LayerResult<double> s =
+    const test::LayerResult<double> s = test::linear_oracle(
+        lc, test::absolute(test::rounded(x, p)), test::absolute(test::rounded(w, p)),
+        test::absolute(std::vector<double>(b.begin(), b.end())), test::absolute(test::rounded(dy, p)));
+    const test::LayerResult<double> s_db =
         test::linear_oracle(lc, test::absolute(test::rounded(x, p)), test::absolute(test::rounded(w, p)),
                             test::absolute(std::vector<double>(b.begin(), b.end())),
-                            test::absolute(test::rounded(dy, p)));
-    const test::LayerResult<double> s_db = test::linear_oracle(
-        lc, test::absolute(test::rounded(x, p)), test::absolute(test::rounded(w, p)),
-        test::absolute(std::vector<double>(b.begin(), b.end())), test::absolute(std::vector<double>(dy.begin(), dy.end())));
+                            test::absolute(std::vector<double>(dy.begin(), dy.end())));
     check_parity(name + " y", g.y, h.y, s.y, lc.max_terms());
     check_parity(name + " dx", g.dx, h.dx, s.dx, lc.max_terms());
     check_parity(name + " dw", g.dw, h.dw, s.dw, lc.max_terms());
@@ -200,5 +205,53 @@ TEST_CASE("precision: the tiny model under bf16 on CUDA tracks the CPU emulation
   for (size_t i = 0; i < cpu.size(); ++i) {
     CAPTURE(i);
     CHECK(std::abs(gpu[i] - cpu[i]) <= 1e-4 + 0.02 * std::abs(cpu[i]));  // as the fp32 CUDA tiny-model test
+  }
+}
+
+TEST_CASE("precision: cuda::gemm with tf32/bf16 operands (tensor cores) == the oracle on the rounded operands") {
+  const int64_t M = 37, N = 29, K = 67, batch = 3;
+  for (MathPrecision p : {MathPrecision::tf32, MathPrecision::bf16}) {
+    for (int t = 0; t < 4; ++t) {
+      const bool ta = t & 1, tb = t & 2;
+      const std::string name =
+          std::string("gemm ") + math_precision_name(p) + (ta ? " A^T" : " A") + (tb ? " B^T" : " B");
+      const int64_t lda = ta ? M : K, ldb = tb ? K : N;
+      std::vector<float> a = test::random_floats(batch * M * K, 400 + t),
+                         b = test::random_floats(batch * K * N, 410 + t);
+      cpu::round_to_precision(p, batch * M * K, a.data(), a.data());
+      cpu::round_to_precision(p, batch * K * N, b.data(), b.data());
+      const std::vector<float> c0 = test::random_floats(batch * M * N, 420 + t);
+      // the oracle: ref = op(A) op(B) (+ C0 for beta 1), S = sum |a||b| (+ |C0|)
+      std::vector<double> ref(size_t(batch * M * N)), s(ref.size());
+      for (int64_t q = 0; q < batch; ++q)
+        for (int64_t i = 0; i < M; ++i)
+          for (int64_t j = 0; j < N; ++j) {
+            double r = 0, sa = 0;
+            for (int64_t k = 0; k < K; ++k) {
+              const double x = a[size_t(q * M * K + (ta ? k * lda + i : i * lda + k))];
+              const double y = b[size_t(q * K * N + (tb ? j * ldb + k : k * ldb + j))];
+              r += x * y, sa += std::fabs(x * y);
+            }
+            ref[size_t((q * M + i) * N + j)] = r, s[size_t((q * M + i) * N + j)] = sa;
+          }
+      test::DeviceArray ga(a), gb(b);
+      // one matrix, beta 0, C pre-filled with NaN
+      test::DeviceArray gc(size_t(M * N));
+      cuda::gemm(ta, tb, M, N, K, 1.f, ga.get(), lda, gb.get(), ldb, 0.f, gc.get(), N, cuda::default_stream(), p);
+      check_parity(name + " beta 0", gc.download(),
+                   test::to_float(std::vector<double>(ref.begin(), ref.begin() + M * N)),
+                   std::vector<double>(s.begin(), s.begin() + M * N), K);
+      // strided batched, beta 1 (accumulates into C0)
+      test::DeviceArray gcb(c0);
+      cuda::gemm_strided_batched(ta, tb, M, N, K, 1.f, ga.get(), lda, M * K, gb.get(), ldb, K * N, 1.f, gcb.get(), N,
+                                 M * N, batch, cuda::default_stream(), p);
+      std::vector<float> want(ref.size());
+      std::vector<double> s1(ref.size());
+      for (size_t i = 0; i < ref.size(); ++i) {
+        want[i] = static_cast<float>(ref[i] + c0[i]);
+        s1[i] = s[i] + std::fabs(c0[i]);
+      }
+      check_parity(name + " batched beta 1", gcb.download(), want, s1, K + 1);
+    }
   }
 }

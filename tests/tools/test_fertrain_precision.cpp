@@ -3,19 +3,17 @@
 // fer.config record the precision, and a bf16 run's losses track the fp32 run's (same seed) without
 // being identical; an unknown precision is one clear error line.
 #include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <nlohmann/json.hpp>
 
 #include "nn/safetensors.h"
 
@@ -74,7 +72,7 @@ TEST_CASE("fertrain --precision bf16 on the CPU: recorded, announced, and trains
   const std::vector<double> l32 = train_losses(a), l16 = train_losses(b);
   REQUIRE(l32.size() == 2);
   REQUIRE(l16.size() == 2);
-  CHECK(l16 != l32);  // the rounding took place
+  CHECK(l16 != l32);                                                                  // the rounding took place
   for (size_t i = 0; i < 2; ++i) CHECK(std::fabs(l16[i] - l32[i]) <= 0.05 * l32[i]);  // within 5%
   fs::remove_all(a);
   fs::remove_all(b);
@@ -85,8 +83,10 @@ TEST_CASE("fertrain --precision: tf32 is accepted, an unknown name is one clear 
   CHECK(bad.code != 0);
   CHECK(bad.output.find("--precision 'fp16' is not one of") != std::string::npos);
   const fs::path c = fresh_dir("precision_tf32");
-  const Run r = run_fertrain("--synthetic-count 140 --width 0.25 --batch-size 32 --threads 2 --no-progress --epochs 1 "
-                             "--precision tf32 --out " + c.string());
+  const Run r = run_fertrain(
+      "--synthetic-count 140 --width 0.25 --batch-size 32 --threads 2 --no-progress --epochs 1 "
+      "--precision tf32 --out " +
+      c.string());
   INFO(r.output);
   CHECK(r.code == 0);
   CHECK(r.output.find("precision: tf32 (CPU emulation") != std::string::npos);

@@ -28,9 +28,7 @@ struct ConvCase {
   Conv2dDims conv() const { return conv2d_dims(n, c_in, h, w, c_out, k, stride, pad, groups); }
   ConvTranspose2dDims conv_t() const { return conv_transpose2d_dims(n, c_in, h, w, c_out, k, stride, pad, groups); }
   Shape x_shape() const { return {n, c_in, h, w}; }
-  Shape w_shape() const {
-    return transpose ? Shape{c_in, c_out / groups, k, k} : Shape{c_out, c_in / groups, k, k};
-  }
+  Shape w_shape() const { return transpose ? Shape{c_in, c_out / groups, k, k} : Shape{c_out, c_in / groups, k, k}; }
   Shape y_shape() const {
     return transpose ? Shape{n, c_out, conv_t().h_out(), conv_t().w_out()}
                      : Shape{n, c_out, conv().h_out(), conv().w_out()};
@@ -67,8 +65,7 @@ inline LayerResult<float> run_conv(const ConvCase& c, Device device, MathPrecisi
   const Tensor Y = c.transpose ? ops::conv_transpose2d(X, W, B, c.stride, c.pad)
                                : ops::conv2d(X, W, B, ops::Conv2dOptions::make(c.stride, c.pad, c.groups));
   Y.backward(Tensor::from_vector(dy, c.y_shape(), device));
-  return {Y.to_vector<float>(), X.grad().to_vector<float>(), W.grad().to_vector<float>(),
-          B.grad().to_vector<float>()};
+  return {Y.to_vector<float>(), X.grad().to_vector<float>(), W.grad().to_vector<float>(), B.grad().to_vector<float>()};
 }
 
 // A linear case: x [m, in], w [out, in], b [out].
@@ -86,8 +83,7 @@ inline LayerResult<float> run_linear(const LinearCase& c, Device device, MathPre
   X.requires_grad_(), W.requires_grad_(), B.requires_grad_();
   const Tensor Y = ops::linear(X, W, B);
   Y.backward(Tensor::from_vector(dy, {c.m, c.out}, device));
-  return {Y.to_vector<float>(), X.grad().to_vector<float>(), W.grad().to_vector<float>(),
-          B.grad().to_vector<float>()};
+  return {Y.to_vector<float>(), X.grad().to_vector<float>(), W.grad().to_vector<float>(), B.grad().to_vector<float>()};
 }
 
 // ---- double-precision oracles (no rounding inside: pass rounded or absolute operands) -------------
@@ -108,11 +104,13 @@ inline LayerResult<double> conv_oracle(const ConvCase& c, const std::vector<doub
   const Conv2dDims a = c.conv_t().as_conv();
   cpu::conv2d_backward_input_reference<double>(a, x.data(), w.data(), r.y.data());
   const int64_t P = c.conv_t().h_out() * c.conv_t().w_out();
-  for (int64_t i = 0; i < static_cast<int64_t>(r.y.size()); ++i) r.y[static_cast<size_t>(i)] += b[static_cast<size_t>((i / P) % c.c_out)];
+  for (int64_t i = 0; i < static_cast<int64_t>(r.y.size()); ++i)
+    r.y[static_cast<size_t>(i)] += b[static_cast<size_t>((i / P) % c.c_out)];
   cpu::conv2d_forward_reference<double>(a, dy.data(), w.data(), nullptr, r.dx.data());
   cpu::conv2d_backward_weight_reference<double>(a, dy.data(), x.data(), r.dw.data(), nullptr);
   std::fill(r.db.begin(), r.db.end(), 0.0);
-  for (int64_t i = 0; i < static_cast<int64_t>(dy.size()); ++i) r.db[static_cast<size_t>((i / P) % c.c_out)] += dy[static_cast<size_t>(i)];
+  for (int64_t i = 0; i < static_cast<int64_t>(dy.size()); ++i)
+    r.db[static_cast<size_t>((i / P) % c.c_out)] += dy[static_cast<size_t>(i)];
   return r;
 }
 

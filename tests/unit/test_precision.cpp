@@ -23,8 +23,12 @@ using namespace fer;
 
 namespace {
 
-uint32_t bits(float f) { return cast::float_bits(f); }
-float from_bits(uint32_t u) { return cast::bits_float(u); }
+uint32_t bits(float f) {
+  return cast::float_bits(f);
+}
+float from_bits(uint32_t u) {
+  return cast::bits_float(u);
+}
 
 std::string hex(uint32_t u) {
   std::ostringstream s;
@@ -35,7 +39,7 @@ std::string hex(uint32_t u) {
 void check_round(MathPrecision p, uint32_t in, uint32_t expected) {
   const float got = precision::round_to(from_bits(in), p);
   CHECK_MESSAGE(bits(got) == expected, std::string(math_precision_name(p)) << " " << hex(in) << " -> " << hex(bits(got))
-                                                              << ", expected " << hex(expected));
+                                                                           << ", expected " << hex(expected));
 }
 
 constexpr double kU32 = 1.0 / 16777216.0;  // 2^-24, fp32 unit roundoff
@@ -50,8 +54,8 @@ void check_tight(const std::string& what, const std::vector<float>& got, const s
     const double err = std::fabs(double(got[i]) - ref[i]);
     worst = std::max(worst, err / bound);
     if (err > bound) {
-      FAIL_CHECK(what << "[" << i << "] = " << got[i] << ", oracle on rounded operands " << ref[i] << ", |err| "
-                      << err << " > bound " << bound);
+      FAIL_CHECK(what << "[" << i << "] = " << got[i] << ", oracle on rounded operands " << ref[i] << ", |err| " << err
+                      << " > bound " << bound);
       return;
     }
   }
@@ -74,15 +78,15 @@ void check_vs_fp32(const std::string& what, MathPrecision p, const std::vector<f
     worst = std::max(worst, diff / bound);
     if (diff > noise) ++beyond_fp32;
     if (diff > bound) {
-      FAIL_CHECK(what << "[" << i << "]: " << name << " " << got_p[i] << " vs fp32 " << got_32[i]
-                      << " differ by " << diff << " > bound " << bound);
+      FAIL_CHECK(what << "[" << i << "]: " << name << " " << got_p[i] << " vs fp32 " << got_32[i] << " differ by "
+                      << diff << " > bound " << bound);
       return;
     }
   }
-  MESSAGE(what << " " << name << " vs fp32: max |diff| = " << worst << " of the bound, "
-               << beyond_fp32 << " of " << got_p.size() << " elements beyond fp32 accumulation noise");
-  CHECK_MESSAGE(beyond_fp32 > 0, what << ": " << name
-                                      << " result indistinguishable from fp32; was the rounding skipped?");
+  MESSAGE(what << " " << name << " vs fp32: max |diff| = " << worst << " of the bound, " << beyond_fp32 << " of "
+               << got_p.size() << " elements beyond fp32 accumulation noise");
+  CHECK_MESSAGE(beyond_fp32 > 0,
+                what << ": " << name << " result indistinguishable from fp32; was the rounding skipped?");
 }
 
 struct Inputs {
@@ -106,8 +110,8 @@ void check_layer(const char* name, int64_t terms, const Inputs& in, Run run, Ora
     const test::LayerResult<float> rp = run(p);
     const std::vector<double> xr = test::rounded(in.x, p), wr = test::rounded(in.w, p), dyr = test::rounded(in.dy, p);
     const test::LayerResult<double> ref = oracle(xr, wr, bd, dyr);
-    const test::LayerResult<double> s = oracle(test::absolute(xr), test::absolute(wr), test::absolute(bd),
-                                               test::absolute(dyr));
+    const test::LayerResult<double> s =
+        oracle(test::absolute(xr), test::absolute(wr), test::absolute(bd), test::absolute(dyr));
     check_tight(layer + " y", rp.y, ref.y, s.y, terms);
     check_tight(layer + " dx", rp.dx, ref.dx, s.dx, terms);
     check_tight(layer + " dw", rp.dw, ref.dw, s.dw, terms);
@@ -164,7 +168,7 @@ TEST_CASE("precision: bf16 rounds to nearest, ties to even") {
   check_round(h, 0x007F8000u, 0x00800000u);  // largest denormals round up to the smallest normal
   CHECK(std::isnan(precision::round_bf16(std::numeric_limits<float>::quiet_NaN())));
   CHECK(std::isnan(precision::round_bf16(from_bits(0x7F800001u))));  // must not become inf
-  check_round(MathPrecision::fp32, 0x3F801001u, 0x3F801001u);       // fp32 is the identity
+  check_round(MathPrecision::fp32, 0x3F801001u, 0x3F801001u);        // fp32 is the identity
 }
 
 TEST_CASE("precision: the setting, its names, the scope guard and the array rounding") {
@@ -181,8 +185,8 @@ TEST_CASE("precision: the setting, its names, the scope guard and the array roun
   CHECK(math_precision() == MathPrecision::fp32);
   for (MathPrecision p : {MathPrecision::fp32, MathPrecision::tf32, MathPrecision::bf16})
     CHECK(parse_math_precision(math_precision_name(p)) == p);
-  CHECK_THROWS_WITH_AS(parse_math_precision("fp16"), doctest::Contains("precision 'fp16' is not one of fp32, tf32, bf16"),
-                       Error);
+  CHECK_THROWS_WITH_AS(parse_math_precision("fp16"),
+                       doctest::Contains("precision 'fp16' is not one of fp32, tf32, bf16"), Error);
   // Arrays (the CPU twin the CUDA kernel is compared with), also in place and above the OpenMP threshold.
   const std::vector<float> x = test::random_floats(40000, 3, -1e3, 1e3);
   for (MathPrecision p : {MathPrecision::tf32, MathPrecision::bf16}) {
@@ -285,9 +289,8 @@ TEST_CASE("precision: the tiny model trains under bf16 and tf32 like under fp32 
       MathPrecisionScope scope(p);
       lp = test::train_tiny_model(Device::cpu, 50);
     }
-    MESSAGE(prec_name << " tiny model loss: first " << lp.front() << " (fp32 " << fp32.front()
-                                   << "), step 10 " << lp[10] << " (" << fp32[10] << "), last " << lp.back() << " ("
-                                   << fp32.back() << ")");
+    MESSAGE(prec_name << " tiny model loss: first " << lp.front() << " (fp32 " << fp32.front() << "), step 10 "
+                      << lp[10] << " (" << fp32[10] << "), last " << lp.back() << " (" << fp32.back() << ")");
     CHECK(lp.front() != fp32.front());  // the rounding took place
     // The first loss: one forward pass, relative difference within a few unit roundoffs.
     CHECK(std::fabs(lp.front() - fp32.front()) <= 8 * precision::unit_roundoff(p) * fp32.front());
