@@ -419,7 +419,8 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
   }
   head << "precision: " << config.precision;
   if (config.precision != "fp32")
-    head << (device == Device::cuda ? " (matmul operands rounded to " : " (CPU emulation of the tensor-core numerics: matmul operands rounded to ")
+    head << (device == Device::cuda ? " (tensor cores: matmul operands rounded to "
+                                    : " (CPU emulation of the tensor-core numerics: matmul operands rounded to ")
          << config.precision << ", fp32 accumulation, fp32 master weights)";
   head << ", seed " << config.seed;
   say(head.str());
