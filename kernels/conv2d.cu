@@ -16,6 +16,8 @@
 //            (n, pixel), then a fixed shared-memory tree: deterministic run to run (differs from the
 //            CPU's sequential sum by rounding only).
 // The chunk size B keeps the workspace under kWorkspaceCap floats (128 MB).
+// operands = tf32 | bf16 (inputs already rounded, kernels/precision.h) is passed to every GEMM: the
+// im2col copies and the tile moves keep the rounded values, so cuBLAS may use the tensor cores.
 #include <algorithm>
 
 #include "kernels/conv2d.h"
@@ -156,7 +158,7 @@ int64_t conv_transpose2d_workspace_floats(const ConvTranspose2dDims& d) {
 }
 
 void conv2d_forward(const Conv2dDims& d, const float* x, const float* w, const float* bias, float* y, float* workspace,
-                    cuda_stream s) {
+                    cuda_stream s, MathPrecision operands) {
   conv2d_check("cuda::conv2d_forward", d);
   const Plan pl = make_plan(d);
   check_workspace("cuda::conv2d_forward", pl, workspace);
@@ -173,10 +175,10 @@ void conv2d_forward(const Conv2dDims& d, const float* x, const float* w, const f
         im2col(d, pl, x, n0, B, g, col, s);
       if (B == 1) {
         gemm(false, false, pl.Og, pl.P, pl.K, 1.f, wg, pl.K, cols, pl.P, 0.f, y + (n0 * d.c_out + g * pl.Og) * pl.P,
-             pl.P, s);
+             pl.P, s, operands);
         continue;
       }
-      gemm(false, false, pl.Og, ld, pl.K, 1.f, wg, pl.K, cols, ld, 0.f, tile, ld, s);
+      gemm(false, false, pl.Og, ld, pl.K, 1.f, wg, pl.K, cols, ld, 0.f, tile, ld, s, operands);
       tile_copy_kernel<<<grid_for(B * pl.Og * pl.P), kBlock, 0, to_cuda(s)>>>(d.c_out, pl.Og, pl.P, n0, B, g, false,
                                                                               tile, y);
       FER_LAUNCH_CHECK();
@@ -186,7 +188,7 @@ void conv2d_forward(const Conv2dDims& d, const float* x, const float* w, const f
 }
 
 void conv2d_backward_input(const Conv2dDims& d, const float* dy, const float* w, float* dx, float* workspace,
-                           cuda_stream s) {
+                           cuda_stream s, MathPrecision operands) {
   conv2d_check("cuda::conv2d_backward_input", d);
   const Plan pl = make_plan(d);
   check_workspace("cuda::conv2d_backward_input", pl, workspace);
@@ -200,10 +202,10 @@ void conv2d_backward_input(const Conv2dDims& d, const float* dy, const float* w,
       const float* wg = w + g * pl.Og * pl.K;
       if (pl.pointwise) {
         gemm(true, false, pl.K, pl.P, pl.Og, 1.f, wg, pl.K, dyg, ld_dy, 0.f, dx + (n0 * d.c_in + g * pl.Cg) * pl.P,
-             pl.P, s);
+             pl.P, s, operands);
         continue;
       }
-      gemm(true, false, pl.K, B * pl.P, pl.Og, 1.f, wg, pl.K, dyg, ld_dy, 0.f, col, B * pl.P, s);
+      gemm(true, false, pl.K, B * pl.P, pl.Og, 1.f, wg, pl.K, dyg, ld_dy, 0.f, col, B * pl.P, s, operands);
       col2im_kernel<<<grid_for(B * pl.Cg * pl.H * pl.W), kBlock, 0, to_cuda(s)>>>(d, pl.P, pl.Ho, pl.Wo, pl.Cg, n0, B,
                                                                                   g, col, dx);
       FER_LAUNCH_CHECK();
@@ -212,7 +214,7 @@ void conv2d_backward_input(const Conv2dDims& d, const float* dy, const float* w,
 }
 
 void conv2d_backward_weight(const Conv2dDims& d, const float* x, const float* dy, float* dw, float* dbias,
-                            float* workspace, cuda_stream s) {
+                            float* workspace, cuda_stream s, MathPrecision operands) {
   conv2d_check("cuda::conv2d_backward_weight", d);
   const Plan pl = make_plan(d);
   if (dbias) channel_sums(d.n, d.c_out, pl.P, dy, dbias, s);
@@ -231,28 +233,29 @@ void conv2d_backward_weight(const Conv2dDims& d, const float* x, const float* dy
         cols = x + (n0 * d.c_in + g * pl.Cg) * pl.P;
       else
         im2col(d, pl, x, n0, B, g, col, s);
-      gemm(false, true, pl.Og, pl.K, B * pl.P, 1.f, dyg, ld_dy, cols, B * pl.P, beta, dw + g * pl.Og * pl.K, pl.K, s);
+      gemm(false, true, pl.Og, pl.K, B * pl.P, 1.f, dyg, ld_dy, cols, B * pl.P, beta, dw + g * pl.Og * pl.K, pl.K, s,
+           operands);
     }
   }
 }
 
 void conv_transpose2d_forward(const ConvTranspose2dDims& d, const float* x, const float* w, const float* bias, float* y,
-                              float* workspace, cuda_stream s) {
+                              float* workspace, cuda_stream s, MathPrecision operands) {
   conv_transpose2d_check("cuda::conv_transpose2d_forward", d);
-  conv2d_backward_input(d.as_conv(), x, w, y, workspace, s);
+  conv2d_backward_input(d.as_conv(), x, w, y, workspace, s, operands);
   if (bias) add_bias(d.n, d.c_out, d.h_out() * d.w_out(), bias, y, s);
 }
 
 void conv_transpose2d_backward_input(const ConvTranspose2dDims& d, const float* dy, const float* w, float* dx,
-                                     float* workspace, cuda_stream s) {
+                                     float* workspace, cuda_stream s, MathPrecision operands) {
   conv_transpose2d_check("cuda::conv_transpose2d_backward_input", d);
-  conv2d_forward(d.as_conv(), dy, w, nullptr, dx, workspace, s);
+  conv2d_forward(d.as_conv(), dy, w, nullptr, dx, workspace, s, operands);
 }
 
 void conv_transpose2d_backward_weight(const ConvTranspose2dDims& d, const float* x, const float* dy, float* dw,
-                                      float* dbias, float* workspace, cuda_stream s) {
+                                      float* dbias, float* workspace, cuda_stream s, MathPrecision operands) {
   conv_transpose2d_check("cuda::conv_transpose2d_backward_weight", d);
-  if (dw) conv2d_backward_weight(d.as_conv(), dy, x, dw, nullptr, workspace, s);
+  if (dw) conv2d_backward_weight(d.as_conv(), dy, x, dw, nullptr, workspace, s, operands);
   if (dbias) channel_sums(d.n, d.c_out, d.h_out() * d.w_out(), dy, dbias, s);
 }
 

@@ -31,6 +31,7 @@
 
 #include "kernels/common.h"
 #include "kernels/hd.h"
+#include "kernels/precision.h"
 
 namespace fer {
 
@@ -176,22 +177,27 @@ void conv_transpose2d_backward_weight(const ConvTranspose2dDims& d, const T* x, 
 namespace cuda {
 // Floats of scratch memory the CUDA entry points need for d (im2col columns + a GEMM result tile for
 // a chunk of the batch). Pass a buffer of at least this many floats as `workspace`.
+// `operands` = tf32 | bf16: the two GEMM operands passed in (x/dy and w, or x and dy) are already
+// rounded to that format (kernels/precision.h), so the GEMMs may run on the tensor cores
+// (cuda::gemm in kernels/gemm.h); fp32 (the default) is the plain fp32 path.
 int64_t conv2d_workspace_floats(const Conv2dDims& d);
 int64_t conv_transpose2d_workspace_floats(const ConvTranspose2dDims& d);
 
 void conv2d_forward(const Conv2dDims& d, const float* x, const float* w, const float* bias, float* y, float* workspace,
-                    cuda_stream stream);
+                    cuda_stream stream, MathPrecision operands = MathPrecision::fp32);
 void conv2d_backward_input(const Conv2dDims& d, const float* dy, const float* w, float* dx, float* workspace,
-                           cuda_stream stream);
+                           cuda_stream stream, MathPrecision operands = MathPrecision::fp32);
 void conv2d_backward_weight(const Conv2dDims& d, const float* x, const float* dy, float* dw, float* dbias,
-                            float* workspace, cuda_stream stream);
+                            float* workspace, cuda_stream stream, MathPrecision operands = MathPrecision::fp32);
 
 void conv_transpose2d_forward(const ConvTranspose2dDims& d, const float* x, const float* w, const float* bias, float* y,
-                              float* workspace, cuda_stream stream);
+                              float* workspace, cuda_stream stream, MathPrecision operands = MathPrecision::fp32);
 void conv_transpose2d_backward_input(const ConvTranspose2dDims& d, const float* dy, const float* w, float* dx,
-                                     float* workspace, cuda_stream stream);
+                                     float* workspace, cuda_stream stream,
+                                     MathPrecision operands = MathPrecision::fp32);
 void conv_transpose2d_backward_weight(const ConvTranspose2dDims& d, const float* x, const float* dy, float* dw,
-                                      float* dbias, float* workspace, cuda_stream stream);
+                                      float* dbias, float* workspace, cuda_stream stream,
+                                      MathPrecision operands = MathPrecision::fp32);
 }  // namespace cuda
 
 }  // namespace fer

@@ -12,6 +12,7 @@
 
 #include "kernels/activation.h"
 #include "kernels/masking.h"
+#include "kernels/precision.h"
 #include "tensor/rng.h"
 #include "tensor/tensor.h"
 
@@ -29,6 +30,12 @@ inline Tensor gelu(const Tensor& x) { return activation(x, Activation::gelu); }
 Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b);
 // c[B, M, N] = a[B, M, K] · b[B, K, N]  (trans flags transpose the last two dims of a / b)
 Tensor bmm(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
+
+// ---- matmul precision (ops_precision.cpp; kernels/precision.h) ---------------------------------
+// conv2d, conv_transpose2d, linear and bmm multiply rounded COPIES of their f32 operands when
+// math_precision() is tf32 or bf16 (the forward records the precision for its backward); f64 and
+// everything else stay exact. A rounded copy of x (no autograd); x itself for fp32 or f64.
+Tensor round_to_precision(const Tensor& x, MathPrecision p);
 
 // ---- convolution (ops_conv.cpp) -------------------------------------------------------------------
 struct Conv2dOptions {

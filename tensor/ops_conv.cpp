@@ -4,9 +4,14 @@
 //                                               dw = conv_backward_weight(x, dy), db = sum_{n,i,j} dy
 //   conv_transpose2d  y = conv^T(x, w) + b      (the adjoint: dx = conv(dy, w), dw from (dy, x))
 // Both save x and w (detached) for the backward and compute only the gradients whose inputs need one.
+// Matmul precision (kernels/precision.h): under tf32/bf16 every GEMM operand is a rounded copy
+// (forward: x, w; grad-input: dy, w; grad-weight: x, dy), made again in the backward from the saved
+// fp32 tensors with the precision the forward recorded; the bias and its gradient use fp32 dy. On
+// CUDA the kernels are told the operands are rounded, so cuBLAS may use the tensor cores.
 // On CUDA the im2col scratch is a temporary f32 tensor of cuda::conv*_workspace_floats(d) elements.
 // With set_conv_impl(ConvImpl::cudnn) conv2d's three CUDA passes run through kernels/conv2d_cudnn.h
-// instead (its workspace is a temporary tensor too); conv_transpose2d stays native.
+// instead (its workspace is a temporary tensor too), on the same (rounded) operands; conv_transpose2d
+// stays native.
 // MACs (tensor/op_stats.h): N*Cout*Ho*Wo*(Cin/groups)*kh*kw for conv2d, N*Cin*H*W*(Cout/groups)*kh*kw
 // for the transposed convolution.
 #include "kernels/conv2d.h"
@@ -69,47 +74,62 @@ struct Conv2dBackward final : Node {
   Conv2dDims d{};
   Tensor x, w;
   bool has_bias = false;
+  MathPrecision prec = MathPrecision::fp32;
   const char* name() const override { return "Conv2dBackward"; }
   std::vector<Tensor> backward(const Tensor& dy) override {
     Tensor dx, dw, db;
+    const bool want_db = has_bias && next[2];
+    const Tensor dyr = round_to_precision(dy, prec);  // dy itself under fp32
     if (next[0]) {  // dx = conv_backward_input(dy, w)
       dx = Tensor::empty(x.shape(), x.dtype(), x.device());
+      const Tensor wr = round_to_precision(w, prec);
       run_kernel(
           name(), dx,
           [&](auto tag) {
             using T = decltype(tag);
-            cpu::conv2d_backward_input<T>(d, dy.data<T>(), w.data<T>(), dx.data<T>());
+            cpu::conv2d_backward_input<T>(d, dyr.data<T>(), wr.data<T>(), dx.data<T>());
           },
           [&](cuda_stream s) {
             if (g_conv_impl == ConvImpl::cudnn) {
               CudnnWorkspace cw(d, cudnn::ConvPass::backward_input);
-              return cudnn::conv2d_backward_input(d, dy.data<float>(), w.data<float>(), dx.data<float>(), cw.get(),
+              return cudnn::conv2d_backward_input(d, dyr.data<float>(), wr.data<float>(), dx.data<float>(), cw.get(),
                                                   cw.bytes, s);
             }
             Workspace ws(cuda::conv2d_workspace_floats(d));
-            cuda::conv2d_backward_input(d, dy.data<float>(), w.data<float>(), dx.data<float>(), ws.get(), s);
+            cuda::conv2d_backward_input(d, dyr.data<float>(), wr.data<float>(), dx.data<float>(), ws.get(), s, prec);
           });
     }
-    const bool want_db = has_bias && next[2];
     if (next[1] || want_db) {  // dw = sum_n dY col^T, db = sum dy (either may be skipped)
       if (next[1]) dw = Tensor::empty(w.shape(), w.dtype(), w.device());
       if (want_db) db = Tensor::empty({d.c_out}, w.dtype(), w.device());
-      run_kernel(
-          name(), dy,
-          [&](auto tag) {
-            using T = decltype(tag);
-            cpu::conv2d_backward_weight<T>(d, x.data<T>(), dy.data<T>(), opt_data<T>(dw), opt_data<T>(db));
-          },
-          [&](cuda_stream s) {
-            if (g_conv_impl == ConvImpl::cudnn) {
-              CudnnWorkspace cw(d, cudnn::ConvPass::backward_weight);
-              return cudnn::conv2d_backward_weight(d, x.data<float>(), dy.data<float>(), opt_data<float>(dw),
-                                                   opt_data<float>(db), cw.get(), cw.bytes, s);
-            }
-            Workspace ws(dw.defined() ? cuda::conv2d_workspace_floats(d) : 0);
-            cuda::conv2d_backward_weight(d, x.data<float>(), dy.data<float>(), opt_data<float>(dw), opt_data<float>(db),
-                                         ws.get(), s);
-          });
+      // One call when the operands are not rounded; else dw from the rounded (x, dy), db from fp32 dy.
+      const bool split = prec != MathPrecision::fp32 && dy.dtype() == DType::f32;
+      const Tensor xr = dw.defined() ? round_to_precision(x, prec) : x;
+      auto weight_grad = [&](const Tensor& xs, const Tensor& dys, Tensor& dws, Tensor& dbs) {
+        run_kernel(
+            name(), dys,
+            [&](auto tag) {
+              using T = decltype(tag);
+              cpu::conv2d_backward_weight<T>(d, xs.data<T>(), dys.data<T>(), opt_data<T>(dws), opt_data<T>(dbs));
+            },
+            [&](cuda_stream s) {
+              if (g_conv_impl == ConvImpl::cudnn) {
+                CudnnWorkspace cw(d, cudnn::ConvPass::backward_weight);
+                return cudnn::conv2d_backward_weight(d, xs.data<float>(), dys.data<float>(), opt_data<float>(dws),
+                                                     opt_data<float>(dbs), cw.get(), cw.bytes, s);
+              }
+              Workspace ws(dws.defined() ? cuda::conv2d_workspace_floats(d) : 0);
+              cuda::conv2d_backward_weight(d, xs.data<float>(), dys.data<float>(), opt_data<float>(dws),
+                                           opt_data<float>(dbs), ws.get(), s, prec);
+            });
+      };
+      Tensor none;
+      if (!split) {
+        weight_grad(x, dy, dw, db);
+      } else {
+        if (dw.defined()) weight_grad(xr, dyr, dw, none);
+        if (db.defined()) weight_grad(x, dy, none, db);
+      }
     }
     return {dx, dw, db};
   }
@@ -120,37 +140,53 @@ struct ConvTranspose2dBackward final : Node {
   ConvTranspose2dDims d{};
   Tensor x, w;
   bool has_bias = false;
+  MathPrecision prec = MathPrecision::fp32;
   const char* name() const override { return "ConvTranspose2dBackward"; }
   std::vector<Tensor> backward(const Tensor& dy) override {
     Tensor dx, dw, db;
+    const bool want_db = has_bias && next[2];
+    const Tensor dyr = round_to_precision(dy, prec);  // dy itself under fp32
     if (next[0]) {  // dx = conv(dy, w)
       dx = Tensor::empty(x.shape(), x.dtype(), x.device());
+      const Tensor wr = round_to_precision(w, prec);
       run_kernel(
           name(), dx,
           [&](auto tag) {
             using T = decltype(tag);
-            cpu::conv_transpose2d_backward_input<T>(d, dy.data<T>(), w.data<T>(), dx.data<T>());
+            cpu::conv_transpose2d_backward_input<T>(d, dyr.data<T>(), wr.data<T>(), dx.data<T>());
           },
           [&](cuda_stream s) {
             Workspace ws(cuda::conv_transpose2d_workspace_floats(d));
-            cuda::conv_transpose2d_backward_input(d, dy.data<float>(), w.data<float>(), dx.data<float>(), ws.get(), s);
+            cuda::conv_transpose2d_backward_input(d, dyr.data<float>(), wr.data<float>(), dx.data<float>(), ws.get(),
+                                                  s, prec);
           });
     }
-    const bool want_db = has_bias && next[2];
     if (next[1] || want_db) {
       if (next[1]) dw = Tensor::empty(w.shape(), w.dtype(), w.device());
       if (want_db) db = Tensor::empty({d.c_out}, w.dtype(), w.device());
-      run_kernel(
-          name(), dy,
-          [&](auto tag) {
-            using T = decltype(tag);
-            cpu::conv_transpose2d_backward_weight<T>(d, x.data<T>(), dy.data<T>(), opt_data<T>(dw), opt_data<T>(db));
-          },
-          [&](cuda_stream s) {
-            Workspace ws(dw.defined() ? cuda::conv_transpose2d_workspace_floats(d) : 0);
-            cuda::conv_transpose2d_backward_weight(d, x.data<float>(), dy.data<float>(), opt_data<float>(dw),
-                                                   opt_data<float>(db), ws.get(), s);
-          });
+      const bool split = prec != MathPrecision::fp32 && dy.dtype() == DType::f32;
+      const Tensor xr = dw.defined() ? round_to_precision(x, prec) : x;
+      auto weight_grad = [&](const Tensor& xs, const Tensor& dys, Tensor& dws, Tensor& dbs) {
+        run_kernel(
+            name(), dys,
+            [&](auto tag) {
+              using T = decltype(tag);
+              cpu::conv_transpose2d_backward_weight<T>(d, xs.data<T>(), dys.data<T>(), opt_data<T>(dws),
+                                                       opt_data<T>(dbs));
+            },
+            [&](cuda_stream s) {
+              Workspace ws(dws.defined() ? cuda::conv_transpose2d_workspace_floats(d) : 0);
+              cuda::conv_transpose2d_backward_weight(d, xs.data<float>(), dys.data<float>(), opt_data<float>(dws),
+                                                     opt_data<float>(dbs), ws.get(), s, prec);
+            });
+      };
+      Tensor none;
+      if (!split) {
+        weight_grad(x, dy, dw, db);
+      } else {  // dw from the rounded (x, dy), db from fp32 dy
+        if (dw.defined()) weight_grad(xr, dyr, dw, none);
+        if (db.defined()) weight_grad(x, dy, none, db);
+      }
     }
     return {dx, dw, db};
   }
@@ -188,20 +224,23 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
   conv2d_check("conv2d", d);
   count_macs(d.macs());
   Tensor y = Tensor::empty({d.n, d.c_out, d.h_out(), d.w_out()}, x.dtype(), x.device());
+  const MathPrecision prec = math_precision();
+  const Tensor xr = round_to_precision(x, prec), wr = round_to_precision(w, prec);
   run_kernel(
       "conv2d", x,
       [&](auto tag) {
         using T = decltype(tag);
-        cpu::conv2d_forward<T>(d, x.data<T>(), w.data<T>(), opt_data<T>(b), y.data<T>());
+        cpu::conv2d_forward<T>(d, xr.data<T>(), wr.data<T>(), opt_data<T>(b), y.data<T>());
       },
       [&](cuda_stream s) {
         if (g_conv_impl == ConvImpl::cudnn) {
           CudnnWorkspace cw(d, cudnn::ConvPass::forward);
-          return cudnn::conv2d_forward(d, x.data<float>(), w.data<float>(), opt_data<float>(b), y.data<float>(), cw.get(),
+          return cudnn::conv2d_forward(d, xr.data<float>(), wr.data<float>(), opt_data<float>(b), y.data<float>(), cw.get(),
                                        cw.bytes, s);
         }
         Workspace ws(cuda::conv2d_workspace_floats(d));
-        cuda::conv2d_forward(d, x.data<float>(), w.data<float>(), opt_data<float>(b), y.data<float>(), ws.get(), s);
+        cuda::conv2d_forward(d, xr.data<float>(), wr.data<float>(), opt_data<float>(b), y.data<float>(), ws.get(), s,
+                             prec);
       });
   if (any_requires_grad({&x, &w, &b})) {
     auto node = std::make_shared<Conv2dBackward>();
@@ -209,6 +248,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
     node->x = x.detach();
     node->w = w.detach();
     node->has_bias = b.defined();
+    node->prec = prec;
     attach_node(y, node, {&x, &w, &b});
   }
   return y;
@@ -228,16 +268,18 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, int64
   conv_transpose2d_check("conv_transpose2d", d);
   count_macs(d.macs());
   Tensor y = Tensor::empty({d.n, d.c_out, d.h_out(), d.w_out()}, x.dtype(), x.device());
+  const MathPrecision prec = math_precision();
+  const Tensor xr = round_to_precision(x, prec), wr = round_to_precision(w, prec);
   run_kernel(
       "conv_transpose2d", x,
       [&](auto tag) {
         using T = decltype(tag);
-        cpu::conv_transpose2d_forward<T>(d, x.data<T>(), w.data<T>(), opt_data<T>(b), y.data<T>());
+        cpu::conv_transpose2d_forward<T>(d, xr.data<T>(), wr.data<T>(), opt_data<T>(b), y.data<T>());
       },
       [&](cuda_stream s) {
         Workspace ws(cuda::conv_transpose2d_workspace_floats(d));
-        cuda::conv_transpose2d_forward(d, x.data<float>(), w.data<float>(), opt_data<float>(b), y.data<float>(),
-                                       ws.get(), s);
+        cuda::conv_transpose2d_forward(d, xr.data<float>(), wr.data<float>(), opt_data<float>(b), y.data<float>(),
+                                       ws.get(), s, prec);
       });
   if (any_requires_grad({&x, &w, &b})) {
     auto node = std::make_shared<ConvTranspose2dBackward>();
@@ -245,6 +287,7 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, int64
     node->x = x.detach();
     node->w = w.detach();
     node->has_bias = b.defined();
+    node->prec = prec;
     attach_node(y, node, {&x, &w, &b});
   }
   return y;

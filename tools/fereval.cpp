@@ -10,6 +10,7 @@
 // Several --checkpoint = an ensemble: the mean of the models' softmax; all must share the class
 // order. Splits follow data/splits.h with the checkpoint's own --val spec and seed: in the folder
 // layout --split test is PrivateTest when present, else all of test/.
+// Evaluation is always fp32 (kernels/precision.h), whatever --precision the checkpoint trained with.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cmath>
@@ -27,6 +28,7 @@
 #include "data/pixel_hash.h"
 #include "data/splits.h"
 #include "kernels/common.h"
+#include "kernels/precision.h"
 #include "nn/atomic_file.h"
 #include "nn/metrics.h"
 #include "tools/common/charts.h"
@@ -166,6 +168,7 @@ int main(int argc, char** argv) {
     FER_CHECK(batch_size >= 1, "--batch-size must be positive, got " << batch_size);
     const fer::tools::Tta tta = fer::tools::tta_from_name(tta_flag);
     const fer::Device device = fer::tools::device_from_name(device_flag);
+    fer::set_math_precision(fer::MathPrecision::fp32);  // the reference numerics, never tf32/bf16
     std::vector<LoadedModel> models;
     for (const std::string& c : checkpoints) {
       models.push_back(fer::tools::load_model_from_checkpoint(c, device));

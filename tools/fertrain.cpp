@@ -108,7 +108,9 @@ int main(int argc, char** argv) {
              "usef-kh: train on the ten crops of each image (models with an input smaller than 48x48), "
              "random erasing per crop; validation averages the crops' logits");
   FER_FLAG("--device", device, "cpu | cuda");
-  FER_FLAG("--precision", precision, "fp32 (tf32 and bf16 are not implemented yet)");
+  FER_FLAG("--precision", precision,
+           "fp32 | tf32 | bf16: conv/linear operands rounded to tf32 or bf16, fp32 accumulation, fp32 master "
+           "weights (tensor-core numerics; on --device cpu an exact emulation, not faster)");
   FER_FLAG("--conv-impl", conv_impl, "native | cudnn (CUDA convolutions through cuDNN, an A/B baseline)");
   FER_FLAG("--seed", seed, "seed of everything random (init, order, dropout, augmentation)");
   FER_FLAG("--threads", threads, "CPU threads (0 = all cores)");

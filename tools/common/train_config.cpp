@@ -123,9 +123,6 @@ void validate(const TrainConfig& c) {
   check_choice("--plateau-metric", c.plateau_metric, {"val_loss", "val_acc"});
   check_choice("--early-stop-metric", c.early_stop_metric, {"val_loss", "val_acc"});
   check_choice("--classes", c.classes, {"fer7", "fer6", "7", "6"});
-  FER_CHECK(c.precision == "fp32", "--precision " << c.precision
-                                                  << " is not available yet (fp32 only in this build); hint: use "
-                                                     "--precision fp32");
 }
 
 }  // namespace fer::tools

@@ -22,6 +22,7 @@
 #include "data/sampler.h"
 #include "fer/config.h"
 #include "kernels/device.h"
+#include "kernels/precision.h"
 #include "models/registry.h"
 #include "nn/atomic_file.h"
 #include "nn/checkpoint.h"
@@ -401,8 +402,9 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
     std::fputc('\n', out);
     std::fflush(out);
   };
-  FER_CHECK(config.precision == "fp32",
-            "--precision " << config.precision << " is not implemented yet; hint: use --precision fp32");
+  // The matmul precision of the whole run (training, validation, the final evaluation), restored on
+  // return; parameters, gradients, optimizer state and statistics stay fp32 (kernels/precision.h).
+  const MathPrecisionScope precision_scope(parse_math_precision(config.precision));
   if (config.threads > 0) omp_set_num_threads(config.threads);
 
   // 1. device
@@ -416,7 +418,12 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
     head << "device:    cpu, " << omp_get_max_threads() << " threads, GEMM " << kCpuGemm << "\n";
   }
   ops::set_conv_impl(ops::conv_impl_from_name(config.conv_impl));  // validate() allows cudnn only on CUDA
-  head << "precision: " << config.precision << ", seed " << config.seed;
+  head << "precision: " << config.precision;
+  if (config.precision != "fp32")
+    head << (device == Device::cuda ? " (tensor cores: matmul operands rounded to "
+                                    : " (CPU emulation of the tensor-core numerics: matmul operands rounded to ")
+         << config.precision << ", fp32 accumulation, fp32 master weights)";
+  head << ", seed " << config.seed;
   if (config.conv_impl != "native") head << ", conv " << config.conv_impl;
   say(head.str());
 
