@@ -162,6 +162,22 @@ const std::vector<OpEntry>& op_table() {
                    return Check{{rand64(s, o.seed, "x")},
                                 [](const std::vector<Tensor>& in) { return ops::global_avg_pool(in[0]); }};
                  }});
+    t.push_back({"dropout", {2, 3, 4, 4}, "x (any rank)", "p 0.3, training; the mask from Generator(--seed)",
+                 [](const Shape& s, const OpFlags& o) {
+                   const uint64_t seed = o.seed;
+                   return Check{{rand64(s, o.seed, "x")}, [seed](const std::vector<Tensor>& in) {
+                                  Generator gen(seed);  // a fresh generator per call: the same mask every time
+                                  return ops::dropout(in[0], 0.3, true, gen);
+                                }};
+                 }});
+    t.push_back({"drop_path", {4, 3, 2, 2}, "x [N,...]", "p 0.5, training; one keep/drop per sample",
+                 [](const Shape& s, const OpFlags& o) {
+                   const uint64_t seed = o.seed;
+                   return Check{{rand64(s, o.seed, "x")}, [seed](const std::vector<Tensor>& in) {
+                                  Generator gen(seed);
+                                  return ops::drop_path(in[0], 0.5, true, gen);
+                                }};
+                 }});
     t.push_back({"linear", {3, 5}, "x [..., in]", "w [4,in], b [4]", [](const Shape& s, const OpFlags& o) {
                    FER_CHECK(!s.empty(), "linear: --shape needs at least one dimension");
                    return Check{
