@@ -88,6 +88,47 @@ bool jpeg_complete(const uint8_t* b, size_t n) {
   return false;
 }
 
+// stb_image 2.27 (Debian's libstb-dev) writes past its 257-entry size table when a JPEG Huffman
+// table (DHT segment) declares more than 256 codes (stbi__build_huffman; fixed upstream in 2.28).
+// tests/fuzz/fuzz_image.cpp found it. This walks every marker segment the way stb does (header
+// segments by their length, resynchronising on the next 0xFF like stbi__get_marker, entropy-coded
+// data skipped up to the next real marker, so DHT segments between progressive scans are seen too)
+// and refuses such a table before stb sees it. Bytes past the end read as 0, as stbi__get8 does.
+bool jpeg_huffman_tables_ok(const uint8_t* b, size_t n) {
+  const auto at = [&](size_t i) -> size_t { return i < n ? b[i] : 0; };
+  size_t i = 2;
+  while (i + 1 < n) {
+    if (b[i] != 0xFF) {  // entropy-coded data, or garbage stb would skip while looking for a marker
+      i++;
+      continue;
+    }
+    const uint8_t m = b[i + 1];
+    if (m == 0xFF) {  // fill byte
+      i++;
+      continue;
+    }
+    if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD8)) {  // stuffed 0xFF, TEM, RSTn, SOI: no length
+      i += 2;
+      continue;
+    }
+    if (m == 0xD9) return true;  // end of image
+    const size_t len = (at(i + 2) << 8) | at(i + 3);
+    if (m == 0xC4) {
+      int64_t left = static_cast<int64_t>(len) - 2;
+      size_t p = i + 4;
+      while (left > 0) {
+        size_t codes = 0;
+        for (size_t k = 1; k <= 16; ++k) codes += at(p + k);
+        if (codes > 256) return false;
+        p += 17 + codes;
+        left -= static_cast<int64_t>(17 + codes);
+      }
+    }
+    i += 2 + len;
+  }
+  return true;
+}
+
 }  // namespace
 
 void resize_gray(const uint8_t* src, int sw, int sh, uint8_t* dst, int dw, int dh) {
@@ -125,6 +166,8 @@ std::string decode_to_gray48(const uint8_t* bytes, size_t size, uint8_t* out) {
     return "image size " + std::to_string(w) + "x" + std::to_string(h) + " is out of range";
   if (size >= 2 && bytes[0] == 0xFF && bytes[1] == 0xD8 && !jpeg_complete(bytes, size))
     return "truncated or corrupt JPEG (no end-of-image marker after the image data)";
+  if (size >= 2 && bytes[0] == 0xFF && bytes[1] == 0xD8 && !jpeg_huffman_tables_ok(bytes, size))
+    return "corrupt JPEG (a Huffman table declares more than 256 codes)";
   std::unique_ptr<stbi_uc, void (*)(void*)> img(stbi_load_from_memory(bytes, len, &w, &h, &comp, 0), stbi_image_free);
   if (!img) return std::string("cannot decode image (") + stbi_failure_reason() + ")";
   const stbi_uc* p = img.get();

@@ -240,3 +240,35 @@ TEST_CASE("image_io: decode errors and luma") {
   CHECK(std::all_of(g.begin(), g.end(), [](uint8_t v) { return v == 150; }));
   CHECK_THROWS_WITH_AS(write_image(dir / "a.gif", rgba.data(), 50, 40, 4), doctest::Contains("unknown extension"), fer::Error);
 }
+
+TEST_CASE("image_io: only JPEG, PNG and BMP are decoded (fuzz regression)") {
+  // tests/fuzz/fuzz_image.cpp found signed-integer overflow in stb_image's PNM header parser on
+  // "P66666666666\xff"; fer reads .jpg/.jpeg/.png/.bmp only, so the other decoders are compiled out.
+  std::vector<uint8_t> out(kImagePixels);
+  const std::string pnm_overflow = "P66666666666\xff";
+  CHECK(decode_to_gray48(reinterpret_cast<const uint8_t*>(pnm_overflow.data()), pnm_overflow.size(), out.data())
+            .find("not a readable image") == 0);
+  const std::string pgm = std::string("P5 2 2 255\n") + "\x01\x02\x03\x04";
+  CHECK(decode_to_gray48(reinterpret_cast<const uint8_t*>(pgm.data()), pgm.size(), out.data()).find("not a readable image") ==
+        0);
+  const std::string gif = "GIF89a\x01\x00\x01\x00\x00\x00\x00;";
+  CHECK(decode_to_gray48(reinterpret_cast<const uint8_t*>(gif.data()), gif.size(), out.data()).find("not a readable image") ==
+        0);
+}
+
+TEST_CASE("image_io: a JPEG Huffman table of more than 256 codes is refused before stb_image (fuzz regression)") {
+  // stb_image 2.27 indexes past its 257-entry table for such a table (ASan/UBSan report); the input
+  // is the fuzzer's crasher, kept in the seed corpus so scripts/fuzz.sh replays it too.
+  const std::vector<uint8_t> bytes =
+      read_file_bytes(std::string(FER_SOURCE_DIR) + "/tests/fuzz/corpus/image/crash-stb-huffman-257.jpg");
+  std::vector<uint8_t> out(kImagePixels);
+  CHECK(decode_to_gray48(bytes.data(), bytes.size(), out.data()) ==
+        "corrupt JPEG (a Huffman table declares more than 256 codes)");
+  // A valid JPEG (whose DHT segments are all walked) still decodes.
+  TempDir dir;
+  std::vector<uint8_t> gray(8 * 8);
+  for (size_t i = 0; i < gray.size(); ++i) gray[i] = static_cast<uint8_t>(i * 4);
+  write_image(dir / "g.jpg", gray.data(), 8, 8, 1, 90);
+  const std::vector<uint8_t> good = read_file_bytes(dir / "g.jpg");
+  CHECK(decode_to_gray48(good.data(), good.size(), out.data()) == "");
+}
