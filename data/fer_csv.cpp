@@ -16,11 +16,11 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
-#include <fstream>
 #include <sstream>
 
 #include "data/read_common.h"
 #include "kernels/common.h"
+#include "tensor/atomic_file.h"
 
 namespace fer::data {
 
@@ -348,8 +348,9 @@ void write_fer_csv(const Dataset& ds, const std::filesystem::path& path, const s
   std::vector<int> to_fer7(ds.num_classes(), -1);
   for (int k = 0; k < kFer7Classes; ++k)
     if (ds.classes.from_fer7[k] >= 0) to_fer7[ds.classes.from_fer7[k]] = k;
-  std::ofstream out(path, std::ios::binary);
-  FER_CHECK(out.good(), "write_fer_csv: cannot write '" << path.string() << "'");
+  // Atomic (temporary file + fsync + rename): a reader never sees a half-written CSV.
+  AtomicFileWriter writer(path.string());
+  std::ostream& out = writer.stream();
   out << "emotion,pixels,Usage\n";
   std::string line;
   const int64_t n = indices ? static_cast<int64_t>(indices->size()) : ds.size();
@@ -368,7 +369,8 @@ void write_fer_csv(const Dataset& ds, const std::filesystem::path& path, const s
     line.push_back('\n');
     out << line;
   }
-  FER_CHECK(out.good(), "write_fer_csv: writing '" << path.string() << "' failed");
+  FER_CHECK(out.good(), "write_fer_csv: writing '" << path.string() << "' failed; hint: is the disk full?");
+  writer.commit();
 }
 
 }  // namespace fer::data

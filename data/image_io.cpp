@@ -12,6 +12,7 @@
 #include "data/dataset.h"
 #include "data/stb_include.h"
 #include "kernels/common.h"
+#include "tensor/atomic_file.h"
 
 namespace fer::data {
 
@@ -215,12 +216,19 @@ void write_image(const std::filesystem::path& path, const uint8_t* pixels, int w
   std::string ext = path.extension().string();
   for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   const std::string name = path.string();
+  // Encoded in memory, then written atomically (tensor/atomic_file.h): never a half-written image.
+  std::string bytes;
+  const auto append = [](void* context, void* data, int size) {
+    static_cast<std::string*>(context)->append(static_cast<const char*>(data), static_cast<size_t>(size));
+  };
   int ok = 0;
-  if (ext == ".png") ok = stbi_write_png(name.c_str(), width, height, channels, pixels, width * channels);
-  else if (ext == ".jpg" || ext == ".jpeg") ok = stbi_write_jpg(name.c_str(), width, height, channels, pixels, jpeg_quality);
-  else if (ext == ".bmp") ok = stbi_write_bmp(name.c_str(), width, height, channels, pixels);
+  if (ext == ".png") ok = stbi_write_png_to_func(append, &bytes, width, height, channels, pixels, width * channels);
+  else if (ext == ".jpg" || ext == ".jpeg")
+    ok = stbi_write_jpg_to_func(append, &bytes, width, height, channels, pixels, jpeg_quality);
+  else if (ext == ".bmp") ok = stbi_write_bmp_to_func(append, &bytes, width, height, channels, pixels);
   else FER_FAIL("write_image: " << name << ": unknown extension '" << ext << "'; expected .png, .jpg, .jpeg or .bmp");
-  FER_CHECK(ok != 0, "write_image: cannot write " << name);
+  FER_CHECK(ok != 0, "write_image: cannot encode " << name);
+  write_file_atomic(name, bytes);
 }
 
 }  // namespace fer::data

@@ -48,7 +48,7 @@ flags=(-std=c++20 -O1 -g -fno-omit-frame-pointer -fopenmp
 # The engine sources the four readers need (linked from an archive: only what is used comes in).
 lib_src=(kernels/common.cpp kernels/cast_cpu.cpp kernels/elementwise_cpu.cpp
          tensor/tensor.cpp tensor/allocator.cpp tensor/autograd.cpp tensor/dispatch.cpp
-         nn/safetensors.cpp nn/atomic_file.cpp
+         nn/safetensors.cpp tensor/atomic_file.cpp
          data/dataset.cpp data/fer_csv.cpp data/image_io.cpp data/stb_impl.cpp data/image_folder.cpp
          tools/common/train_config.cpp)
 

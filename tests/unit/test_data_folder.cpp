@@ -272,3 +272,22 @@ TEST_CASE("image_io: a JPEG Huffman table of more than 256 codes is refused befo
   const std::vector<uint8_t> good = read_file_bytes(dir / "g.jpg");
   CHECK(decode_to_gray48(good.data(), good.size(), out.data()) == "");
 }
+
+TEST_CASE("image_io: write_image replaces files atomically and leaves no temporary file") {
+  TempDir dir;
+  std::vector<uint8_t> gray(6 * 4, 7);
+  write_image(dir / "a.png", gray.data(), 6, 4, 1);
+  gray.assign(gray.size(), 200);
+  write_image(dir / "a.png", gray.data(), 6, 4, 1);
+  write_image(dir / "a.bmp", gray.data(), 6, 4, 1);
+  int files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+    files++;
+    CHECK(e.path().filename().string()[0] != '.');  // no ".a.png.tmp-XXXXXX" left behind
+  }
+  CHECK(files == 2);
+  const std::vector<uint8_t> g = load_image_gray48(dir / "a.png");
+  CHECK(std::all_of(g.begin(), g.end(), [](uint8_t v) { return v == 200; }));
+  CHECK_THROWS_WITH_AS(write_image(dir / "missing" / "a.png", gray.data(), 6, 4, 1),
+                       doctest::Contains("cannot create a temporary file"), fer::Error);
+}
