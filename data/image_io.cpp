@@ -59,12 +59,22 @@ Taps make_taps(int src, int dst) {
   return t;
 }
 
+// Where the data after the start-of-image marker begins, 0 when stb would not take the bytes for a
+// JPEG. stb reads a marker as 0xFF, any number of 0xFF fill bytes, then the code, so "FF FF D8" is
+// a JPEG to it as well (a fuzzer find: a check that only looks for "FF D8" lets it through).
+size_t jpeg_after_soi(const uint8_t* b, size_t n) {
+  if (n < 2 || b[0] != 0xFF) return 0;
+  size_t i = 1;
+  while (i < n && b[i] == 0xFF) i++;
+  return i < n && b[i] == 0xD8 ? i + 1 : 0;
+}
+
 // JPEG: after the header segments (walked by their lengths up to the first start-of-scan FF DA),
 // the file must hold an end-of-image marker FF D9. In entropy-coded data 0xFF is always followed
 // by 0x00 or a restart marker, so FF D9 there is the real end; an EXIF thumbnail's markers sit
 // inside an APP segment and are skipped by the walk.
 bool jpeg_complete(const uint8_t* b, size_t n) {
-  size_t i = 2, sos = 0;
+  size_t i = jpeg_after_soi(b, n), sos = 0;
   while (i + 4 <= n) {
     if (b[i] != 0xFF) return false;  // lost in the header: corrupt
     const uint8_t m = b[i + 1];
@@ -97,7 +107,7 @@ bool jpeg_complete(const uint8_t* b, size_t n) {
 // and refuses such a table before stb sees it. Bytes past the end read as 0, as stbi__get8 does.
 bool jpeg_huffman_tables_ok(const uint8_t* b, size_t n) {
   const auto at = [&](size_t i) -> size_t { return i < n ? b[i] : 0; };
-  size_t i = 2;
+  size_t i = jpeg_after_soi(b, n);
   while (i + 1 < n) {
     if (b[i] != 0xFF) {  // entropy-coded data, or garbage stb would skip while looking for a marker
       i++;
@@ -160,15 +170,16 @@ std::string decode_to_gray48(const uint8_t* bytes, size_t size, uint8_t* out) {
   if (size == 0) return "empty file";
   if (size > static_cast<size_t>(1) << 30) return "file larger than 1 GiB";
   const int len = static_cast<int>(size);
+  // Before any stb call: stbi_info_from_memory already parses the Huffman tables before the frame header.
+  if (jpeg_after_soi(bytes, size) > 0 && !jpeg_huffman_tables_ok(bytes, size))
+    return "corrupt JPEG (a Huffman table declares more than 256 codes)";
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(bytes, len, &w, &h, &comp))
     return std::string("not a readable image (") + stbi_failure_reason() + "); expected JPEG, PNG or BMP";
   if (w <= 0 || h <= 0 || w > 16384 || h > 16384 || static_cast<int64_t>(w) * h > (int64_t{1} << 26))
     return "image size " + std::to_string(w) + "x" + std::to_string(h) + " is out of range";
-  if (size >= 2 && bytes[0] == 0xFF && bytes[1] == 0xD8 && !jpeg_complete(bytes, size))
+  if (jpeg_after_soi(bytes, size) > 0 && !jpeg_complete(bytes, size))
     return "truncated or corrupt JPEG (no end-of-image marker after the image data)";
-  if (size >= 2 && bytes[0] == 0xFF && bytes[1] == 0xD8 && !jpeg_huffman_tables_ok(bytes, size))
-    return "corrupt JPEG (a Huffman table declares more than 256 codes)";
   std::unique_ptr<stbi_uc, void (*)(void*)> img(stbi_load_from_memory(bytes, len, &w, &h, &comp, 0), stbi_image_free);
   if (!img) return std::string("cannot decode image (") + stbi_failure_reason() + ")";
   const stbi_uc* p = img.get();

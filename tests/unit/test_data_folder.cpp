@@ -264,6 +264,19 @@ TEST_CASE("image_io: a JPEG Huffman table of more than 256 codes is refused befo
   std::vector<uint8_t> out(kImagePixels);
   CHECK(decode_to_gray48(bytes.data(), bytes.size(), out.data()) ==
         "corrupt JPEG (a Huffman table declares more than 256 codes)");
+  // The same table in a truncated file (no end-of-image marker): stbi_info_from_memory alone
+  // already parses it, so the check runs before any stb call.
+  const std::vector<uint8_t> cut =
+      read_file_bytes(std::string(FER_SOURCE_DIR) + "/tests/fuzz/corpus/image/crash-stb-huffman-257-info.jpg");
+  CHECK(decode_to_gray48(cut.data(), cut.size(), out.data()) ==
+        "corrupt JPEG (a Huffman table declares more than 256 codes)");
+  // ... and in a file that starts FF FF D8 (stb skips 0xFF fill bytes before the start-of-image code).
+  const std::vector<uint8_t> fill =
+      read_file_bytes(std::string(FER_SOURCE_DIR) + "/tests/fuzz/corpus/image/crash-stb-huffman-257-fill.jpg");
+  REQUIRE(fill.size() > 3);
+  CHECK((fill[0] == 0xFF && fill[1] == 0xFF && fill[2] == 0xD8));
+  CHECK(decode_to_gray48(fill.data(), fill.size(), out.data()) ==
+        "corrupt JPEG (a Huffman table declares more than 256 codes)");
   // A valid JPEG (whose DHT segments are all walked) still decodes.
   TempDir dir;
   std::vector<uint8_t> gray(8 * 8);
