@@ -304,3 +304,22 @@ TEST_CASE("image_io: write_image replaces files atomically and leaves no tempora
   CHECK_THROWS_WITH_AS(write_image(dir / "missing" / "a.png", gray.data(), 6, 4, 1),
                        doctest::Contains("cannot create a temporary file"), fer::Error);
 }
+
+TEST_CASE("image_io: a PNG chunk running past the end of the file is refused before stb allocates (fuzz regression)") {
+  // The fuzzer's input: 173 bytes whose second IDAT chunk declares 0x49454E44 bytes; stb_image 2.27
+  // grew its buffer to 2 GiB for it.
+  const std::vector<uint8_t> bytes =
+      read_file_bytes(std::string(FER_SOURCE_DIR) + "/tests/fuzz/corpus/image/oom-stb-png-idat-length.png");
+  std::vector<uint8_t> out(kImagePixels);
+  CHECK(decode_to_gray48(bytes.data(), bytes.size(), out.data()) ==
+        "truncated or corrupt PNG (a chunk runs past the end of the file)");
+  // A whole PNG still decodes, and one cut inside its last chunk is refused the same way.
+  TempDir dir;
+  std::vector<uint8_t> gray(48 * 48, 90);
+  write_image(dir / "g.png", gray.data(), 48, 48, 1);
+  const std::vector<uint8_t> good = read_file_bytes(dir / "g.png");
+  REQUIRE(decode_to_gray48(good.data(), good.size(), out.data()) == "");
+  CHECK(out[100] == 90);
+  const std::vector<uint8_t> cut(good.begin(), good.end() - 20);
+  CHECK(decode_to_gray48(cut.data(), cut.size(), out.data()).find("truncated or corrupt PNG") == 0);
+}
