@@ -16,11 +16,11 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
-#include <fstream>
 #include <sstream>
 
 #include "data/read_common.h"
 #include "kernels/common.h"
+#include "tensor/atomic_file.h"
 
 namespace fer::data {
 
@@ -72,6 +72,8 @@ std::vector<Record> find_records(std::string_view text, size_t pos) {
       }
     }
     if (end > begin && text[end - 1] == '\r') end--;
+    // Blank lines after the header are dropped here, so a file of newlines costs no memory per line.
+    if (!records.empty() && trim(text.substr(begin, end - begin)).empty()) continue;
     records.push_back(Record{begin, end, first_line});
   }
   return records;
@@ -224,7 +226,15 @@ Dataset parse_fer_csv(std::string_view text, const std::string& name, const Load
 
   // Pass 2: parse rows in parallel, each into its own slot.
   const int64_t n = static_cast<int64_t>(records.size()) - 1;
-  std::vector<uint8_t> pixels(static_cast<size_t>(n) * kImagePixels);
+  // Pixel slots only for rows long enough to hold 2,304 values (one digit each, a space between):
+  // shorter rows are bad anyway, and sizing the buffer by the row count would let a small file of
+  // short lines ask for 2,304 bytes per line.
+  constexpr size_t kMinRowChars = 2 * static_cast<size_t>(kImagePixels) - 1;
+  std::vector<int64_t> slot(n, -1);
+  int64_t n_slots = 0;
+  for (int64_t r = 0; r < n; ++r)
+    if (records[r + 1].end - records[r + 1].begin >= kMinRowChars) slot[r] = n_slots++;
+  std::vector<uint8_t> pixels(static_cast<size_t>(n_slots) * kImagePixels);
   std::vector<int32_t> labels(n, -1);  // fer7 label; -1 = blank line
   std::vector<Split> splits(n, Split::unknown);
   std::vector<std::string> errors(n);
@@ -234,6 +244,7 @@ Dataset parse_fer_csv(std::string_view text, const std::string& name, const Load
     std::vector<std::string_view> f;
     std::deque<std::string> store;
     std::string err;
+    std::vector<uint8_t> scratch(kImagePixels);  // pixels of rows too short to have a slot
 #pragma omp for schedule(dynamic, 256)
     for (int64_t r = 0; r < n; ++r) {
       const Record& rec = records[r + 1];
@@ -260,7 +271,7 @@ Dataset parse_fer_csv(std::string_view text, const std::string& name, const Load
                     "', expected an integer 0..6 (0 angry, 1 disgust, 2 fear, 3 happy, 4 sad, 5 surprise, 6 neutral)";
         continue;
       }
-      std::string perr = parse_pixels(f[col_pixels], pixels.data() + r * kImagePixels);
+      std::string perr = parse_pixels(f[col_pixels], slot[r] >= 0 ? pixels.data() + slot[r] * kImagePixels : scratch.data());
       if (!perr.empty()) {
         errors[r] = std::move(perr);
         continue;
@@ -297,7 +308,9 @@ Dataset parse_fer_csv(std::string_view text, const std::string& name, const Load
       bad.report().dropped_class++;
       continue;
     }
-    if (kept != r) std::memmove(pixels.data() + kept * kImagePixels, pixels.data() + r * kImagePixels, kImagePixels);
+    FER_CHECK(slot[r] >= 0, name << ":" << line << ": internal error: a good row without a pixel slot");
+    if (kept != slot[r])
+      std::memmove(pixels.data() + kept * kImagePixels, pixels.data() + slot[r] * kImagePixels, kImagePixels);
     ds.labels.push_back(y);
     ds.splits.push_back(splits[r]);
     ds.sources.push_back(name + ":" + std::to_string(line));
@@ -335,8 +348,9 @@ void write_fer_csv(const Dataset& ds, const std::filesystem::path& path, const s
   std::vector<int> to_fer7(ds.num_classes(), -1);
   for (int k = 0; k < kFer7Classes; ++k)
     if (ds.classes.from_fer7[k] >= 0) to_fer7[ds.classes.from_fer7[k]] = k;
-  std::ofstream out(path, std::ios::binary);
-  FER_CHECK(out.good(), "write_fer_csv: cannot write '" << path.string() << "'");
+  // Atomic (temporary file + fsync + rename): a reader never sees a half-written CSV.
+  AtomicFileWriter writer(path.string());
+  std::ostream& out = writer.stream();
   out << "emotion,pixels,Usage\n";
   std::string line;
   const int64_t n = indices ? static_cast<int64_t>(indices->size()) : ds.size();
@@ -355,7 +369,8 @@ void write_fer_csv(const Dataset& ds, const std::filesystem::path& path, const s
     line.push_back('\n');
     out << line;
   }
-  FER_CHECK(out.good(), "write_fer_csv: writing '" << path.string() << "' failed");
+  FER_CHECK(out.good(), "write_fer_csv: writing '" << path.string() << "' failed; hint: is the disk full?");
+  writer.commit();
 }
 
 }  // namespace fer::data

@@ -12,6 +12,7 @@
 #include "data/dataset.h"
 #include "data/stb_include.h"
 #include "kernels/common.h"
+#include "tensor/atomic_file.h"
 
 namespace fer::data {
 
@@ -58,12 +59,22 @@ Taps make_taps(int src, int dst) {
   return t;
 }
 
+// Where the data after the start-of-image marker begins, 0 when stb would not take the bytes for a
+// JPEG. stb reads a marker as 0xFF, any number of 0xFF fill bytes, then the code, so "FF FF D8" is
+// a JPEG to it as well (a fuzzer find: a check that only looks for "FF D8" lets it through).
+size_t jpeg_after_soi(const uint8_t* b, size_t n) {
+  if (n < 2 || b[0] != 0xFF) return 0;
+  size_t i = 1;
+  while (i < n && b[i] == 0xFF) i++;
+  return i < n && b[i] == 0xD8 ? i + 1 : 0;
+}
+
 // JPEG: after the header segments (walked by their lengths up to the first start-of-scan FF DA),
 // the file must hold an end-of-image marker FF D9. In entropy-coded data 0xFF is always followed
 // by 0x00 or a restart marker, so FF D9 there is the real end; an EXIF thumbnail's markers sit
 // inside an APP segment and are skipped by the walk.
 bool jpeg_complete(const uint8_t* b, size_t n) {
-  size_t i = 2, sos = 0;
+  size_t i = jpeg_after_soi(b, n), sos = 0;
   while (i + 4 <= n) {
     if (b[i] != 0xFF) return false;  // lost in the header: corrupt
     const uint8_t m = b[i + 1];
@@ -86,6 +97,64 @@ bool jpeg_complete(const uint8_t* b, size_t n) {
   for (size_t k = n - 1; k > sos + 1; --k)
     if (b[k - 1] == 0xFF && b[k] == 0xD9) return true;
   return false;
+}
+
+// stb_image 2.27 (Debian's libstb-dev) writes past its 257-entry size table when a JPEG Huffman
+// table (DHT segment) declares more than 256 codes (stbi__build_huffman; fixed upstream in 2.28).
+// tests/fuzz/fuzz_image.cpp found it. This walks every marker segment the way stb does (header
+// segments by their length, resynchronising on the next 0xFF like stbi__get_marker, entropy-coded
+// data skipped up to the next real marker, so DHT segments between progressive scans are seen too)
+// and refuses such a table before stb sees it. Bytes past the end read as 0, as stbi__get8 does.
+bool jpeg_huffman_tables_ok(const uint8_t* b, size_t n) {
+  const auto at = [&](size_t i) -> size_t { return i < n ? b[i] : 0; };
+  size_t i = jpeg_after_soi(b, n);
+  while (i + 1 < n) {
+    if (b[i] != 0xFF) {  // entropy-coded data, or garbage stb would skip while looking for a marker
+      i++;
+      continue;
+    }
+    const uint8_t m = b[i + 1];
+    if (m == 0xFF) {  // fill byte
+      i++;
+      continue;
+    }
+    if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD8)) {  // stuffed 0xFF, TEM, RSTn, SOI: no length
+      i += 2;
+      continue;
+    }
+    if (m == 0xD9) return true;  // end of image
+    const size_t len = (at(i + 2) << 8) | at(i + 3);
+    if (m == 0xC4) {
+      int64_t left = static_cast<int64_t>(len) - 2;
+      size_t p = i + 4;
+      while (left > 0) {
+        size_t codes = 0;
+        for (size_t k = 1; k <= 16; ++k) codes += at(p + k);
+        if (codes > 256) return false;
+        p += 17 + codes;
+        left -= static_cast<int64_t>(17 + codes);
+      }
+    }
+    i += 2 + len;
+  }
+  return true;
+}
+
+// stb_image 2.27 grows its IDAT buffer to a chunk's declared length before reading the chunk, so a
+// 200-byte PNG declaring a 1 GiB chunk made it allocate 2 GiB (tests/fuzz/fuzz_image.cpp). Every
+// chunk's declared data must lie inside the file; stb reports anything else wrong itself.
+bool png_chunks_inside(const uint8_t* b, size_t n) {
+  static const uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
+  if (n < 8 || std::memcmp(b, kSignature, 8) != 0) return true;  // not a PNG
+  size_t i = 8;
+  while (i + 8 <= n) {
+    const size_t len = (static_cast<size_t>(b[i]) << 24) | (static_cast<size_t>(b[i + 1]) << 16) |
+                       (static_cast<size_t>(b[i + 2]) << 8) | b[i + 3];
+    if (len > n - i - 8) return false;
+    if (std::memcmp(b + i + 4, "IEND", 4) == 0) return true;
+    i += 12 + len;  // length, type, data, CRC
+  }
+  return true;
 }
 
 }  // namespace
@@ -118,12 +187,16 @@ std::string decode_to_gray48(const uint8_t* bytes, size_t size, uint8_t* out) {
   if (size == 0) return "empty file";
   if (size > static_cast<size_t>(1) << 30) return "file larger than 1 GiB";
   const int len = static_cast<int>(size);
+  // Before any stb call: stbi_info_from_memory already parses the Huffman tables before the frame header.
+  if (jpeg_after_soi(bytes, size) > 0 && !jpeg_huffman_tables_ok(bytes, size))
+    return "corrupt JPEG (a Huffman table declares more than 256 codes)";
+  if (!png_chunks_inside(bytes, size)) return "truncated or corrupt PNG (a chunk runs past the end of the file)";
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(bytes, len, &w, &h, &comp))
     return std::string("not a readable image (") + stbi_failure_reason() + "); expected JPEG, PNG or BMP";
   if (w <= 0 || h <= 0 || w > 16384 || h > 16384 || static_cast<int64_t>(w) * h > (int64_t{1} << 26))
     return "image size " + std::to_string(w) + "x" + std::to_string(h) + " is out of range";
-  if (size >= 2 && bytes[0] == 0xFF && bytes[1] == 0xD8 && !jpeg_complete(bytes, size))
+  if (jpeg_after_soi(bytes, size) > 0 && !jpeg_complete(bytes, size))
     return "truncated or corrupt JPEG (no end-of-image marker after the image data)";
   std::unique_ptr<stbi_uc, void (*)(void*)> img(stbi_load_from_memory(bytes, len, &w, &h, &comp, 0), stbi_image_free);
   if (!img) return std::string("cannot decode image (") + stbi_failure_reason() + ")";
@@ -172,12 +245,19 @@ void write_image(const std::filesystem::path& path, const uint8_t* pixels, int w
   std::string ext = path.extension().string();
   for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   const std::string name = path.string();
+  // Encoded in memory, then written atomically (tensor/atomic_file.h): never a half-written image.
+  std::string bytes;
+  const auto append = [](void* context, void* data, int size) {
+    static_cast<std::string*>(context)->append(static_cast<const char*>(data), static_cast<size_t>(size));
+  };
   int ok = 0;
-  if (ext == ".png") ok = stbi_write_png(name.c_str(), width, height, channels, pixels, width * channels);
-  else if (ext == ".jpg" || ext == ".jpeg") ok = stbi_write_jpg(name.c_str(), width, height, channels, pixels, jpeg_quality);
-  else if (ext == ".bmp") ok = stbi_write_bmp(name.c_str(), width, height, channels, pixels);
+  if (ext == ".png") ok = stbi_write_png_to_func(append, &bytes, width, height, channels, pixels, width * channels);
+  else if (ext == ".jpg" || ext == ".jpeg")
+    ok = stbi_write_jpg_to_func(append, &bytes, width, height, channels, pixels, jpeg_quality);
+  else if (ext == ".bmp") ok = stbi_write_bmp_to_func(append, &bytes, width, height, channels, pixels);
   else FER_FAIL("write_image: " << name << ": unknown extension '" << ext << "'; expected .png, .jpg, .jpeg or .bmp");
-  FER_CHECK(ok != 0, "write_image: cannot write " << name);
+  FER_CHECK(ok != 0, "write_image: cannot encode " << name);
+  write_file_atomic(name, bytes);
 }
 
 }  // namespace fer::data

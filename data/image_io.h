@@ -1,4 +1,4 @@
-// data/image_io.h: encoded image (JPEG/PNG/BMP/...) -> 48x48 8-bit gray, the way every fer
+// data/image_io.h: encoded image (JPEG/PNG/BMP only) -> 48x48 8-bit gray, the way every fer
 // program sees an image file (readers, ferpredict, fercam), and writing PNG/JPEG/BMP files.
 //
 // Decoding: stb_image (stbi_load_from_memory) at the file's own channel count.

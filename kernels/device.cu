@@ -4,7 +4,9 @@
 #include <mutex>
 #include <sstream>
 
+#include "fer/config.h"
 #include "kernels/cuda_common.cuh"
+#include "kernels/cuda_messages.h"
 
 namespace fer::cuda {
 namespace detail {
@@ -15,20 +17,26 @@ static std::string short_path(const char* file) {
   return p == std::string::npos ? f : f.substr(p + 1);
 }
 
-static std::string hint_for(cudaError_t err) {
+static CudaFailure failure_kind(cudaError_t err) {
   switch (err) {
     case cudaErrorNoKernelImageForDevice:
     case cudaErrorInvalidDeviceFunction:
-      return "this build has no kernel image for this GPU; rebuild with "
-             "-DCMAKE_CUDA_ARCHITECTURES=" + std::to_string(compute_capability()) + " (or native)";
+      return CudaFailure::no_kernel_image;
     case cudaErrorInsufficientDriver:
+      return CudaFailure::insufficient_driver;
     case cudaErrorNoDevice:
-      return "no usable CUDA device or driver; run with --device cpu, or install/update the NVIDIA driver";
+      return CudaFailure::no_device;
     case cudaErrorMemoryAllocation:
-      return "out of GPU memory; reduce --batch-size";
+      return CudaFailure::out_of_memory;
     default:
-      return "run with FER_DEBUG_SYNC=1 to report asynchronous errors at the kernel that caused them";
+      return CudaFailure::other;
   }
+}
+
+static std::string hint_for(cudaError_t err) {
+  const CudaFailure kind = failure_kind(err);
+  return cuda_failure_hint(kind, kind == CudaFailure::no_kernel_image ? compute_capability() : 0,
+                           kCudaArchitectures);
 }
 
 [[noreturn]] void cuda_failed(cudaError_t err, const char* expr, const char* file, int line) {
@@ -80,7 +88,9 @@ int device_count() {
 
 std::string no_device_reason() {
   if (device_count() > 0) return "";
-  if (g_device_error != cudaSuccess) return cudaGetErrorString(g_device_error);
+  if (g_device_error != cudaSuccess)
+    return std::string(cudaGetErrorString(g_device_error)) + " (" +
+           cuda_failure_hint(detail::failure_kind(g_device_error)) + ")";
   return "no CUDA device found";
 }
 
@@ -131,15 +141,14 @@ cublasContext* cublas_handle() {
 
 void memory_info(size_t* free_bytes, size_t* total_bytes) { FER_CUDA_CHECK(cudaMemGetInfo(free_bytes, total_bytes)); }
 
-void* device_malloc(size_t bytes) {
+void* device_malloc(size_t bytes, int64_t held_bytes) {
   void* p = nullptr;
   const cudaError_t err = cudaMalloc(&p, bytes);
   if (err == cudaErrorMemoryAllocation) {
     cudaGetLastError();
     size_t free_b = 0, total_b = 0;
     cudaMemGetInfo(&free_b, &total_b);
-    FER_FAIL("CUDA out of memory: requested " << bytes << " bytes, " << free_b << " of " << total_b
-                                              << " bytes free; hint: reduce --batch-size");
+    FER_FAIL(cuda_oom_message(bytes, free_b, total_b, held_bytes));
   }
   FER_CUDA_CHECK(err);
   return p;

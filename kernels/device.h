@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 #include "kernels/common.h"
@@ -28,8 +29,9 @@ cuda_stream default_stream();
 // cuBLAS handle bound to default_stream(), with deterministic settings.
 cublasContext* cublas_handle();
 
-// Raw memory. Allocation failures throw fer::Error naming the requested and free bytes.
-void* device_malloc(size_t bytes);
+// Raw memory. Allocation failures throw fer::Error naming the requested and free bytes
+// (kernels/cuda_messages.h); `held_bytes` (fer's live tensors, < 0 unknown) is named too.
+void* device_malloc(size_t bytes, int64_t held_bytes = -1);
 void device_free(void* ptr);
 void memcpy_h2d(void* dst, const void* src, size_t bytes, cuda_stream stream);
 void memcpy_d2h(void* dst, const void* src, size_t bytes, cuda_stream stream);  // synchronizes

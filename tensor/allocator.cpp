@@ -60,7 +60,7 @@ void* cuda_allocate_locked(size_t bytes) {
       p = cuda::device_malloc(size);
     } catch (const Error&) {
       release_cuda_cache_locked();  // give cached blocks back and try once more
-      p = cuda::device_malloc(size);
+      p = cuda::device_malloc(size, g_cuda.stats.allocated_bytes);
     }
   } else {
     FER_FAIL("CUDA tensor requested but this build has no CUDA backend; hint: use --device cpu or rebuild with nvcc");

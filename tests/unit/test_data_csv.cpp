@@ -216,3 +216,40 @@ TEST_CASE("csv: write_fer_csv round-trips, writing fer7 labels whatever the clas
   const Dataset loaded = load_dataset(dir / "out6.csv");
   CHECK(loaded.pixels == back7.pixels);
 }
+
+TEST_CASE("csv: short and blank lines cost no pixel buffer; slots map back to the right rows (fuzz regression)") {
+  // Rows too short to hold 2,304 values get no pixel slot: before, every line reserved 2,304
+  // bytes, so a small file of newlines asked for gigabytes (1M lines -> 2.3 GB, zero-filled).
+  SUBCASE("a million blank lines after the header") {
+    const std::string text = kHeader + "\n" + std::string(1000000, '\n') + csv_row(4, 7, "Training") + "\n";
+    const Dataset ds = parse_fer_csv(text, "blank.csv");
+    REQUIRE(ds.size() == 1);
+    CHECK(ds.labels[0] == 4);
+    CHECK(ds.sources[0] == "blank.csv:1000002");
+    CHECK(image_is(ds, 0, 7));
+  }
+  SUBCASE("short bad rows between good ones, skip_bad") {
+    const std::string text = lines({kHeader, "0", csv_row(1, 2, "Training"), "3,1 2 3,Training", "", " \t",
+                                    csv_row(5, 3, "PublicTest"), "x"});
+    LoadOptions opt;
+    opt.skip_bad = true;
+    opt.threads = 2;
+    LoadReport rep;
+    const Dataset ds = parse_fer_csv(text, "mix.csv", opt, &rep);
+    REQUIRE(ds.size() == 2);
+    CHECK(rep.skipped_bad == 3);
+    CHECK(ds.sources == std::vector<std::string>{"mix.csv:3", "mix.csv:7"});
+    CHECK(image_is(ds, 0, 2));
+    CHECK(image_is(ds, 1, 3));
+    REQUIRE(rep.messages.size() >= 2);
+    CHECK(rep.messages[0].find("mix.csv:2: row has 1 fields") == 0);
+    CHECK(rep.messages[1].find("mix.csv:4: pixels holds 3 values") == 0);
+  }
+  SUBCASE("only blank and short lines: no images, a clear error") {
+    LoadOptions opt;
+    opt.skip_bad = true;
+    LoadReport rep;
+    CHECK_THROWS_WITH_AS(parse_fer_csv(kHeader + "\n1\n\n2\n", "s.csv", opt, &rep), doctest::Contains("s.csv: no images"),
+                         fer::Error);
+  }
+}

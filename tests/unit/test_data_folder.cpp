@@ -240,3 +240,86 @@ TEST_CASE("image_io: decode errors and luma") {
   CHECK(std::all_of(g.begin(), g.end(), [](uint8_t v) { return v == 150; }));
   CHECK_THROWS_WITH_AS(write_image(dir / "a.gif", rgba.data(), 50, 40, 4), doctest::Contains("unknown extension"), fer::Error);
 }
+
+TEST_CASE("image_io: only JPEG, PNG and BMP are decoded (fuzz regression)") {
+  // tests/fuzz/fuzz_image.cpp found signed-integer overflow in stb_image's PNM header parser on
+  // "P66666666666\xff"; fer reads .jpg/.jpeg/.png/.bmp only, so the other decoders are compiled out.
+  std::vector<uint8_t> out(kImagePixels);
+  const std::string pnm_overflow = "P66666666666\xff";
+  CHECK(decode_to_gray48(reinterpret_cast<const uint8_t*>(pnm_overflow.data()), pnm_overflow.size(), out.data())
+            .find("not a readable image") == 0);
+  const std::string pgm = std::string("P5 2 2 255\n") + "\x01\x02\x03\x04";
+  CHECK(decode_to_gray48(reinterpret_cast<const uint8_t*>(pgm.data()), pgm.size(), out.data()).find("not a readable image") ==
+        0);
+  const std::string gif = "GIF89a\x01\x00\x01\x00\x00\x00\x00;";
+  CHECK(decode_to_gray48(reinterpret_cast<const uint8_t*>(gif.data()), gif.size(), out.data()).find("not a readable image") ==
+        0);
+}
+
+TEST_CASE("image_io: a JPEG Huffman table of more than 256 codes is refused before stb_image (fuzz regression)") {
+  // stb_image 2.27 indexes past its 257-entry table for such a table (ASan/UBSan report); the input
+  // is the fuzzer's crasher, kept in the seed corpus so scripts/fuzz.sh replays it too.
+  const std::vector<uint8_t> bytes =
+      read_file_bytes(std::string(FER_SOURCE_DIR) + "/tests/fuzz/corpus/image/crash-stb-huffman-257.jpg");
+  std::vector<uint8_t> out(kImagePixels);
+  CHECK(decode_to_gray48(bytes.data(), bytes.size(), out.data()) ==
+        "corrupt JPEG (a Huffman table declares more than 256 codes)");
+  // The same table in a truncated file (no end-of-image marker): stbi_info_from_memory alone
+  // already parses it, so the check runs before any stb call.
+  const std::vector<uint8_t> cut =
+      read_file_bytes(std::string(FER_SOURCE_DIR) + "/tests/fuzz/corpus/image/crash-stb-huffman-257-info.jpg");
+  CHECK(decode_to_gray48(cut.data(), cut.size(), out.data()) ==
+        "corrupt JPEG (a Huffman table declares more than 256 codes)");
+  // ... and in a file that starts FF FF D8 (stb skips 0xFF fill bytes before the start-of-image code).
+  const std::vector<uint8_t> fill =
+      read_file_bytes(std::string(FER_SOURCE_DIR) + "/tests/fuzz/corpus/image/crash-stb-huffman-257-fill.jpg");
+  REQUIRE(fill.size() > 3);
+  CHECK((fill[0] == 0xFF && fill[1] == 0xFF && fill[2] == 0xD8));
+  CHECK(decode_to_gray48(fill.data(), fill.size(), out.data()) ==
+        "corrupt JPEG (a Huffman table declares more than 256 codes)");
+  // A valid JPEG (whose DHT segments are all walked) still decodes.
+  TempDir dir;
+  std::vector<uint8_t> gray(8 * 8);
+  for (size_t i = 0; i < gray.size(); ++i) gray[i] = static_cast<uint8_t>(i * 4);
+  write_image(dir / "g.jpg", gray.data(), 8, 8, 1, 90);
+  const std::vector<uint8_t> good = read_file_bytes(dir / "g.jpg");
+  CHECK(decode_to_gray48(good.data(), good.size(), out.data()) == "");
+}
+
+TEST_CASE("image_io: write_image replaces files atomically and leaves no temporary file") {
+  TempDir dir;
+  std::vector<uint8_t> gray(6 * 4, 7);
+  write_image(dir / "a.png", gray.data(), 6, 4, 1);
+  gray.assign(gray.size(), 200);
+  write_image(dir / "a.png", gray.data(), 6, 4, 1);
+  write_image(dir / "a.bmp", gray.data(), 6, 4, 1);
+  int files = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+    files++;
+    CHECK(e.path().filename().string()[0] != '.');  // no ".a.png.tmp-XXXXXX" left behind
+  }
+  CHECK(files == 2);
+  const std::vector<uint8_t> g = load_image_gray48(dir / "a.png");
+  CHECK(std::all_of(g.begin(), g.end(), [](uint8_t v) { return v == 200; }));
+  CHECK_THROWS_WITH_AS(write_image(dir / "missing" / "a.png", gray.data(), 6, 4, 1),
+                       doctest::Contains("cannot create a temporary file"), fer::Error);
+}
+
+TEST_CASE("image_io: a PNG chunk running past the end of the file is refused before stb allocates (fuzz regression)") {
+  // The fuzzer's input: 173 bytes whose second IDAT chunk declares 0x49454E44 bytes; stb_image 2.27
+  // grew its buffer to 2 GiB for it.
+  const std::vector<uint8_t> bytes =
+      read_file_bytes(std::string(FER_SOURCE_DIR) + "/tests/fuzz/corpus/image/oom-stb-png-idat-length.png");
+  std::vector<uint8_t> out(kImagePixels);
+  CHECK(decode_to_gray48(bytes.data(), bytes.size(), out.data()) ==
+        "truncated or corrupt PNG (a chunk runs past the end of the file)");
+  // A whole PNG still decodes, and one cut inside its last chunk is refused the same way.
+  TempDir dir;
+  std::vector<uint8_t> gray(48 * 48, 90);
+  write_image(dir / "g.png", gray.data(), 48, 48, 1);
+  const std::vector<uint8_t> good = read_file_bytes(dir / "g.png");
+  REQUIRE(decode_to_gray48(good.data(), good.size(), out.data()) == "");
+  CHECK(out[100] == 90);
+  const std::vector<uint8_t> cut(good.begin(), good.end() - 20);
+  CHECK(decode_to_gray48(cut.data(), cut.size(), out.data()).find("truncated or corrupt PNG") == 0);
+}

@@ -1,7 +1,9 @@
 // tools/common/train_config.cpp: JSON round trip and validation of TrainConfig.
 #include "tools/common/train_config.h"
 
+#include <limits>
 #include <set>
+#include <type_traits>
 
 #include "fer/config.h"
 #include "kernels/augment.h"
@@ -27,6 +29,38 @@ nlohmann::json to_json(const TrainConfig& c) {
   return j;
 }
 
+namespace {
+// One setting from JSON, with the JSON type checked exactly: nlohmann's get_to would turn 2.5 into
+// 2, -1 into 18446744073709551615 for the seed, and 1e30 into an undefined float->int conversion.
+void read_setting(const nlohmann::json& v, const char* name, std::string& out) {
+  FER_CHECK(v.is_string(), "config: setting '" << name << "' must be a string, got " << v.type_name() << " " << v.dump());
+  out = v.get<std::string>();
+}
+void read_setting(const nlohmann::json& v, const char* name, bool& out) {
+  FER_CHECK(v.is_boolean(), "config: setting '" << name << "' must be true or false, got " << v.type_name() << " " << v.dump());
+  out = v.get<bool>();
+}
+void read_setting(const nlohmann::json& v, const char* name, double& out) {
+  FER_CHECK(v.is_number(), "config: setting '" << name << "' must be a number, got " << v.type_name() << " " << v.dump());
+  out = v.get<double>();
+}
+template <class Int>
+void read_setting(const nlohmann::json& v, const char* name, Int& out) {
+  static_assert(std::is_integral_v<Int>);
+  bool ok = false;
+  if (v.is_number_unsigned()) {
+    ok = v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<Int>::max());
+  } else if (v.is_number_integer()) {
+    const int64_t x = v.get<int64_t>();
+    ok = std::is_signed_v<Int> && x >= static_cast<int64_t>(std::numeric_limits<Int>::min()) &&
+         x <= static_cast<int64_t>(std::numeric_limits<Int>::max());
+  }
+  FER_CHECK(ok, "config: setting '" << name << "' must be an integer in [" << +std::numeric_limits<Int>::min() << ", "
+                                    << +std::numeric_limits<Int>::max() << "], got " << v.type_name() << " " << v.dump());
+  out = v.is_number_unsigned() ? static_cast<Int>(v.get<uint64_t>()) : static_cast<Int>(v.get<int64_t>());
+}
+}  // namespace
+
 void apply_json(TrainConfig& c, const nlohmann::json& j) {
   FER_CHECK(j.is_object(), "config: expected a JSON object, got " << j.type_name());
   std::set<std::string> known;
@@ -35,14 +69,8 @@ void apply_json(TrainConfig& c, const nlohmann::json& j) {
 #undef FER_KNOWN
   for (auto it = j.begin(); it != j.end(); ++it)
     FER_CHECK(known.count(it.key()), "config: unknown setting '" << it.key() << "'");
-#define FER_FROM_JSON(name)                                                                               \
-  if (j.contains(#name)) {                                                                                \
-    try {                                                                                                 \
-      j.at(#name).get_to(c.name);                                                                         \
-    } catch (const nlohmann::json::exception& e) {                                                        \
-      FER_FAIL("config: setting '" #name "' has the wrong type (" << j.at(#name).type_name() << "): " << e.what()); \
-    }                                                                                                     \
-  }
+#define FER_FROM_JSON(name) \
+  if (j.contains(#name)) read_setting(j.at(#name), #name, c.name);
   FER_CONFIG_FIELDS(FER_FROM_JSON)
 #undef FER_FROM_JSON
 }

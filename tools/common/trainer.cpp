@@ -251,11 +251,15 @@ void save_last(const fs::path& dir, const TrainConfig& c, const data::ClassSet& 
   std::vector<int64_t> positions(pos.begin(), pos.end());
   positions.push_back(static_cast<int64_t>(gen.seed()));
   optim_state.push_back({"fer.rng", Tensor::from_vector(positions, {static_cast<int64_t>(positions.size())})});
-  // optimizer first: a crash between the two writes leaves an older, still consistent pair only if
-  // last.safetensors is the one that names the epoch, so it is written last.
-  nn::safetensors::save((dir / "last.optim.safetensors").string(), optim_state,
+  // Two files cannot be replaced in one atomic step, so the new optimizer state goes to
+  // last.optim.next.safetensors first, then last.safetensors (the file that names the step), then
+  // the next file is renamed over last.optim.safetensors. Killed anywhere in between, one of the two
+  // optimizer files matches last.safetensors's step and load_last picks that one.
+  const fs::path next = dir / "last.optim.next.safetensors";
+  nn::safetensors::save(next.string(), optim_state,
                         {{"fer.epoch", std::to_string(s.epoch)}, {"fer.step", std::to_string(s.step)}});
   nn::save_state_dict((dir / "last.safetensors").string(), model, checkpoint_metadata(c, classes, s));
+  fs::rename(next, dir / "last.optim.safetensors");
 }
 
 RunState load_last(const fs::path& dir, nn::Module& model, nn::Optimizer& opt, Generator& gen) {
@@ -265,11 +269,21 @@ RunState load_last(const fs::path& dir, nn::Module& model, nn::Optimizer& opt, G
                         << "point --resume at the run folder a previous fertrain wrote");
   nn::load_state_dict(last.string(), model, true);
   const auto meta = nn::read_checkpoint_metadata(last.string());
-  const auto file = nn::safetensors::File::load(last_optim.string());
-  FER_CHECK(file.metadata().count("fer.epoch") && file.metadata().at("fer.epoch") == meta.at("fer.epoch") &&
-                file.metadata().at("fer.step") == meta.at("fer.step"),
-            "--resume " << dir.string() << ": last.safetensors and last.optim.safetensors are from different "
-                        << "steps (an interrupted write?); cannot resume exactly");
+  // The optimizer file of the same step: last.optim.safetensors, or, when save_last was killed
+  // after writing last.safetensors, last.optim.next.safetensors (see save_last).
+  const auto same_step = [&](const nn::safetensors::File& f) {
+    return f.metadata().count("fer.epoch") && f.metadata().count("fer.step") && meta.count("fer.epoch") &&
+           meta.count("fer.step") && f.metadata().at("fer.epoch") == meta.at("fer.epoch") &&
+           f.metadata().at("fer.step") == meta.at("fer.step");
+  };
+  auto file = nn::safetensors::File::load(last_optim.string());
+  const fs::path next = dir / "last.optim.next.safetensors";
+  if (!same_step(file) && fs::exists(next)) {
+    auto f = nn::safetensors::File::load(next.string());
+    if (same_step(f)) file = std::move(f);
+  }
+  FER_CHECK(same_step(file), "--resume " << dir.string() << ": last.safetensors and last.optim.safetensors are from "
+                                         << "different steps; cannot resume exactly");
   std::vector<std::pair<std::string, Tensor>> state;  // in the optimizer's own order
   for (const auto& [name, unused] : opt.state_tensors()) {
     FER_CHECK(file.contains(name), "--resume: " << last_optim.string() << " lacks optimizer state '" << name

@@ -1,5 +1,5 @@
-// nn/atomic_file.cpp: temporary file + fsync + rename (see atomic_file.h).
-#include "nn/atomic_file.h"
+// tensor/atomic_file.cpp: temporary file + fsync + rename (see atomic_file.h).
+#include "tensor/atomic_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -12,7 +12,7 @@
 
 #include "kernels/common.h"
 
-namespace fer::nn {
+namespace fer {
 
 namespace {
 
@@ -133,4 +133,4 @@ void AtomicFileWriter::commit() {
   committed_ = true;
 }
 
-}  // namespace fer::nn
+}  // namespace fer
