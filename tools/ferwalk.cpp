@@ -12,6 +12,15 @@
 //       a batch of B faces through the same model -> logits [B,7]; the weighted cross-entropy with
 //       R000's class weights (MODELS.md 1.4) sample by sample, and its gradient dlogits next to
 //       w_y (p - onehot) / W (kernels/notes/softmax_xent.md).
+//   ferwalk optim [--optimizer sgd|adam|adamw|radam] [--steps T]
+//       one parameter element p0 = 0.5 with the gradient g_t = cos(1.3 t) for T steps through the
+//       engine's optimizer kernel (kernels/optim.h, the code fertrain runs), next to the formulas of
+//       kernels/notes/optim.md evaluated by hand in double: m, v, the bias corrections, RAdam's rho_t
+//       and rectification, the update.
+//   ferwalk augment [--preset NAME] [--seed S] [--epoch E] [--face I] [--pixel H,W]
+//       one synthetic face through the augmentation of fertrain (data::make_batch with the preset):
+//       the parameters drawn for (seed, epoch, face), the inverse map of kernels/notes/augment.md, and
+//       one output pixel as the bilinear sample of the source computed by hand.
 //
 // The model is built exactly as fertrain builds it (manual_seed(seed), models::build_model), in
 // training mode (batch statistics) with its Dropout off so the numbers are reproducible; the input
@@ -29,6 +38,8 @@
 
 #include "data/loader.h"
 #include "data/synthetic.h"
+#include "kernels/augment.h"
+#include "kernels/optim.h"
 #include "kernels/common.h"
 #include "models/registry.h"
 #include "models/resnet.h"
@@ -260,11 +271,138 @@ int run_xent(uint64_t seed, double width, int64_t batch, bool weighted) {
   return 0;
 }
 
+// ---- optim: one element through the optimizer kernels ----------------------------------------------
+int run_optim(const std::string& name, int64_t steps) {
+  FER_CHECK(steps >= 1 && steps <= 1000, "--steps must be in [1, 1000]");
+  const bool sgd = name == "sgd", radam = name == "radam";
+  SgdConfig sc;
+  sc.lr = 0.1, sc.momentum = 0.9, sc.weight_decay = 0.01, sc.nesterov = true;
+  AdamConfig ac;
+  ac.lr = 0.1, ac.weight_decay = 0.01, ac.decoupled_weight_decay = name != "adam";
+  std::printf("ferwalk optim: %s on one element, p0 = 0.5, g_t = cos(1.3 t), ", name.c_str());
+  if (sgd)
+    std::printf("lr %g, momentum %g (Nesterov), L2 weight decay %g\n", sc.lr, sc.momentum, sc.weight_decay);
+  else
+    std::printf("lr %g, betas (%g, %g), eps %g, %s weight decay %g\n", ac.lr, ac.beta1, ac.beta2, ac.eps,
+                ac.decoupled_weight_decay ? "decoupled" : "L2", ac.weight_decay);
+  double p = 0.5, buf = 0, m = 0, v = 0;                // the engine's state (cpu:: kernels, double)
+  double hp = 0.5, hb = 0, hm = 0, hv = 0;              // the same by hand
+  double worst = 0;
+  if (sgd)
+    std::printf("%4s %10s %12s %12s %14s %14s\n", "t", "g", "d", "b", "p (engine)", "p (by hand)");
+  else if (!radam)
+    std::printf("%4s %10s %12s %12s %10s %10s %14s %14s\n", "t", "g", "m", "v", "bc1", "bc2", "p (engine)",
+                "p (by hand)");
+  else
+    std::printf("%4s %10s %12s %12s %9s %9s %14s %14s\n", "t", "g", "m", "v", "rho_t", "r", "p (engine)", "p (by hand)");
+  for (int64_t t = 1; t <= steps; ++t) {
+    const double g = std::cos(1.3 * static_cast<double>(t));
+    if (sgd) {
+      cpu::sgd_step<double>(1, &p, &g, &buf, sc, t);
+      double d = g + sc.weight_decay * hp;                      // L2 decay is a gradient term
+      hb = t == 1 ? d : sc.momentum * hb + d;                    // PyTorch starts the buffer at d
+      d = d + sc.momentum * hb;                                  // Nesterov look-ahead
+      hp = hp - sc.lr * d;
+      std::printf("%4lld %10.6f %12.6f %12.6f %14.9f %14.9f\n", static_cast<long long>(t), g, d, hb, p, hp);
+    } else {
+      double gg = g;
+      if (radam)
+        cpu::radam_step<double>(1, &p, &gg, &m, &v, ac, t);
+      else
+        cpu::adam_step<double>(1, &p, &gg, &m, &v, ac, t, nullptr);
+      double ge = g;
+      if (ac.decoupled_weight_decay)
+        hp = hp * (1 - ac.lr * ac.weight_decay);                 // decoupled: p shrinks directly
+      else
+        ge = g + ac.weight_decay * hp;                           // L2: through the moments
+      hm = ac.beta1 * hm + (1 - ac.beta1) * ge;
+      hv = ac.beta2 * hv + (1 - ac.beta2) * ge * ge;
+      const double bc1 = 1 - std::pow(ac.beta1, static_cast<double>(t));
+      const double bc2 = 1 - std::pow(ac.beta2, static_cast<double>(t));
+      if (!radam) {
+        hp = hp - (ac.lr / bc1) * hm / (std::sqrt(hv) / std::sqrt(bc2) + ac.eps);
+        std::printf("%4lld %10.6f %12.6g %12.6g %10.6f %10.6f %14.9f %14.9f\n", static_cast<long long>(t), g, hm, hv,
+                    bc1, bc2, p, hp);
+      } else {
+        const double rho_inf = 2 / (1 - ac.beta2) - 1;
+        const double rho_t = rho_inf - 2 * static_cast<double>(t) * std::pow(ac.beta2, static_cast<double>(t)) / bc2;
+        double r = 0;
+        if (rho_t > 5) {
+          r = std::sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t));
+          hp = hp - ac.lr * (hm / bc1) * r * std::sqrt(bc2) / (std::sqrt(hv) + ac.eps);
+        } else {
+          hp = hp - ac.lr * hm / bc1;                            // too few samples: momentum step only
+        }
+        std::printf("%4lld %10.6f %12.6g %12.6g %9.4f %9.6f %14.9f %14.9f\n", static_cast<long long>(t), g, hm, hv,
+                    rho_t, r, p, hp);
+      }
+    }
+    worst = std::max(worst, std::fabs(p - hp));
+  }
+  std::printf("check: max |p (engine) - p (by hand)| over %lld steps = %.3g\n", static_cast<long long>(steps), worst);
+  return worst <= 1e-12 ? 0 : 1;
+}
+
+// ---- augment: one face through fertrain's augmentation ---------------------------------------------
+int run_augment(const std::string& preset, uint64_t seed, int64_t epoch, int64_t face, const std::string& pixel) {
+  const data::Dataset ds = data::make_synthetic_faces(std::max<int64_t>(face + 1, 8), seed);
+  const data::DeviceImages images(ds, Device::cpu);
+  const AugmentSpec spec = augment_preset(preset);
+  const int64_t side = data::kImageSide;
+  const uint64_t key = augment_key(epoch, face);
+  const AugmentParams p = draw_augment_params(spec, seed, key);
+  std::printf("ferwalk augment: preset %s, seed %llu, epoch %lld, face %lld (key 0x%016llx)\n", preset.c_str(),
+              static_cast<unsigned long long>(seed), static_cast<long long>(epoch), static_cast<long long>(face),
+              static_cast<unsigned long long>(key));
+  std::printf("drawn: flip %d, angle %.4f deg, translate (%.4f, %.4f) of the side, zoom %.4f\n", p.flip, p.angle_deg,
+              p.tx, p.ty, p.zoom);
+  std::printf("       crop x %.4f y %.4f w %.4f h %.4f (fractions of the input), erase %d", p.crop_x, p.crop_y, p.crop_w,
+              p.crop_h, p.erase);
+  if (p.erase) std::printf(" at x %.4f y %.4f w %.4f h %.4f", p.erase_x, p.erase_y, p.erase_w, p.erase_h);
+  std::printf("\n");
+  const AugmentMap<double> m = augment_map<double>(spec, p, side, side, side, side);
+  std::printf("inverse map: (u, v) = [%.6f %.6f; %.6f %.6f] (ox + 0.5, oy + 0.5) + (%.6f, %.6f)\n", m.a00, m.a01, m.a10,
+              m.a11, m.a02, m.a12);
+  int64_t oy = side / 2, ox = side / 2;
+  if (!pixel.empty()) {
+    const auto comma = pixel.find(',');
+    FER_CHECK(comma != std::string::npos, "--pixel: expected H,W, got '" << pixel << "'");
+    oy = std::stoll(pixel.substr(0, comma));
+    ox = std::stoll(pixel.substr(comma + 1));
+  }
+  FER_CHECK(oy >= 0 && oy < side && ox >= 0 && ox < side, "--pixel must lie in the 48x48 output");
+  // the engine: fertrain's batch path
+  const data::Batch b = data::make_batch(images, {face}, {1, side}, {spec, epoch, seed, 0.0f, 1.0f});
+  const float engine = b.images.to_vector<float>()[static_cast<size_t>(oy * side + ox)];
+  // by hand: the source point, its four neighbours (zero outside) and the bilinear weights
+  const double u = m.a00 * (ox + 0.5) + m.a01 * (oy + 0.5) + m.a02;
+  const double v = m.a10 * (ox + 0.5) + m.a11 * (oy + 0.5) + m.a12;
+  const double sx = u - 0.5, sy = v - 0.5;  // pixel centres at +0.5
+  const int64_t x0 = static_cast<int64_t>(std::floor(sx)), y0 = static_cast<int64_t>(std::floor(sy));
+  const double fx = sx - static_cast<double>(x0), fy = sy - static_cast<double>(y0);
+  const uint8_t* img = ds.image(face);
+  auto src = [&](int64_t y, int64_t x) -> double {
+    return (y < 0 || y >= side || x < 0 || x >= side) ? 0.0 : img[y * side + x];
+  };
+  const double s00 = src(y0, x0), s01 = src(y0, x0 + 1), s10 = src(y0 + 1, x0), s11 = src(y0 + 1, x0 + 1);
+  const double val = (1 - fy) * ((1 - fx) * s00 + fx * s01) + fy * ((1 - fx) * s10 + fx * s11);
+  const bool erased = augment_erased(m, oy, ox);
+  const double hand = erased ? spec.erase_value : val / 255.0;
+  std::printf("output pixel (%lld, %lld) <- source point (u, v) = (%.4f, %.4f): neighbours [%g %g; %g %g] at (%lld, %lld), "
+              "weights fx %.4f fy %.4f\n",
+              static_cast<long long>(oy), static_cast<long long>(ox), u, v, s00, s01, s10, s11,
+              static_cast<long long>(y0), static_cast<long long>(x0), fx, fy);
+  std::printf("value: by hand %.6f%s, engine %.6f, |difference| %.2g\n", hand, erased ? " (erased)" : " (= sample / 255)",
+              static_cast<double>(engine), std::fabs(hand - engine));
+  return std::fabs(hand - engine) <= 1e-5 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"ferwalk: the numbers of docs/walkthrough.md: real data through R000's masking block (mask) and "
-               "its weighted cross-entropy (xent), forward and backward, on the CPU."};
+               "its weighted cross-entropy (xent), forward and backward, on the CPU; one element through an optimizer "
+               "(optim) and one face through the augmentation (augment)."};
   app.set_version_flag("--version", "ferwalk (fer) 0.1");
   std::string mode, pixel, mask = "softmax";
   uint64_t seed = 1;
@@ -272,11 +410,20 @@ int main(int argc, char** argv) {
   int64_t face = 0, batch = 7;
   int threads = 1;
   bool no_weights = false;
-  app.add_option("mode", mode, "mask | xent")->required()->check(CLI::IsMember({"mask", "xent"}));
+  std::string optimizer = "adam", preset = "usefkh";
+  int64_t steps = 7, epoch = 0;
+  app.add_option("mode", mode, "mask | xent | optim | augment")
+      ->required()
+      ->check(CLI::IsMember({"mask", "xent", "optim", "augment"}));
+  app.add_option("--optimizer", optimizer, "optim: sgd | adam | adamw | radam (default adam)")
+      ->check(CLI::IsMember({"sgd", "adam", "adamw", "radam"}));
+  app.add_option("--steps", steps, "optim: number of steps (default 7)");
+  app.add_option("--preset", preset, "augment: augmentation preset (default usefkh)");
+  app.add_option("--epoch", epoch, "augment: the epoch that keys the draws (default 0)");
   app.add_option("--seed", seed, "seed of the model init and of the synthetic faces (default 1)");
   app.add_option("--width", width, "channel multiplier of the RMN (default 0.0625: mask1 has C = 4)");
-  app.add_option("--face", face, "mask: index of the synthetic face (default 0)");
-  app.add_option("--pixel", pixel, "mask: the pixel of the 56x56 map to print, H,W (default the centre)");
+  app.add_option("--face", face, "mask, augment: index of the synthetic face (default 0)");
+  app.add_option("--pixel", pixel, "mask: the pixel of the 56x56 map; augment: of the 48x48 output; H,W (default the centre)");
   app.add_option("--mask", mask, "mask: softmax (default) | sigmoid")->check(CLI::IsMember({"softmax", "sigmoid"}));
   app.add_option("--batch", batch, "xent: number of faces (default 7: one of each class)");
   app.add_flag("--no-weights", no_weights, "xent: plain (unweighted) cross-entropy");
@@ -289,6 +436,8 @@ int main(int argc, char** argv) {
   try {
     FER_CHECK(width > 0 && batch > 0 && face >= 0 && threads > 0, "--width, --batch, --threads must be > 0, --face >= 0");
     omp_set_num_threads(threads);
+    if (mode == "optim") return run_optim(optimizer, steps);
+    if (mode == "augment") return run_augment(preset, seed, epoch, face, pixel);
     return mode == "mask" ? run_mask(seed, width, face, pixel, mask) : run_xent(seed, width, batch, !no_weights);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "ferwalk: error: %s\n", e.what());
