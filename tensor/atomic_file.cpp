@@ -134,3 +134,22 @@ void AtomicFileWriter::commit() {
 }
 
 }  // namespace fer
+
+namespace fer {
+
+int remove_stale_temp_files(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return 0;
+  int removed = 0;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    // ".<name>.tmp-XXXXXX": mkstemp's six characters after ".tmp-"
+    const auto at = name.rfind(".tmp-");
+    if (name.size() < 2 || name[0] != '.' || at == std::string::npos || name.size() != at + 11) continue;
+    if (entry.is_regular_file(ec) && fs::remove(entry.path(), ec)) ++removed;
+  }
+  return removed;
+}
+
+}  // namespace fer

@@ -23,6 +23,11 @@ namespace fer {
 
 void write_file_atomic(const std::string& path, std::string_view bytes);
 
+// Removes the temporary files ("<dir>/.<name>.tmp-XXXXXX") that a process killed mid-write (SIGKILL,
+// power loss) left in `dir`; returns how many. Only call it when no other process writes there
+// (fertrain --resume owns its run folder).
+int remove_stale_temp_files(const std::string& dir);
+
 class AtomicFileWriter {
  public:
   // Creates the temporary file next to `path` (throws when the folder is missing or not writable).

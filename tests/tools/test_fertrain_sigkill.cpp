@@ -158,6 +158,10 @@ TEST_CASE("fertrain: SIGKILL at random moments never leaves a half-written file;
   INFO(read_text(log));
   CHECK(code == 0);
   check_run_folder(dir);
+  // a kill mid-write may leave ".<name>.tmp-XXXXXX" files; the resume removed them (and the
+  // finished run's own writes leave none)
+  for (const auto& e : fs::directory_iterator(dir))
+    CHECK_MESSAGE(e.path().filename().string().find(".tmp-") == std::string::npos, e.path().string());
   fs::remove_all(dir);
   fs::remove(log);
 }

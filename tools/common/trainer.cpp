@@ -550,6 +550,9 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
   RunState state;
   MetricsLog log(dir.string());
   if (!config.resume.empty()) {
+    // a run killed mid-write (SIGKILL) may have left a temporary file beside the intact ones
+    if (const int stale = remove_stale_temp_files(dir.string()); stale > 0)
+      say("resume:    removed " + std::to_string(stale) + " unfinished temporary file(s) of the interrupted run");
     state = load_last(dir, *model, *optimizer, gen);
     scheduler->load_state(state.scheduler);
     early_stop.load_state(state.early_stop);
