@@ -250,7 +250,8 @@ __global__ void __launch_bounds__(kThreads) tc_gemm_kernel(Op op) {
     } else {
       uint32_t af[2][4], bf[4][2];
 #pragma unroll
-      for (int i = 0; i < 2; ++i) {  // A 16x16 (row), pairs: a0 (g, 2t..), a1 (g+8, 2t..), a2 (g, 2t+8..), a3 (g+8, 2t+8..)
+      // A 16x16 (row), pairs: a0 (g, 2t..), a1 (g+8, 2t..), a2 (g, 2t+8..), a3 (g+8, 2t+8..)
+      for (int i = 0; i < 2; ++i) {
         const float* r0 = As + (wm + i * 16 + gid) * kLds;
         const float* r1 = r0 + 8 * kLds;
         const float2 p0 = *reinterpret_cast<const float2*>(r0 + 2 * tig);
