@@ -7,7 +7,8 @@
 //    batch of 64 at 48x48 (split-K over the batch). Every GPU output is pre-filled with NaN.
 //  - grad-weight twice: bit-identical (fixed split order, no atomics);
 //  - the argument errors: fp32 operands, a missing split-K workspace;
-//  - the tensor ops: conv2d forward + backward with --conv-impl tc vs native vs the CPU, same precision.
+//  - the tensor ops: conv2d forward + backward with --conv-impl tc vs native vs the CPU, same precision;
+//    the tiny model trained under bf16 with tc tracks the CPU emulation.
 // Tolerance: both sides use the same rounded operands and every product of two tf32/bf16 values is
 // exact in fp32, so only the fp32 summation differs: at most K additions (K+1 with the bias, + the
 // split-K reduction), each off by <= 2^-24 of the running |sum| <= S = sum |a||b| with round-to-
@@ -30,6 +31,7 @@
 #include "tensor/ops.h"
 #include "tests/support/parity.h"
 #include "tests/unit/precision_cases.h"
+#include "tests/unit/tiny_model.h"
 
 using namespace fer;
 
@@ -229,4 +231,19 @@ TEST_CASE("ops::conv2d with --conv-impl tc == native == CPU under tf32 and bf16 
   ConvImplScope scope(ops::ConvImpl::tc);
   CHECK_THROWS_WITH_AS(test::run_conv(c, Device::cuda, MathPrecision::fp32, x, w, b, dy),
                        doctest::Contains("--conv-impl tc needs --precision tf32|bf16"), fer::Error);
+}
+
+TEST_CASE("the tiny model trains under bf16 with --conv-impl tc and tracks the CPU emulation") {
+  std::vector<double> cpu, gpu;
+  {
+    MathPrecisionScope bf16_scope(MathPrecision::bf16);
+    cpu = test::train_tiny_model(Device::cpu, 50);
+    ConvImplScope scope(ops::ConvImpl::tc);
+    gpu = test::train_tiny_model(Device::cuda, 50);
+  }
+  CHECK(gpu.back() < gpu.front() / 10.0);
+  for (size_t i = 0; i < cpu.size(); ++i) {
+    CAPTURE(i);
+    CHECK(std::abs(gpu[i] - cpu[i]) <= 1e-4 + 0.02 * std::abs(cpu[i]));  // as the precision parity test
+  }
 }
