@@ -1,15 +1,18 @@
 // bench/bench_conv_cuda.cpp: every conv shape of the report models (models/conv_shapes.h), forward,
 // grad-input and grad-weight, native CUDA kernels (kernels/conv2d.h) vs cuDNN (kernels/conv2d_cudnn.h)
-// at fp32, and cuDNN with TF32 allowed (issue 6). Built only with the CUDA backend.
+// at fp32, cuDNN with TF32 allowed, and the tensor-core implicit GEMM (kernels/conv2d_tc.h) with tf32
+// and bf16 operands (issue 6). Built only with the CUDA backend.
 //
 // Each benchmark is one (shape, pass, impl): impl native | cudnn_fp32 (CUDNN_FMA_MATH, strict fp32
-// like the native path's pedantic cuBLAS) | cudnn_tf32 (CUDNN_DEFAULT_MATH: tensor cores). Kernel time
+// like the native path's pedantic cuBLAS) | cudnn_tf32 (CUDNN_DEFAULT_MATH: tensor cores) | tc_tf32 |
+// tc_bf16 (cuda::conv2d_tc_*, operands rounded at load; sm_80+, else skipped with the error). Kernel time
 // by CUDA events around each call (UseManualTime), after 2 warm-up calls (the first selects cuDNN's
 // algorithm). Counters: TFLOP/s = 2 * MACs / median time, count (calls per forward), tf32, algo,
-// ws_MiB (workspace), rel_err (cuDNN's result vs native over the first 1M output elements:
-// max |a - b| / max |native|).
-// At the end a ratio table native / cuDNN per shape and pass (median times), then the median ratios
-// and the time-weighted ratios (sum of count * time over shapes) as the last lines.
+// ws_MiB (workspace), rel_err (cuDNN's / tc's result vs native fp32 over the first 1M output elements:
+// max |a - b| / max |native|; for tc it includes the operand rounding, ~1e-3 tf32, ~1e-2 bf16).
+// At the end a ratio table native / cuDNN per shape and pass (median times) with the tc times and
+// tc_tf32 / cudnn_tf32 (equal precision), then the median ratios and the time-weighted ratios (sum of
+// count * time over shapes) as the last lines.
 //
 // Defaults (finish in well under a minute on one H100): models cnn6, vggnet, resnet18, unet at batch
 // 64 (vggnet: 640 crops, its ten-crop training batch); transposed convs are listed but not timed.
@@ -18,6 +21,8 @@
 //   --rmn             (FER_BENCH_RMN=1)    add RMN at 224x224, batch --rmn-batch (FER_BENCH_RMN_BATCH, 48)
 //   --iters=N         (FER_BENCH_ITERS)    timed calls per benchmark (default 15)
 //   --search=find|heuristic (FER_CUDNN_SEARCH)  cuDNN algorithm choice (default find)
+//   --tc=0|1          (FER_BENCH_TC)       time the tensor-core implicit GEMM too (default 1; 0 keeps the
+//                                          old native/cuDNN-only run and its runtime)
 //   --list            print the shape list and exit (needs no GPU)
 // Without a CUDA device it prints "skipped: no CUDA device (...)" and exits 0.
 #include <benchmark/benchmark.h>
@@ -30,6 +35,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -37,6 +43,7 @@
 #include "fer/config.h"
 #include "kernels/conv2d.h"
 #include "kernels/conv2d_cudnn.h"
+#include "kernels/conv2d_tc.h"
 #include "kernels/device.h"
 #include "models/conv_shapes.h"
 #include "tensor/allocator.h"
@@ -46,8 +53,9 @@ namespace {
 using fer::models::ConvShape;
 using fer::cudnn::ConvPass;
 
-enum Impl { kNative = 0, kCudnnFp32 = 1, kCudnnTf32 = 2 };
-const char* kImplName[] = {"native", "cudnn_fp32", "cudnn_tf32"};
+enum Impl { kNative = 0, kCudnnFp32 = 1, kCudnnTf32 = 2, kTcTf32 = 3, kTcBf16 = 4 };
+const char* kImplName[] = {"native", "cudnn_fp32", "cudnn_tf32", "tc_tf32", "tc_bf16"};
+bool is_tc(int impl) { return impl == kTcTf32 || impl == kTcBf16; }
 
 struct BenchShape {
   ConvShape shape;
@@ -139,6 +147,23 @@ struct Operands {
   int64_t out_size() const { return dx.ptr ? d.x_size() : dw.ptr ? d.w_size() : d.y_size(); }
 };
 
+// The operands of the last (shape, pass): the benchmarks of one (shape, pass) run back to back (one per
+// impl) and only write the pass's output, so they share one random fill (keeps --tc=1 within the
+// runtime budget: the uploads of the big vggnet planes dominate the setup).
+std::unique_ptr<Operands> g_operands;
+std::array<int, 2> g_operands_key{-1, -1};
+
+Operands& operands_for(int shape_index, ConvPass pass, const fer::Conv2dDims& d, bool bias) {
+  const std::array<int, 2> key{shape_index, static_cast<int>(pass)};
+  if (!g_operands || g_operands_key != key) {
+    g_operands.reset();  // free the previous buffers first
+    g_operands_key = {-1, -1};
+    g_operands = std::make_unique<Operands>(d, bias, pass);
+    g_operands_key = key;
+  }
+  return *g_operands;
+}
+
 void run_native(Operands& o, ConvPass pass, float* ws) {
   const fer::cuda_stream s = fer::cuda::default_stream();
   if (pass == ConvPass::forward)
@@ -147,6 +172,16 @@ void run_native(Operands& o, ConvPass pass, float* ws) {
     fer::cuda::conv2d_backward_input(o.d, o.y.f(), o.w.f(), o.dx.f(), ws, s);
   else
     fer::cuda::conv2d_backward_weight(o.d, o.x.f(), o.y.f(), o.dw.f(), o.db.f(), ws, s);
+}
+
+void run_tc(Operands& o, ConvPass pass, float* ws, fer::MathPrecision p) {
+  const fer::cuda_stream s = fer::cuda::default_stream();
+  if (pass == ConvPass::forward)
+    fer::cuda::conv2d_tc_forward(o.d, o.x.f(), o.w.f(), o.b.f(), o.y.f(), p, s);
+  else if (pass == ConvPass::backward_input)
+    fer::cuda::conv2d_tc_backward_input(o.d, o.y.f(), o.w.f(), o.dx.f(), p, s);
+  else  // the bias gradient stays the native fp32 reduction of dy (as in tensor/ops_conv.cpp)
+    fer::cuda::conv2d_tc_backward_weight(o.d, o.x.f(), o.y.f(), o.dw.f(), ws, p, s);
 }
 
 void run_cudnn(Operands& o, ConvPass pass, void* ws, size_t ws_bytes) {
@@ -163,12 +198,15 @@ void BM_conv(benchmark::State& state, int shape_index, ConvPass pass, Impl impl)
   const BenchShape& bs = g_shapes[static_cast<size_t>(shape_index)];
   const fer::Conv2dDims d = bs.shape.dims();
   try {
-    Operands o(d, bs.shape.bias, pass);
+    Operands& o = operands_for(shape_index, pass, d, bs.shape.bias);
     const cudaStream_t stream = reinterpret_cast<cudaStream_t>(fer::cuda::default_stream());
     fer::cudnn::ConvAlgo algo;
     size_t ws_bytes = 0;
+    const fer::MathPrecision tc_prec = impl == kTcBf16 ? fer::MathPrecision::bf16 : fer::MathPrecision::tf32;
     if (impl == kNative) {
       ws_bytes = sizeof(float) * static_cast<size_t>(fer::cuda::conv2d_workspace_floats(d));
+    } else if (is_tc(impl)) {
+      ws_bytes = sizeof(float) * static_cast<size_t>(fer::cuda::conv2d_tc_workspace_floats(d));
     } else {
       fer::cudnn::set_tf32(impl == kCudnnTf32);
       algo = fer::cudnn::conv2d_algo(d, pass);
@@ -178,6 +216,8 @@ void BM_conv(benchmark::State& state, int shape_index, ConvPass pass, Impl impl)
     auto call = [&] {
       if (impl == kNative)
         run_native(o, pass, ws.f());
+      else if (is_tc(impl))
+        run_tc(o, pass, ws.f(), tc_prec);
       else
         run_cudnn(o, pass, ws.ptr, ws_bytes);
     };
@@ -209,7 +249,7 @@ void BM_conv(benchmark::State& state, int shape_index, ConvPass pass, Impl impl)
     state.counters["tf32"] = impl == kCudnnTf32 ? 1 : 0;
     state.counters["ws_MiB"] = static_cast<double>(ws_bytes) / (1024.0 * 1024.0);
     if (impl != kNative) {
-      state.counters["algo"] = algo.algo;
+      if (!is_tc(impl)) state.counters["algo"] = algo.algo;
       // the same call on the native path, for the error counter
       // (the first 1M elements of the output: enough to catch a wrong layout or algorithm, cheap to copy)
       const int64_t checked = std::min<int64_t>(o.out_size(), 1 << 20);
@@ -232,6 +272,7 @@ struct Options {
   int64_t rmn_batch = 48;
   std::string search = "find";
   bool list = false;
+  bool tc = true;
 };
 
 std::string env_or(const char* name, const std::string& fallback) {
@@ -247,6 +288,7 @@ Options parse(int& argc, char** argv) {
   o.rmn_batch = std::stoll(env_or("FER_BENCH_RMN_BATCH", "48"));
   g_iters = std::stoll(env_or("FER_BENCH_ITERS", "15"));
   o.search = env_or("FER_CUDNN_SEARCH", o.search);
+  o.tc = env_or("FER_BENCH_TC", "1") != "0";
   int out = 1;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -266,6 +308,8 @@ Options parse(int& argc, char** argv) {
       g_iters = std::stoll(v4);
     else if (const char* v5 = value("--search="))
       o.search = v5;
+    else if (const char* v6 = value("--tc="))
+      o.tc = std::string(v6) != "0";
     else if (a == "--list")
       o.list = true;
     else
@@ -293,10 +337,10 @@ void add_model(const std::string& name, int64_t batch) {
 void print_ratio_table() {
   std::printf("\nnative / cuDNN kernel time per shape (median of %lld calls; < 1: native is faster)\n",
               static_cast<long long>(g_iters));
-  std::printf("%-4s %-46s %5s %-11s %11s %11s %7s %11s %7s\n", "id", "shape", "count", "pass", "native_us", "fp32_us",
-              "ratio", "tf32_us", "ratio");
-  std::array<std::vector<double>, 3> fp32_ratios, tf32_ratios;  // per pass
-  std::array<double, 3> sum_native{}, sum_fp32{}, sum_tf32{}, sum_native_tf{};
+  std::printf("%-4s %-46s %5s %-11s %11s %11s %7s %11s %7s %11s %11s %7s\n", "id", "shape", "count", "pass",
+              "native_us", "fp32_us", "ratio", "tf32_us", "ratio", "tc_tf32_us", "tc_bf16_us", "tc/tf32");
+  std::array<std::vector<double>, 3> fp32_ratios, tf32_ratios, tc_ratios;  // per pass
+  std::array<double, 3> sum_native{}, sum_fp32{}, sum_tf32{}, sum_native_tf{}, sum_tc{}, sum_tf32_tc{};
   for (size_t i = 0; i < g_shapes.size(); ++i)
     for (int p = 0; p < 3; ++p) {
       auto get = [&](int impl) {
@@ -304,13 +348,17 @@ void print_ratio_table() {
         return it == g_median.end() ? NAN : it->second;
       };
       const double n = get(kNative), f = get(kCudnnFp32), t = get(kCudnnTf32);
+      const double tt = get(kTcTf32), tb = get(kTcBf16);
       if (std::isnan(n)) continue;
       const double c = static_cast<double>(g_shapes[i].shape.count);
       if (!std::isnan(f)) fp32_ratios[p].push_back(n / f), sum_native[p] += c * n, sum_fp32[p] += c * f;
       if (!std::isnan(t)) tf32_ratios[p].push_back(n / t), sum_native_tf[p] += c * n, sum_tf32[p] += c * t;
-      std::printf("%-4zu %-46s %5lld %-11s %11.1f %11.1f %7.2f %11.1f %7.2f\n", i, g_shapes[i].shape.str().c_str(),
-                  static_cast<long long>(g_shapes[i].shape.count), fer::cudnn::pass_name(static_cast<ConvPass>(p)),
-                  n * 1e6, f * 1e6, n / f, t * 1e6, n / t);
+      if (!std::isnan(t) && !std::isnan(tt))
+        tc_ratios[p].push_back(tt / t), sum_tc[p] += c * tt, sum_tf32_tc[p] += c * t;
+      std::printf("%-4zu %-46s %5lld %-11s %11.1f %11.1f %7.2f %11.1f %7.2f %11.1f %11.1f %7.2f\n", i,
+                  g_shapes[i].shape.str().c_str(), static_cast<long long>(g_shapes[i].shape.count),
+                  fer::cudnn::pass_name(static_cast<ConvPass>(p)), n * 1e6, f * 1e6, n / f, t * 1e6, n / t, tt * 1e6,
+                  tb * 1e6, tt / t);
     }
   auto median = [](std::vector<double> v) -> double {
     if (v.empty()) return NAN;
@@ -331,6 +379,16 @@ void print_ratio_table() {
                 median(fp32_ratios[p]), sum_native[p] / sum_fp32[p], median(tf32_ratios[p]),
                 sum_native_tf[p] / sum_tf32[p]);
   std::printf("%-12s %7.2f | %6.2f %7.2f | %6.2f\n", "all", median(all_fp32), tn / tf, median(all_tf32), tnt / tt);
+  std::printf("\ntc_tf32 / cudnn_tf32 (equal precision; median over shapes | time-weighted)\n");
+  std::vector<double> all_tc;
+  double stc = 0, stf = 0;
+  for (int p = 0; p < 3; ++p) {
+    all_tc.insert(all_tc.end(), tc_ratios[p].begin(), tc_ratios[p].end());
+    stc += sum_tc[p], stf += sum_tf32_tc[p];
+    std::printf("%-12s %7.2f | %6.2f\n", fer::cudnn::pass_name(static_cast<ConvPass>(p)), median(tc_ratios[p]),
+                sum_tc[p] / sum_tf32_tc[p]);
+  }
+  std::printf("%-12s %7.2f | %6.2f\n", "all", median(all_tc), stc / stf);
   std::printf("(issue 6 target: median native/cuDNN <= 1.0 at equal precision; native is fp32 here)\n");
 }
 
@@ -384,7 +442,9 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < g_shapes.size(); ++i) {
     if (g_shapes[i].shape.transposed) continue;
     for (int p = 0; p < 3; ++p)
-      for (int impl = 0; impl < (fer::kCudnnBuilt ? 3 : 1); ++impl) {
+      for (int impl = 0; impl < 5; ++impl) {
+        if (!fer::kCudnnBuilt && (impl == kCudnnFp32 || impl == kCudnnTf32)) continue;
+        if (!opt.tc && is_tc(impl)) continue;
         std::ostringstream name;
         name << "conv/" << i << "/" << fer::cudnn::pass_name(static_cast<ConvPass>(p)) << "/" << kImplName[impl] << "/"
              << g_shapes[i].shape.str();
@@ -396,6 +456,7 @@ int main(int argc, char** argv) {
       }
   }
   benchmark::RunSpecifiedBenchmarks();
+  g_operands.reset();
   print_ratio_table();
   benchmark::Shutdown();
   return 0;

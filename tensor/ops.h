@@ -46,12 +46,14 @@ struct Conv2dOptions {
 };
 // Which implementation conv2d uses on CUDA tensors, process-wide (fertrain --conv-impl): native =
 // kernels/conv2d.h (the default), cudnn = kernels/conv2d_cudnn.h (forward, grad-input, grad-weight;
-// its cuDNN settings: tf32 off, algorithm search "find"). conv_transpose2d and CPU tensors always
-// use the native kernels. set_conv_impl(cudnn) in a build without cuDNN throws fer::Error.
-enum class ConvImpl { native, cudnn };
+// its cuDNN settings: tf32 off, algorithm search "find"), tc = kernels/conv2d_tc.h (implicit GEMM on
+// the tensor cores, sm_80+; needs math_precision() tf32 or bf16: under fp32 a CUDA conv2d throws
+// "--conv-impl tc needs --precision tf32|bf16"). conv_transpose2d and CPU tensors always use the
+// native kernels. set_conv_impl(cudnn) without cuDNN / set_conv_impl(tc) without CUDA throw fer::Error.
+enum class ConvImpl { native, cudnn, tc };
 void set_conv_impl(ConvImpl impl);
 ConvImpl conv_impl();
-ConvImpl conv_impl_from_name(const std::string& name);  // "native" | "cudnn", else fer::Error
+ConvImpl conv_impl_from_name(const std::string& name);  // "native" | "cudnn" | "tc", else fer::Error
 // x [N, Cin, H, W], w [Cout, Cin/groups, kh, kw], b [Cout] or undefined -> [N, Cout, Ho, Wo]
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& options);
 // x [N, Cin, H, W], w [Cin, Cout, kh, kw] (PyTorch layout), b [Cout] or undefined

@@ -11,11 +11,15 @@
 // On CUDA the im2col scratch is a temporary f32 tensor of cuda::conv*_workspace_floats(d) elements.
 // With set_conv_impl(ConvImpl::cudnn) conv2d's three CUDA passes run through kernels/conv2d_cudnn.h
 // instead (its workspace is a temporary tensor too), on the same (rounded) operands; conv_transpose2d
-// stays native.
+// stays native. With set_conv_impl(ConvImpl::tc) they run as implicit GEMMs on the tensor cores
+// (kernels/conv2d_tc.h) on the same rounded operands; that needs the precision tf32 or bf16 (fp32:
+// fer::Error "--conv-impl tc needs --precision tf32|bf16"); the bias gradient stays the native fp32
+// reduction of dy.
 // MACs (tensor/op_stats.h): N*Cout*Ho*Wo*(Cin/groups)*kh*kw for conv2d, N*Cin*H*W*(Cout/groups)*kh*kw
 // for the transposed convolution.
 #include "kernels/conv2d.h"
 #include "kernels/conv2d_cudnn.h"
+#include "kernels/conv2d_tc.h"
 #include "tensor/autograd.h"
 #include "tensor/dispatch.h"
 #include "tensor/op_stats.h"
@@ -90,6 +94,10 @@ struct Conv2dBackward final : Node {
             cpu::conv2d_backward_input<T>(d, dyr.data<T>(), wr.data<T>(), dx.data<T>());
           },
           [&](cuda_stream s) {
+            if (g_conv_impl == ConvImpl::tc) {
+              tc::check_precision("conv2d backward (--conv-impl tc)", prec);
+              return cuda::conv2d_tc_backward_input(d, dyr.data<float>(), wr.data<float>(), dx.data<float>(), prec, s);
+            }
             if (g_conv_impl == ConvImpl::cudnn) {
               CudnnWorkspace cw(d, cudnn::ConvPass::backward_input);
               return cudnn::conv2d_backward_input(d, dyr.data<float>(), wr.data<float>(), dx.data<float>(), cw.get(),
@@ -113,6 +121,18 @@ struct Conv2dBackward final : Node {
               cpu::conv2d_backward_weight<T>(d, xs.data<T>(), dys.data<T>(), opt_data<T>(dws), opt_data<T>(dbs));
             },
             [&](cuda_stream s) {
+              if (g_conv_impl == ConvImpl::tc) {
+                tc::check_precision("conv2d backward (--conv-impl tc)", prec);
+                if (dws.defined()) {
+                  Workspace ws(cuda::conv2d_tc_workspace_floats(d));
+                  cuda::conv2d_tc_backward_weight(d, xs.data<float>(), dys.data<float>(), dws.data<float>(), ws.get(),
+                                                  prec, s);
+                }
+                if (dbs.defined())  // the native fp32 reduction of dy (no workspace without dw)
+                  cuda::conv2d_backward_weight(d, xs.data<float>(), dys.data<float>(), nullptr, dbs.data<float>(),
+                                               nullptr, s);
+                return;
+              }
               if (g_conv_impl == ConvImpl::cudnn) {
                 CudnnWorkspace cw(d, cudnn::ConvPass::backward_weight);
                 return cudnn::conv2d_backward_weight(d, xs.data<float>(), dys.data<float>(), opt_data<float>(dws),
@@ -196,7 +216,10 @@ struct ConvTranspose2dBackward final : Node {
 }  // namespace
 
 void set_conv_impl(ConvImpl impl) {
-  FER_CHECK(impl == ConvImpl::native || kCudnnBuilt,
+  FER_CHECK(impl != ConvImpl::tc || kCudaBuilt,
+            "--conv-impl tc: this build has no CUDA (the tensor-core convolution is CUDA only); hint: use --conv-impl "
+            "native");
+  FER_CHECK(impl != ConvImpl::cudnn || kCudnnBuilt,
             "--conv-impl cudnn: this build has no cuDNN; hint: configure with -DCUDNN_ROOT=<cuDNN prefix>, or use "
             "--conv-impl native");
   g_conv_impl = impl;
@@ -207,7 +230,8 @@ ConvImpl conv_impl() { return g_conv_impl; }
 ConvImpl conv_impl_from_name(const std::string& name) {
   if (name == "native") return ConvImpl::native;
   if (name == "cudnn") return ConvImpl::cudnn;
-  FER_FAIL("--conv-impl: unknown implementation '" << name << "'; hint: native or cudnn");
+  if (name == "tc") return ConvImpl::tc;
+  FER_FAIL("--conv-impl: unknown implementation '" << name << "'; hint: native, cudnn or tc");
 }
 
 Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOptions& o) {
@@ -233,6 +257,11 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
         cpu::conv2d_forward<T>(d, xr.data<T>(), wr.data<T>(), opt_data<T>(b), y.data<T>());
       },
       [&](cuda_stream s) {
+        if (g_conv_impl == ConvImpl::tc) {
+          tc::check_precision("conv2d (--conv-impl tc)", prec);
+          return cuda::conv2d_tc_forward(d, xr.data<float>(), wr.data<float>(), opt_data<float>(b), y.data<float>(),
+                                         prec, s);
+        }
         if (g_conv_impl == ConvImpl::cudnn) {
           CudnnWorkspace cw(d, cudnn::ConvPass::forward);
           return cudnn::conv2d_forward(d, xr.data<float>(), wr.data<float>(), opt_data<float>(b), y.data<float>(), cw.get(),

@@ -111,7 +111,9 @@ int main(int argc, char** argv) {
   FER_FLAG("--precision", precision,
            "fp32 | tf32 | bf16: conv/linear operands rounded to tf32 or bf16, fp32 accumulation, fp32 master "
            "weights (tensor-core numerics; on --device cpu an exact emulation, not faster)");
-  FER_FLAG("--conv-impl", conv_impl, "native | cudnn (CUDA convolutions through cuDNN, an A/B baseline)");
+  FER_FLAG("--conv-impl", conv_impl,
+           "native | cudnn (CUDA convolutions through cuDNN, an A/B baseline) | tc (conv2d as implicit GEMM on "
+           "the tensor cores, sm_80+; needs --precision tf32|bf16)");
   FER_FLAG("--seed", seed, "seed of everything random (init, order, dropout, augmentation)");
   FER_FLAG("--threads", threads, "CPU threads (0 = all cores)");
   FER_FLAG("--out", out, "run folder (default runs/<model>-<time>)");

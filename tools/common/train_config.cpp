@@ -141,11 +141,19 @@ void validate(const TrainConfig& c) {
   check_choice("--resample", c.resample, {"none", "ros", "smote", "smote-tomek", "smote-enn"});
   check_choice("--device", c.device, {"cpu", "cuda"});
   check_choice("--precision", c.precision, {"fp32", "tf32", "bf16"});
-  check_choice("--conv-impl", c.conv_impl, {"native", "cudnn"});
-  FER_CHECK(c.conv_impl == "native" || c.device == "cuda",
+  check_choice("--conv-impl", c.conv_impl, {"native", "cudnn", "tc"});
+  FER_CHECK(c.conv_impl != "cudnn" || c.device == "cuda",
             "--conv-impl cudnn runs CUDA convolutions through cuDNN; with --device " << c.device
                                                                                   << " use --conv-impl native");
-  FER_CHECK(c.conv_impl == "native" || kCudnnBuilt,
+  FER_CHECK(c.conv_impl != "tc" || c.device == "cuda",
+            "--conv-impl tc runs CUDA convolutions on the tensor cores; with --device " << c.device
+                                                                                     << " use --conv-impl native");
+  FER_CHECK(c.conv_impl != "tc" || c.precision == "tf32" || c.precision == "bf16",
+            "--conv-impl tc needs --precision tf32|bf16 (the tensor cores' operand formats), got --precision "
+                << c.precision);
+  FER_CHECK(c.conv_impl != "tc" || kCudaBuilt,
+            "--conv-impl tc: this build has no CUDA; hint: use --conv-impl native");
+  FER_CHECK(c.conv_impl != "cudnn" || kCudnnBuilt,
             "--conv-impl cudnn: this build has no cuDNN; hint: configure with -DCUDNN_ROOT=<cuDNN prefix>, or use "
             "--conv-impl native");
   check_choice("--plateau-metric", c.plateau_metric, {"val_loss", "val_acc"});

@@ -84,7 +84,8 @@ struct TrainConfig {
   std::string device = "cpu";      // cpu | cuda
   std::string precision = "fp32";  // fp32 | tf32 | bf16: matmul operand rounding (kernels/precision.h);
                                    // on the CPU the exact emulation of the tensor-core numerics
-  std::string conv_impl = "native";  // native | cudnn (CUDA convolutions through cuDNN, for A/B runs)
+  std::string conv_impl = "native";  // native | cudnn (CUDA convolutions through cuDNN, for A/B runs) |
+                                     // tc (implicit GEMM on the tensor cores; needs --precision tf32|bf16)
   uint64_t seed = 1;
   int threads = 0;                 // CPU threads (0 = OpenMP default)
   std::string out;                 // run folder ("" = runs/<model>-<time>)
