@@ -50,6 +50,7 @@ lib_src=(kernels/common.cpp kernels/cast_cpu.cpp kernels/elementwise_cpu.cpp
          tensor/tensor.cpp tensor/allocator.cpp tensor/autograd.cpp tensor/dispatch.cpp
          nn/safetensors.cpp tensor/atomic_file.cpp
          data/dataset.cpp data/fer_csv.cpp data/image_io.cpp data/stb_impl.cpp data/image_folder.cpp
+         kernels/augment_cpu.cpp
          tools/common/train_config.cpp)
 
 compile() {  # src obj extra-flags...
