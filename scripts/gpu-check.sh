@@ -31,7 +31,7 @@ case $phase in
     ;;
   measure)
     [ -x build-gpu/bin/fertrain ] || { timeout 300 bash .device/suite.sh build || exit $?; }
-    FER_BENCH_GLOB="build-gpu/bin/bench_conv_cuda build-gpu/bin/bench_train_step" timeout 200 bash .device/suite.sh bench || rc=$?
+    FER_BENCH_GLOB="build-gpu/bin/bench_conv_cuda build-gpu/bin/bench_train_step build-gpu/bin/bench_augment_cuda" timeout 200 bash .device/suite.sh bench || rc=$?
     (PYTHONUNBUFFERED=1 timeout 120 python3 bench/peers/train_step_torch.py --csv "$OUT/peers_train_step.csv" \
       > "$OUT/peers.log" 2>&1) || rc=1
     tail -20 "$OUT/peers.log"
