@@ -140,6 +140,14 @@ Tensor ten_crop_images(const Tensor& x, int64_t crop) {
   return y;
 }
 
+Tensor ten_crop_mean_logits(nn::Module& model, const Tensor& images, int64_t crop) {
+  const int64_t n = images.size(0);
+  const Tensor logits = model(ten_crop_images(images, crop));  // [n * 10, K]
+  FER_CHECK(logits.ndim() == 2 && logits.size(0) == n * 10,
+            "ten-crop evaluation: the model returned " << describe(logits) << " for " << n * 10 << " crops");
+  return ops::mean_dim(logits.reshape({n, 10, logits.size(1)}), 1);
+}
+
 std::vector<float> predict_probs(const LoadedModel& m, const data::DeviceImages& images,
                                  const std::vector<int64_t>& indices, Tta tta, int64_t batch_size) {
   FER_CHECK(batch_size >= 1, "--batch-size must be positive, got " << batch_size);
@@ -182,11 +190,9 @@ std::vector<float> predict_probs(const LoadedModel& m, const data::DeviceImages&
     } else {
       // usef-kh / R004 (MODELS.md 2.2, 6): the ten crops' LOGITS are averaged, then one softmax.
       const Tensor full = data::make_batch(images, chunk, {m.input.channels, data::kImageSide}).images;
-      const Tensor logits = (*m.model)(ten_crop_images(full, m.input.size));  // [n * 10, k]
-      FER_CHECK(logits.ndim() == 2 && logits.size(0) == static_cast<int64_t>(n) * 10 && logits.size(1) == k,
-                "predict: " << m.name << " returned " << describe(logits) << " for " << n * 10 << " crops and " << k
-                            << " classes");
-      const Tensor mean_logits = ops::mean_dim(logits.reshape({static_cast<int64_t>(n), 10, k}), 1);
+      const Tensor mean_logits = ten_crop_mean_logits(*m.model, full, m.input.size);
+      FER_CHECK(mean_logits.size(1) == k, "predict: " << m.name << " returned " << describe(mean_logits) << " for " << k
+                                                      << " classes");
       const auto p = ops::softmax(mean_logits, 1).to_vector<float>();
       probs.insert(probs.end(), p.begin(), p.end());
     }

@@ -66,6 +66,10 @@ Tensor hflip_images(const Tensor& x);
 // x [B, C, H, W] -> [B * 10, C, crop, crop]: the ten crops (kernels/augment.h ten_crop).
 Tensor ten_crop_images(const Tensor& x, int64_t crop);
 
+// usef-kh's ten-crop logits: `model` on the ten crops of `images` [B, C, 48, 48] at `crop`, the
+// logits of each image's ten crops averaged -> [B, K] (the softmax comes after the mean).
+Tensor ten_crop_mean_logits(nn::Module& model, const Tensor& images, int64_t crop);
+
 // Softmax probabilities, row-major [indices.size(), num_classes], of the model on the images at
 // `indices`, in batches of `batch_size` images (before augmentation); no gradients.
 std::vector<float> predict_probs(const LoadedModel& m, const data::DeviceImages& images,

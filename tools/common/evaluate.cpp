@@ -34,17 +34,10 @@ Predictions predict(nn::Module& model, const data::DeviceImages& images, const s
     const size_t end = std::min(indices.size(), start + static_cast<size_t>(batch_size));
     const std::vector<int64_t> chunk(indices.begin() + static_cast<std::ptrdiff_t>(start),
                                      indices.begin() + static_cast<std::ptrdiff_t>(end));
-    const int64_t n = static_cast<int64_t>(chunk.size());
-    const data::Batch batch = data::make_batch(images, chunk, ten_crop ? data::InputSpec{input.channels, data::kImageSide} : input);
-    Tensor logits;
-    if (ten_crop) {
-      const Tensor crops = model(ten_crop_images(batch.images, input.size));  // [n * 10, K]
-      FER_CHECK(crops.ndim() == 2 && crops.size(0) == n * 10, "predict: the model returned " << describe(crops) << " for "
-                                                                                       << n * 10 << " crops");
-      logits = ops::mean_dim(crops.reshape({n, 10, crops.size(1)}), 1);
-    } else {
-      logits = model(batch.images);
-    }
+    // ten-crop: the 48x48 images, cut into the model's input size by ten_crop_mean_logits
+    const data::Batch batch =
+        data::make_batch(images, chunk, ten_crop ? data::InputSpec{input.channels, data::kImageSide} : input);
+    const Tensor logits = ten_crop ? ten_crop_mean_logits(model, batch.images, input.size) : model(batch.images);
     FER_CHECK(logits.ndim() == 2 && logits.size(0) == static_cast<int64_t>(chunk.size()),
               "predict: the model returned " << describe(logits) << " for a batch of " << chunk.size());
     p.num_classes = logits.size(1);
