@@ -155,6 +155,8 @@ __global__ void fill_kernel(int64_t n, float value, float* y) {
   }
 }
 
+__global__ void add_int64_kernel(int64_t* p, int64_t v) { *p += v; }
+
 // Up to 8 input pointers per launch, passed by value.
 constexpr int kAddNChunk = 8;
 struct PtrPack {
@@ -247,6 +249,11 @@ void axpy(int64_t n, float alpha, const float* x, float* y, cuda_stream stream) 
 void fill(int64_t n, float value, float* y, cuda_stream stream) {
   if (n == 0) return;
   fill_kernel<<<grid_for(n), kBlock, 0, to_cuda(stream)>>>(n, value, y);
+  FER_LAUNCH_CHECK();
+}
+
+void add_int64(int64_t* p, int64_t v, cuda_stream stream) {
+  add_int64_kernel<<<1, 1, 0, to_cuda(stream)>>>(p, v);
   FER_LAUNCH_CHECK();
 }
 

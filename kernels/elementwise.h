@@ -9,6 +9,8 @@
 //   scalar    scale_shift y = alpha*x + beta;  binary_scalar y = x op s (or s op x);
 //             pow_scalar y = x^p, dx = dy * p * x^(p-1);  fill y = v;  add_n y = x_0 + ... + x_{k-1};
 //             axpy y += alpha*x (the one accumulating op: gradient accumulation).
+//   counter   add_int64 *p += v: one int64 counter updated where it lives (BatchNorm's
+//             num_batches_tracked), so a CUDA training step does not read it back to the host.
 //
 // Shapes: a and b are contiguous row-major tensors of any rank <= 8; the result has the broadcast
 // shape (sizes aligned from the last dim; equal, or one of them 1). make_broadcast() validates the
@@ -256,6 +258,7 @@ void pow_scalar(int64_t n, float p, const float* x, float* y, cuda_stream stream
 void pow_scalar_backward(int64_t n, float p, const float* x, const float* dy, float* dx, cuda_stream stream);
 void axpy(int64_t n, float alpha, const float* x, float* y, cuda_stream stream);
 void fill(int64_t n, float value, float* y, cuda_stream stream);
+void add_int64(int64_t* p, int64_t v, cuda_stream stream);  // *p += v, one thread, no host sync
 // xs is a host array of k device pointers. Bit-identical to the CPU twin (same order of float adds).
 void add_n(int64_t n, int k, const float* const* xs, float* y, cuda_stream stream);
 

@@ -3,6 +3,9 @@
 
 #include <sstream>
 
+#include "fer/config.h"
+#include "kernels/device.h"
+#include "kernels/elementwise.h"
 #include "nn/init.h"
 
 namespace fer::nn {
@@ -77,13 +80,12 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
   Tensor y = ops::batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
   if (is_training()) {
     // PyTorch keeps this counter for state-dict compatibility (momentum is fixed here, so nothing
-    // reads it). Counted after the op succeeded; on CUDA a host read-modify-write of one int64.
+    // reads it). Counted after the op succeeded, where the buffer lives: on CUDA a one-thread kernel
+    // on the compute stream, so a training step never waits for the device because of it.
     if (num_batches_tracked.device() == Device::cpu) {
       ++*num_batches_tracked.data<int64_t>();
-    } else {
-      Tensor host = num_batches_tracked.to(Device::cpu);
-      ++*host.data<int64_t>();
-      num_batches_tracked.copy_from(host);
+    } else if constexpr (kCudaBuilt) {
+      cuda::add_int64(num_batches_tracked.data<int64_t>(), 1, cuda::default_stream());
     }
   }
   return y;
