@@ -88,6 +88,16 @@ __global__ void scale_kernel(int64_t n, float* g, float f) {
   }
 }
 
+// g *= clip_factor(*total, max_norm); every thread reads the same total (no host round trip).
+__global__ void clip_by_norm_kernel(int64_t n, float* g, const double* total, double max_norm) {
+  const double f = optim::clip_factor(*total, max_norm);
+  if (f == 1.0) return;
+  const float ff = static_cast<float>(f);
+  FER_CUDA_KERNEL_LOOP(i, n) {
+    g[i] = g[i] * ff;
+  }
+}
+
 }  // namespace
 
 void sgd_step(int64_t n, float* params, const float* grads, float* momentum_buf, const SgdConfig& c, int64_t step,
@@ -129,18 +139,35 @@ size_t grad_norm_workspace_bytes(int64_t n) {
   return static_cast<size_t>(norm_blocks(n) + 1) * sizeof(double);
 }
 
-double grad_norm(int64_t n, const float* grads, void* workspace, cuda_stream stream) {
+void grad_norm_to(int64_t n, const float* grads, void* workspace, double* norm_out, cuda_stream stream) {
   FER_CHECK(n >= 0, "grad_norm: negative element count n=" << n);
   FER_CHECK(workspace != nullptr, "grad_norm: workspace is null; hint: pass grad_norm_workspace_bytes(n) = "
                                       << grad_norm_workspace_bytes(n) << " bytes of device memory");
-  if (n == 0) return 0.0;
+  FER_CHECK(norm_out != nullptr, "grad_norm: the result pointer is null");
+  if (n == 0) {
+    memset_device(norm_out, 0, sizeof(double), stream);  // all-zero bytes are +0.0
+    return;
+  }
   const int64_t blocks = norm_blocks(n);
   double* partial = static_cast<double*>(workspace);
-  double* result = partial + blocks;
   norm_partials_kernel<<<static_cast<unsigned>(blocks), kNormBlock, 0, to_cuda(stream)>>>(n, grads, partial);
   FER_LAUNCH_CHECK();
-  norm_final_kernel<<<1, kNormBlock, 0, to_cuda(stream)>>>(blocks, partial, result);
+  norm_final_kernel<<<1, kNormBlock, 0, to_cuda(stream)>>>(blocks, partial, norm_out);
   FER_LAUNCH_CHECK();
+}
+
+void clip_by_norm(int64_t n, float* grads, const double* total_norm, double max_norm, cuda_stream stream) {
+  FER_CHECK(n >= 0, "clip_by_norm: negative element count n=" << n);
+  FER_CHECK(total_norm != nullptr, "clip_by_norm: total_norm is null");
+  if (n == 0) return;
+  clip_by_norm_kernel<<<grid_for(n), kBlock, 0, to_cuda(stream)>>>(n, grads, total_norm, max_norm);
+  FER_LAUNCH_CHECK();
+}
+
+double grad_norm(int64_t n, const float* grads, void* workspace, cuda_stream stream) {
+  if (n == 0) return 0.0;
+  double* result = static_cast<double*>(workspace) + norm_blocks(n);
+  grad_norm_to(n, grads, workspace, result, stream);
   double host = 0;
   memcpy_d2h(&host, result, sizeof(double), stream);  // synchronizes
   return host;

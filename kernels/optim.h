@@ -18,6 +18,10 @@
 //          else:       p = p - (m/bc1) * lr
 //   grad_norm  sqrt(sum_i g_i^2), accumulated in double (fixed chunks, deterministic)
 //   scale      g_i = g_i * factor
+//   clip       g_i = g_i * clip_factor(total, max_norm), clip_factor = max_norm / (total + 1e-6) when total
+//              is finite and that is < 1, else 1 (torch.nn.utils.clip_grad_norm_); clip_by_norm reads
+//              total from memory (on CUDA from the device: grad_norm_to + clip_by_norm never wait for
+//              the host, so a clipped training step has no host synchronisation)
 //
 // The per-step scalars (bias corrections, rectification) are computed once on the host in double
 // (adam_scalars / radam_scalars) and the per-element formulas below are shared by both backends,
@@ -57,6 +61,13 @@ void check_adam(const char* op, int64_t n, const AdamConfig& c, int64_t step, bo
 namespace optim {
 
 using std::sqrt;
+
+// clip_grad_norm_'s factor: max_norm / (total + 1e-6) when total is finite and that is < 1, else 1.
+// (total - total) == 0 is false exactly for inf and NaN, on the host and on the device.
+FER_HD double clip_factor(double total, double max_norm) {
+  const double coef = max_norm / (total + 1e-6);
+  return ((total - total) == 0.0 && coef < 1.0) ? coef : 1.0;
+}
 
 // Host-side scalars of one Adam step (double; cast to T for the element loop).
 struct AdamScalars {
@@ -141,6 +152,9 @@ double grad_norm(int64_t n, const T* grads);
 // grads[i] *= factor
 template <typename T>
 void scale(int64_t n, T* grads, double factor);
+// grads[i] *= clip_factor(*total_norm, max_norm) (nothing when that is 1)
+template <typename T>
+void clip_by_norm(int64_t n, T* grads, const double* total_norm, double max_norm);
 }  // namespace cpu
 
 namespace cuda {
@@ -156,6 +170,10 @@ size_t grad_norm_workspace_bytes(int64_t n);
 // of grad_norm_workspace_bytes(n) bytes.
 double grad_norm(int64_t n, const float* grads, void* workspace, cuda_stream stream);
 void scale(int64_t n, float* grads, double factor, cuda_stream stream);
+// The same norm written to *norm_out, a double in device memory, without synchronising the host.
+void grad_norm_to(int64_t n, const float* grads, void* workspace, double* norm_out, cuda_stream stream);
+// grads[i] *= clip_factor(*total_norm, max_norm), total_norm a double in device memory.
+void clip_by_norm(int64_t n, float* grads, const double* total_norm, double max_norm, cuda_stream stream);
 }  // namespace cuda
 
 }  // namespace fer

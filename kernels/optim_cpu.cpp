@@ -142,13 +142,21 @@ void scale(int64_t n, T* grads, double factor) {
   for (int64_t i = 0; i < n; ++i) grads[i] = grads[i] * f;
 }
 
+template <typename T>
+void clip_by_norm(int64_t n, T* grads, const double* total_norm, double max_norm) {
+  FER_CHECK(total_norm != nullptr, "clip_by_norm: total_norm is null");
+  const double f = optim::clip_factor(*total_norm, max_norm);
+  if (f != 1.0) scale(n, grads, f);
+}
+
 // Explicit instantiations: float (training on the CPU) and double (golden-value tests).
 #define FER_INSTANTIATE_OPTIM(T)                                                             \
   template void sgd_step<T>(int64_t, T*, const T*, T*, const SgdConfig&, int64_t);           \
   template void adam_step<T>(int64_t, T*, const T*, T*, T*, const AdamConfig&, int64_t, T*); \
   template void radam_step<T>(int64_t, T*, const T*, T*, T*, const AdamConfig&, int64_t);    \
   template double grad_norm<T>(int64_t, const T*);                                           \
-  template void scale<T>(int64_t, T*, double);
+  template void scale<T>(int64_t, T*, double);                                                            \
+  template void clip_by_norm<T>(int64_t, T*, const double*, double);
 FER_INSTANTIATE_OPTIM(float)
 FER_INSTANTIATE_OPTIM(double)
 #undef FER_INSTANTIATE_OPTIM

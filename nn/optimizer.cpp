@@ -245,9 +245,8 @@ double grad_norm(FlatParameters& params) {
 double clip_grad_norm(FlatParameters& params, double max_norm) {
   FER_CHECK(max_norm > 0, "clip_grad_norm: max_norm must be > 0, got " << max_norm << "; hint: 0 turns clipping off");
   const double total = trainable_grad_norm(params);
-  if (!std::isfinite(total)) return total;
-  const double coef = max_norm / (total + 1e-6);
-  if (coef >= 1.0) return total;  // PyTorch clamps the coefficient to 1
+  const double coef = optim::clip_factor(total, max_norm);
+  if (coef == 1.0) return total;  // PyTorch clamps the coefficient to 1; a non-finite total changes nothing
   const Tensor& g = params.grads();
   for (const auto& [off, n] : params.trainable_runs()) {
     on_device(
@@ -259,6 +258,38 @@ double clip_grad_norm(FlatParameters& params, double max_norm) {
           });
         },
         [&](cuda_stream stream) { cuda::scale(n, at<float>(g, off), coef, stream); });
+  }
+  return total;
+}
+
+Tensor grad_norm_tensor(FlatParameters& params) {
+  const Tensor& g = params.grads();
+  const auto runs = params.trainable_runs();
+  if (g.device() == Device::cuda && runs.size() == 1) {
+    check_cuda_float("grad_norm", g);
+    const auto [off, n] = runs[0];
+    Tensor workspace = Tensor::empty({static_cast<int64_t>(cuda::grad_norm_workspace_bytes(n))}, DType::u8, Device::cuda);
+    Tensor norm = Tensor::empty({}, DType::f64, Device::cuda);
+    cuda::grad_norm_to(n, at<float>(g, off), workspace.raw_data(), norm.data<double>(), cuda::default_stream());
+    return norm;  // the workspace returns to the caching allocator; the stream orders its reuse
+  }
+  return Tensor::from_vector(std::vector<double>{trainable_grad_norm(params)}, {}, g.device());
+}
+
+Tensor clip_grad_norm_tensor(FlatParameters& params, double max_norm) {
+  FER_CHECK(max_norm > 0, "clip_grad_norm: max_norm must be > 0, got " << max_norm << "; hint: 0 turns clipping off");
+  Tensor total = grad_norm_tensor(params);
+  const Tensor& g = params.grads();
+  for (const auto& [off, n] : params.trainable_runs()) {
+    on_device(
+        "clip_grad_norm", g.device(),
+        [&] {
+          with_floating("clip_grad_norm", g.dtype(), [&](auto tag) {
+            using T = decltype(tag);
+            cpu::clip_by_norm<T>(n, at<T>(g, off), total.data<double>(), max_norm);
+          });
+        },
+        [&](cuda_stream stream) { cuda::clip_by_norm(n, at<float>(g, off), total.data<double>(), max_norm, stream); });
   }
   return total;
 }

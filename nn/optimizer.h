@@ -130,4 +130,11 @@ double clip_grad_norm(FlatParameters& params, double max_norm);
 // The L2 norm of the trainable parameters' gradients, without clipping.
 double grad_norm(FlatParameters& params);
 
+// The same two, leaving the total norm where the gradients live: an f64 scalar [] on their device,
+// and on CUDA neither waits for the host (a training step reads the norm later, with its metrics).
+// Same value, bit for bit, as grad_norm / clip_grad_norm. With frozen parameters between trainable
+// ones (several runs) the run norms are combined on the host, which synchronises.
+Tensor grad_norm_tensor(FlatParameters& params);
+Tensor clip_grad_norm_tensor(FlatParameters& params, double max_norm);
+
 }  // namespace fer::nn

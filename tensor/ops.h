@@ -103,6 +103,9 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& labels, const Tensor& cla
 enum class Reduction { mean, per_sample };
 Tensor mse_loss(const Tensor& prediction, const Tensor& target, Reduction reduction = Reduction::mean);
 Tensor focal_loss(const Tensor& logits, const Tensor& labels, double gamma, const Tensor& alpha = Tensor());
+// How many rows of logits [N, K] have their argmax (first maximum) at the i32 label: an i64 scalar []
+// on the logits' device (kernels/accuracy.h; no gradient, no host synchronisation).
+Tensor count_correct(const Tensor& logits, const Tensor& labels);
 
 // ---- elementwise with broadcasting, reductions (ops_elementwise.cpp) ---------------------------
 Tensor add(const Tensor& a, const Tensor& b);

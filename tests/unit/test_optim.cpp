@@ -12,6 +12,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -206,6 +207,42 @@ TEST_CASE("clip_grad_norm: PyTorch clip_grad_norm_ semantics over the trainable 
   CHECK(g[1] == doctest::Approx(2.0).epsilon(1e-6));
   CHECK(g[2] == 12.0f);
   CHECK_THROWS_AS(nn::clip_grad_norm(flat, 0.0), Error);
+}
+
+TEST_CASE("grad_norm_tensor / clip_grad_norm_tensor: the same bits as the host versions, left on the device") {
+  auto m = std::make_shared<nn::Sequential>();
+  m->add(std::make_shared<Dense>(3, 5, true)).add(std::make_shared<Dense>(5, 2, true));
+  nn::FlatParameters flat(*m);
+  const int64_t n = flat.size();
+  std::vector<float> g0(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) g0[static_cast<size_t>(i)] = std::sin(0.7f * static_cast<float>(i)) * 3.0f;
+  auto put = [&] { flat.grads().copy_from(Tensor::from_vector(g0, {n})); };
+  for (const bool freeze_first : {false, true}) {  // one trainable run, then a frozen gap (host path)
+    CAPTURE(freeze_first);
+    m->children()[0].second->set_trainable(!freeze_first);
+    put();
+    const Tensor t = nn::grad_norm_tensor(flat);
+    CHECK(t.dtype() == DType::f64);
+    CHECK(t.numel() == 1);
+    CHECK(t.item() == nn::grad_norm(flat));
+    for (const double max_norm : {0.5, 1e6}) {  // clipped, and left alone
+      CAPTURE(max_norm);
+      put();
+      const double host_total = nn::clip_grad_norm(flat, max_norm);
+      const std::vector<float> host_clipped = flat.grads().to_vector<float>();
+      put();
+      const Tensor dev_total = nn::clip_grad_norm_tensor(flat, max_norm);
+      CHECK(dev_total.item() == host_total);
+      CHECK(flat.grads().to_vector<float>() == host_clipped);
+    }
+  }
+  // A non-finite norm is returned and the gradients are left as they are (the caller stops).
+  m->children()[0].second->set_trainable(true);
+  g0[1] = std::numeric_limits<float>::infinity();
+  put();
+  CHECK(std::isinf(nn::clip_grad_norm_tensor(flat, 1.0).item()));
+  CHECK(flat.grads().to_vector<float>()[2] == g0[2]);
+  CHECK_THROWS_AS(nn::clip_grad_norm_tensor(flat, 0.0), Error);
 }
 
 TEST_CASE("Optimizer: each kind equals its kernel over the flat buffer; frozen runs untouched") {
