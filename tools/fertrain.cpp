@@ -126,6 +126,7 @@ int main(int argc, char** argv) {
   FER_FLAG("--resample", resample, "none | ros | smote | smote-tomek | smote-enn: resample the training split (leak-guarded)");
   FER_FLAG("--exclude", exclude, "file listing images to leave out (ferclean --out)");
   FER_FLAG("--trace", trace, "print every module of the forward and every autograd node of the backward for the first N steps");
+  FER_FLAG("--sync-every", sync_every, "read the loss, accuracy and gradient norm back from the device and check them every N steps (0 = auto: 1 on the CPU, 50 on CUDA; 1 stops at the first bad step before the update)");
   FER_SWITCH("--detect-anomaly", detect_anomaly, "check every forward op's output and every backward op's gradients; name the first non-finite one (slower)");
   FER_FLAG("--synthetic-count", synthetic_count, "number of synthetic faces (no --data)");
 #undef FER_FLAG

@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -153,6 +154,72 @@ TEST_CASE("fertrain: a diverging run stops at the first non-finite loss, naming 
       CHECK(r.output.find("the forward op Conv2d (op 4 of the step, autograd node Conv2dBackward) produced a "
                           "non-finite output f32[32, 8, 44, 44]") != std::string::npos);
   }
+  fs::remove_all(dir);
+}
+
+TEST_CASE("fertrain --sync-every N: metrics read back every N steps give the same run, bit for bit") {
+  // On CUDA the step metrics (loss, correct count, gradient norm) stay on the device and are read
+  // every 50 steps; here the same deferred path runs on the CPU and must change nothing: the same
+  // per-epoch figures, the same weights, and an interruption still resumes exactly.
+  const fs::path a = fresh_dir("fertrain_sync1"), b = fresh_dir("fertrain_sync3"), c = fresh_dir("fertrain_sync3r");
+  const std::string common = kSmall + "--epochs 2 --seed 9 --grad-clip 0.5 ";
+  const Run ra = run_fertrain(common + "--out " + a.string());
+  const Run rb = run_fertrain(common + "--sync-every 3 --out " + b.string());
+  INFO(ra.output);
+  INFO(rb.output);
+  REQUIRE(ra.code == 0);
+  REQUIRE(rb.code == 0);
+  CHECK(rb.output.find("metrics read every 3 steps") != std::string::npos);
+  auto metrics = [](const fs::path& dir) {
+    std::vector<nlohmann::json> v;
+    std::ifstream in(dir / "metrics.jsonl");
+    std::string line;
+    while (std::getline(in, line))
+      if (!line.empty()) v.push_back(nlohmann::json::parse(line));
+    return v;
+  };
+  const auto ma = metrics(a), mb = metrics(b);
+  REQUIRE(ma.size() == 2);
+  REQUIRE(mb.size() == 2);
+  for (size_t e = 0; e < 2; ++e)
+    for (const char* k : {"train_loss", "train_acc", "val_loss", "val_acc", "lr"}) {
+      CAPTURE(k);
+      CHECK(ma[e].at(k).get<double>() == mb[e].at(k).get<double>());
+    }
+  {  // the same weights and buffers (the metadata holds the config, which differs in sync_every)
+    const auto wa = fer::nn::safetensors::File::load((a / "last.safetensors").string());
+    const auto wb = fer::nn::safetensors::File::load((b / "last.safetensors").string());
+    REQUIRE(wa.names() == wb.names());
+    for (const std::string& n : wa.names()) {
+      CAPTURE(n);
+      const fer::Tensor ta = wa.at(n), tb = wb.at(n);
+      REQUIRE(ta.nbytes() == tb.nbytes());
+      CHECK(std::memcmp(ta.raw_data(), tb.raw_data(), static_cast<size_t>(ta.nbytes())) == 0);
+    }
+  }
+  // interrupted at step 10 (epoch 2, step 3: the pending steps are flushed before the checkpoint)
+  const Run first = run_fertrain(common + "--sync-every 3 --out " + c.string() + " --stop-after-steps 10");
+  INFO(first.output);
+  REQUIRE(first.code == 130);
+  const Run second = run_fertrain("--resume " + c.string() + " --no-progress");
+  INFO(second.output);
+  REQUIRE(second.code == 0);
+  CHECK(train_losses(c) == train_losses(a));
+  CHECK(metrics(c).back().at("train_acc").get<double>() == ma.back().at("train_acc").get<double>());
+  for (const auto& d : {a, b, c}) fs::remove_all(d);
+}
+
+TEST_CASE("fertrain --sync-every N: a diverging run still names the first bad step") {
+  const fs::path dir = fresh_dir("fertrain_nan_deferred");
+  const Run r = run_fertrain(kSmall + "--sync-every 4 --epochs 2 --optimizer sgd --lr 1e25 --out " + dir.string());
+  INFO(r.output);
+  CHECK(r.code == 1);
+  CHECK(r.output.find("training stopped: the loss is") != std::string::npos);
+  CHECK(r.output.find("at epoch 1, step 2 of 7") != std::string::npos);
+  CHECK(r.output.find("metrics are checked every 4 steps, --sync-every 1 stops before the update") != std::string::npos);
+  const Run bad = run_fertrain(kSmall + "--sync-every -1");
+  CHECK(bad.code != 0);
+  CHECK(bad.output.find("--sync-every must be >= 0") != std::string::npos);
   fs::remove_all(dir);
 }
 

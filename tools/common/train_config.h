@@ -93,6 +93,8 @@ struct TrainConfig {
   std::string init_from;           // checkpoint to start from (weights only)
   bool progress = true;            // progress bar on a terminal
   int64_t trace = 0;               // print the modules/nodes of the first N steps (teaching)
+  int64_t sync_every = 0;          // read the step metrics (loss, accuracy, gradient norm) back and check
+                                   // them every N steps; 0 = auto (1 on the CPU, 50 on CUDA)
   bool detect_anomaly = false;     // check every recorded forward op's output and every backward node's
                                    // gradients; name the first non-finite one
 };

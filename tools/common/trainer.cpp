@@ -208,6 +208,18 @@ struct EpochTally {
   double accuracy() const { return seen ? static_cast<double>(correct) / static_cast<double>(seen) : 0.0; }
 };
 
+// A finished step whose metrics may still be on the device: they are read (one synchronisation for
+// the lot), checked and added to the tally in step order every `sync_every` steps, so the tally has
+// the same bits whatever sync_every is.
+struct PendingStep {
+  int64_t epoch = 0, step = 0, images = 0;
+  Tensor loss;     // f32 [] (detached)
+  Tensor norm;     // f64 [] global gradient norm (before clipping)
+  Tensor correct;  // i64 [] rows whose argmax is the label (undefined for reconstruction)
+  bool checked = false;  // loss and norm were read and checked during the step (sync_every 1)
+  double loss_value = 0;
+};
+
 // Everything beyond the model and optimizer tensors that a resumed run needs.
 struct RunState {
   int64_t epoch = 0;  // epochs completed
@@ -439,6 +451,12 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
          << config.precision << ", fp32 accumulation, fp32 master weights)";
   head << ", seed " << config.seed;
   if (config.conv_impl != "native") head << ", conv " << config.conv_impl;
+  // How often the step metrics come back to the host: every step on the CPU (free there), every 50
+  // on CUDA so that the device runs ahead of the host; --detect-anomaly checks every step.
+  const int64_t sync_every = config.detect_anomaly ? 1
+                             : config.sync_every > 0 ? config.sync_every
+                                                     : (device == Device::cuda ? 50 : 1);
+  if (sync_every != 1) head << ", metrics read every " << sync_every << " steps";
   say(head.str());
 
   // 2. data
@@ -616,6 +634,36 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
     const auto epoch_start = std::chrono::steady_clock::now();
     const double seconds_before = tally.seconds;
     progress.start_epoch(epoch + 1, config.epochs, steps_per_epoch);
+    std::vector<PendingStep> pending;
+    auto check_loss = [&](int64_t at_epoch, int64_t at_step, double value, bool deferred) {
+      if (std::isfinite(value)) return;
+      std::ostringstream s;
+      s << "training stopped: the loss is " << value << " at epoch " << at_epoch + 1 << ", step " << at_step + 1
+        << " of " << steps_per_epoch << " (lr " << optimizer->lr() << "); hint: lower --lr, or set --grad-clip";
+      if (deferred)
+        s << "; metrics are checked every " << sync_every << " steps, --sync-every 1 stops before the update";
+      FER_FAIL(s.str());
+    };
+    // Reads the pending steps' metrics, checks them and adds them to the tally, in step order.
+    auto flush = [&] {
+      for (const PendingStep& p : pending) {
+        const double loss_value = p.checked ? p.loss_value : p.loss.item();
+        if (!p.checked) {
+          check_loss(p.epoch, p.step, loss_value, true);
+          const double norm = p.norm.item();
+          FER_CHECK(std::isfinite(norm), "training stopped at epoch "
+                                             << p.epoch + 1 << ", step " << p.step + 1
+                                             << ": the gradient norm is not finite (loss " << loss_value
+                                             << "); hint: lower --lr, set --grad-clip, or rerun with --sync-every 1 "
+                                             << "(names the parameter) or --detect-anomaly (names the op)");
+        }
+        if (p.correct.defined()) tally.correct += static_cast<int64_t>(p.correct.item());
+        tally.loss_sum += loss_value * static_cast<double>(p.images);
+        tally.seen += p.images;
+        progress.step(p.step + 1, tally.mean_loss(), reconstruction ? nan_value : tally.accuracy(), tally.seen);
+      }
+      pending.clear();
+    };
     for (int64_t step = state.step; step < steps_per_epoch; ++step) {
       const size_t begin = static_cast<size_t>(step * config.batch_size);
       const size_t end = std::min(order.size(), begin + static_cast<size_t>(config.batch_size));
@@ -654,14 +702,18 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
                           : config.loss == "focal"
                               ? ops::focal_loss(logits, batch.labels, config.focal_gamma, class_weights)
                               : ops::cross_entropy(logits, batch.labels, class_weights, config.label_smoothing);
-      const double loss_value = loss.item();
-      set_forward_op_hook(nullptr);
-      FER_CHECK(first_bad_op.empty(), "training stopped at epoch " << epoch + 1 << ", step " << step + 1 << ": "
-                                                                  << first_bad_op << " (loss " << loss_value << ")");
-      FER_CHECK(std::isfinite(loss_value),
-                "training stopped: the loss is " << loss_value << " at epoch " << epoch + 1 << ", step " << step + 1
-                                                 << " of " << steps_per_epoch << " (lr " << optimizer->lr()
-                                                 << "); hint: lower --lr, or set --grad-clip");
+      // One step's metrics stay on the device until they are read (see `sync_every` above); with
+      // sync_every 1 (the CPU default, --trace, --detect-anomaly) they are checked right here, before
+      // the backward and before the update, as they come.
+      const bool immediate = sync_every == 1 || trace.has_value();
+      double loss_value = nan_value;
+      if (immediate) {
+        loss_value = loss.item();
+        set_forward_op_hook(nullptr);
+        FER_CHECK(first_bad_op.empty(), "training stopped at epoch " << epoch + 1 << ", step " << step + 1 << ": "
+                                                                    << first_bad_op << " (loss " << loss_value << ")");
+        check_loss(epoch, step, loss_value, false);
+      }
       std::string first_bad_node;  // --detect-anomaly: the first backward op with a non-finite gradient
       struct HookReset {
         ~HookReset() { set_backward_hook(nullptr); }
@@ -683,9 +735,11 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
       if (trace) trace->print(out, epoch + 1, step + 1);
       FER_CHECK(first_bad_node.empty(), "training stopped at epoch " << epoch + 1 << ", step " << step + 1 << ": "
                                                                     << first_bad_node);
-      // the global gradient norm (clipping to --grad-clip when set, which leaves non-finite ones alone)
-      const double norm = config.grad_clip > 0 ? nn::clip_grad_norm(flat, config.grad_clip) : nn::grad_norm(flat);
-      if (!std::isfinite(norm)) {
+      // the global gradient norm (clipping to --grad-clip when set, which leaves non-finite ones alone),
+      // computed where the gradients are
+      const Tensor norm = config.grad_clip > 0 ? nn::clip_grad_norm_tensor(flat, config.grad_clip)
+                                               : nn::grad_norm_tensor(flat);
+      if (immediate && !std::isfinite(norm.item())) {
         std::string name;
         for (const auto& e : flat.entries())
           if (e.param.grad().defined() && !all_finite(e.param.grad())) {
@@ -700,23 +754,23 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
       optimizer->step();
       optimizer->zero_grad();
 
-      const int64_t batch_images = static_cast<int64_t>(indices.size());
-      if (!reconstruction) {
-        const std::vector<float> host_logits = logits.detach().to_vector<float>();
-        const std::vector<int32_t> labels = batch.labels.to_vector<int32_t>();
-        const int64_t k = logits.size(1);
-        for (size_t i = 0; i < labels.size(); ++i) {
-          const float* row = host_logits.data() + i * static_cast<size_t>(k);
-          tally.correct += (std::max_element(row, row + k) - row) == labels[i];
-        }
-      }
-      tally.loss_sum += loss_value * static_cast<double>(batch_images);
-      tally.seen += batch_images;
-      progress.step(step + 1, tally.mean_loss(), reconstruction ? nan_value : tally.accuracy(), tally.seen);
+      PendingStep p;
+      p.epoch = epoch;
+      p.step = step;
+      p.images = static_cast<int64_t>(indices.size());
+      p.loss = loss.detach();
+      p.loss_value = loss_value;
+      p.checked = immediate;
+      p.norm = norm;
+      if (!reconstruction) p.correct = ops::count_correct(logits.detach(), batch.labels);
+      pending.push_back(std::move(p));
       ++steps_this_process;
       if (g_stop_after_steps.load() > 0 && steps_this_process == g_stop_after_steps.load()) request_stop();
+      const bool stopping = g_stop_requested.load();
+      if (immediate || stopping || static_cast<int64_t>(pending.size()) >= sync_every || step + 1 == steps_per_epoch)
+        flush();
 
-      if (g_stop_requested.load() && step + 1 < steps_per_epoch) {
+      if (stopping && step + 1 < steps_per_epoch) {
         progress.end_epoch();
         tally.seconds = seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
         state.epoch = epoch;
