@@ -21,27 +21,55 @@ void add_act_backward_check(const char* op, Activation act, int64_t n, const voi
 
 namespace cpu {
 
-template <typename T>
-void add_act_forward(Activation act, int64_t n, const T* a, const T* b, T* y, T* sum) {
-  add_act_check("add_act", act, n, a, b, y);
+namespace {
+// The loops are instantiated per activation so that the body has no switch and vectorises.
+template <Activation A, typename T>
+void forward_loop(int64_t n, const T* a, const T* b, T* y, T* sum) {
   if (sum != nullptr) {
 #pragma omp parallel for schedule(static) if (n > 65536)
     for (int64_t i = 0; i < n; ++i) {
       const T s = a[i] + b[i];
       sum[i] = s;
-      y[i] = act::forward(act, s);
+      y[i] = act::forward(A, s);
     }
   } else {
 #pragma omp parallel for schedule(static) if (n > 65536)
-    for (int64_t i = 0; i < n; ++i) y[i] = act::forward(act, a[i] + b[i]);
+    for (int64_t i = 0; i < n; ++i) y[i] = act::forward(A, a[i] + b[i]);
+  }
+}
+
+template <Activation A, typename T>
+void backward_loop(int64_t n, const T* sum, const T* y, const T* dy, T* g) {
+  if (sum != nullptr) {
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; ++i) g[i] = add_act_math::grad(A, sum[i], y[i], dy[i]);
+  } else {
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (int64_t i = 0; i < n; ++i) g[i] = add_act_math::grad(A, T(0), y[i], dy[i]);
+  }
+}
+}  // namespace
+
+template <typename T>
+void add_act_forward(Activation act, int64_t n, const T* a, const T* b, T* y, T* sum) {
+  add_act_check("add_act", act, n, a, b, y);
+  switch (act) {
+    case Activation::relu: return forward_loop<Activation::relu>(n, a, b, y, sum);
+    case Activation::sigmoid: return forward_loop<Activation::sigmoid>(n, a, b, y, sum);
+    case Activation::silu: return forward_loop<Activation::silu>(n, a, b, y, sum);
+    case Activation::gelu: return forward_loop<Activation::gelu>(n, a, b, y, sum);
   }
 }
 
 template <typename T>
 void add_act_backward(Activation act, int64_t n, const T* sum, const T* y, const T* dy, T* g) {
   add_act_backward_check("add_act backward", act, n, sum, y, dy, g);
-#pragma omp parallel for schedule(static) if (n > 65536)
-  for (int64_t i = 0; i < n; ++i) g[i] = add_act_math::grad(act, sum != nullptr ? sum[i] : T(0), y[i], dy[i]);
+  switch (act) {
+    case Activation::relu: return backward_loop<Activation::relu>(n, sum, y, dy, g);
+    case Activation::sigmoid: return backward_loop<Activation::sigmoid>(n, sum, y, dy, g);
+    case Activation::silu: return backward_loop<Activation::silu>(n, sum, y, dy, g);
+    case Activation::gelu: return backward_loop<Activation::gelu>(n, sum, y, dy, g);
+  }
 }
 
 template void add_act_forward<float>(Activation, int64_t, const float*, const float*, float*, float*);
