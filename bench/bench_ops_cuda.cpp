@@ -14,7 +14,9 @@
 // GB/s = MB / time, %peak = GB/s / the device-to-device copy bandwidth measured at start (a 256 MiB
 // copy, best of 10; a copy reads and writes, so its bytes are 2 x 256 MiB). These ops do a handful of
 // flops per byte, so GB/s, not TFLOP/s, is the measure; a table with the ratios follows the run.
-//   --iters=N (FER_BENCH_ITERS)  timed calls per benchmark (default 20)
+//   --iters=N (FER_BENCH_ITERS)      timed calls per benchmark (default 20)
+//   --csv=FILE (FER_BENCH_OPS_CSV)   also write the summary table as CSV
+//                                    (op,median_us,mb,gb_per_s,pct_of_peak,copy_peak_gb_per_s)
 // Without a CUDA device it prints "skipped: no CUDA device (...)" and exits 0.
 #include <benchmark/benchmark.h>
 #include <cuda_runtime.h>
@@ -158,12 +160,20 @@ void BM_memcpy(benchmark::State& state) {
 void cudnn_check(cudnnStatus_t st, const char* what) {
   if (st != CUDNN_STATUS_SUCCESS) throw std::runtime_error(std::string(what) + ": " + cudnnGetErrorString(st));
 }
+// One handle for the process (cudnnCreate loads the library's kernels: slow, so not per benchmark).
+cudnnHandle_t cudnn_handle() {
+  static cudnnHandle_t handle = [] {
+    cudnnHandle_t h = nullptr;
+    cudnn_check(cudnnCreate(&h), "cudnnCreate");
+    cudnn_check(cudnnSetStream(h, stream()), "cudnnSetStream");
+    return h;
+  }();
+  return handle;
+}
 struct CudnnBn {
-  cudnnHandle_t handle = nullptr;
+  cudnnHandle_t handle = cudnn_handle();
   cudnnTensorDescriptor_t x = nullptr, bn = nullptr;
   explicit CudnnBn(const Nchw& s) {
-    cudnn_check(cudnnCreate(&handle), "cudnnCreate");
-    cudnn_check(cudnnSetStream(handle, stream()), "cudnnSetStream");
     cudnn_check(cudnnCreateTensorDescriptor(&x), "cudnnCreateTensorDescriptor");
     cudnn_check(cudnnCreateTensorDescriptor(&bn), "cudnnCreateTensorDescriptor");
     cudnn_check(cudnnSetTensor4dDescriptor(x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(s.n), int(s.c), int(s.h),
@@ -174,7 +184,6 @@ struct CudnnBn {
   ~CudnnBn() {
     cudnnDestroyTensorDescriptor(bn);
     cudnnDestroyTensorDescriptor(x);
-    cudnnDestroy(handle);
   }
   CudnnBn(const CudnnBn&) = delete;
   CudnnBn& operator=(const CudnnBn&) = delete;
@@ -298,6 +307,17 @@ void BM_add_relu(benchmark::State& state, Nchw s, bool backward, bool fused) {
   }
 }
 
+// The summary as CSV (--csv=FILE or FER_BENCH_OPS_CSV): one line per benchmark.
+bool write_csv(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "w");
+  if (f == nullptr) return false;
+  std::fprintf(f, "op,median_us,mb,gb_per_s,pct_of_peak,copy_peak_gb_per_s\n");
+  for (const Row& r : g_rows)
+    std::fprintf(f, "%s,%.3f,%.4f,%.2f,%.2f,%.1f\n", r.name.c_str(), r.us, r.mb, r.gbs,
+                 g_peak_gbs > 0 ? 100.0 * r.gbs / g_peak_gbs : NAN, g_peak_gbs);
+  return std::fclose(f) == 0;
+}
+
 void print_summary() {
   std::printf("\n%-58s %10s %9s %9s %7s\n", "op", "median_us", "MB", "GB/s", "%peak");
   std::map<std::string, double> us;
@@ -332,12 +352,15 @@ int64_t env_or(const char* name, int64_t fallback) {
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   g_iters = env_or("FER_BENCH_ITERS", 20);
+  const char* csv_env = std::getenv("FER_BENCH_OPS_CSV");
+  std::string csv = csv_env != nullptr ? csv_env : "";
   for (int i = 1; i < argc; ++i) {
-    if (std::strncmp(argv[i], "--iters=", 8) == 0) {
-      g_iters = std::atoll(argv[i] + 8);
-      for (int j = i; j + 1 < argc; ++j) argv[j] = argv[j + 1];
-      --argc, --i;
-    }
+    const bool iters = std::strncmp(argv[i], "--iters=", 8) == 0, csv_flag = std::strncmp(argv[i], "--csv=", 6) == 0;
+    if (!iters && !csv_flag) continue;
+    if (iters) g_iters = std::atoll(argv[i] + 8);
+    if (csv_flag) csv = argv[i] + 6;
+    for (int j = i; j + 1 < argc; ++j) argv[j] = argv[j + 1];
+    --argc, --i;
   }
   if (g_iters < 1) {
     std::fprintf(stderr, "bench_ops_cuda: --iters must be >= 1\n");
@@ -394,6 +417,13 @@ int main(int argc, char** argv) {
             BM_add_relu, s, bwd, fused);
   benchmark::RunSpecifiedBenchmarks();
   print_summary();
+  if (!csv.empty()) {
+    if (!write_csv(csv)) {
+      std::fprintf(stderr, "bench_ops_cuda: cannot write %s\n", csv.c_str());
+      return 1;
+    }
+    std::printf("csv: %s\n", csv.c_str());
+  }
   benchmark::Shutdown();
   return 0;
 }
