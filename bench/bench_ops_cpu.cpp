@@ -167,9 +167,10 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   g_peak_gbs = measure_memcpy_gbs();
-  std::printf("memcpy (one thread, 64 MiB, read + write): %.2f GB/s (the 100%% of %%peak); batch 1/%lld of the GPU "
-              "bench\n",
-              g_peak_gbs, static_cast<long long>(kBatchDiv));
+  std::printf(
+      "memcpy (one thread, 64 MiB, read + write): %.2f GB/s (the 100%% of %%peak); batch 1/%lld of the GPU "
+      "bench\n",
+      g_peak_gbs, static_cast<long long>(kBatchDiv));
   auto reg = [](std::string name, auto fn, auto... args) {
     std::replace(name.begin(), name.end(), ' ', '_');
     benchmark::RegisterBenchmark(name.c_str(), fn, args...)->UseManualTime()->Unit(benchmark::kMicrosecond);

@@ -64,7 +64,9 @@ std::string g_current;  // the name of the benchmark running (this Google Benchm
 void check(cudaError_t e, const char* what) {
   if (e != cudaSuccess) throw std::runtime_error(std::string(what) + ": " + cudaGetErrorString(e));
 }
-cudaStream_t stream() { return reinterpret_cast<cudaStream_t>(fer::cuda::default_stream()); }
+cudaStream_t stream() {
+  return reinterpret_cast<cudaStream_t>(fer::cuda::default_stream());
+}
 
 // A float device buffer for one benchmark, filled with a fixed pseudo-random pattern in [-1, 1).
 struct Buf {
@@ -176,9 +178,9 @@ struct CudnnBn {
   explicit CudnnBn(const Nchw& s) {
     cudnn_check(cudnnCreateTensorDescriptor(&x), "cudnnCreateTensorDescriptor");
     cudnn_check(cudnnCreateTensorDescriptor(&bn), "cudnnCreateTensorDescriptor");
-    cudnn_check(cudnnSetTensor4dDescriptor(x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(s.n), int(s.c), int(s.h),
-                                           int(s.w)),
-                "cudnnSetTensor4dDescriptor");
+    cudnn_check(
+        cudnnSetTensor4dDescriptor(x, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(s.n), int(s.c), int(s.h), int(s.w)),
+        "cudnnSetTensor4dDescriptor");
     cudnn_check(cudnnDeriveBNTensorDescriptor(bn, x, CUDNN_BATCHNORM_SPATIAL), "cudnnDeriveBNTensorDescriptor");
   }
   ~CudnnBn() {
@@ -200,8 +202,8 @@ void BM_bn(benchmark::State& state, Nchw s, bool backward, bool cudnn) {
     const double eps = 1e-5, momentum = 0.1;
     const double bytes = backward ? fb::bn_backward_bytes(s) : fb::bn_forward_bytes(s);
     // the saved statistics the backward reads
-    fer::cuda::batchnorm2d_forward_train(d, x.p, gamma.p, beta.p, eps, momentum, rmean.p, rvar.p, y.p, smean.p,
-                                         sinv.p, fer::cuda::default_stream());
+    fer::cuda::batchnorm2d_forward_train(d, x.p, gamma.p, beta.p, eps, momentum, rmean.p, rvar.p, y.p, smean.p, sinv.p,
+                                         fer::cuda::default_stream());
     if (!cudnn) {
       time_it(state, bytes, [&] {
         if (backward)
@@ -219,8 +221,8 @@ void BM_bn(benchmark::State& state, Nchw s, bool backward, bool cudnn) {
     if (!backward) {
       time_it(state, bytes, [&] {
         cudnn_check(cudnnBatchNormalizationForwardTraining(c.handle, CUDNN_BATCHNORM_SPATIAL, &one, &zero, c.x, x.p,
-                                                           c.x, y.p, c.bn, gamma.p, beta.p, momentum, rmean.p,
-                                                           rvar.p, eps, smean.p, sinv.p),
+                                                           c.x, y.p, c.bn, gamma.p, beta.p, momentum, rmean.p, rvar.p,
+                                                           eps, smean.p, sinv.p),
                     "cudnnBatchNormalizationForwardTraining");
       });
     } else {
@@ -230,10 +232,10 @@ void BM_bn(benchmark::State& state, Nchw s, bool backward, bool cudnn) {
                                                          smean.p, sinv.p),
                   "cudnnBatchNormalizationForwardTraining");
       time_it(state, bytes, [&] {
-        cudnn_check(cudnnBatchNormalizationBackward(c.handle, CUDNN_BATCHNORM_SPATIAL, &one, &zero, &one, &zero, c.x,
-                                                    x.p, c.x, dy.p, c.x, dx.p, c.bn, gamma.p, dg.p, dbt.p, eps,
-                                                    smean.p, sinv.p),
-                    "cudnnBatchNormalizationBackward");
+        cudnn_check(
+            cudnnBatchNormalizationBackward(c.handle, CUDNN_BATCHNORM_SPATIAL, &one, &zero, &one, &zero, c.x, x.p, c.x,
+                                            dy.p, c.x, dx.p, c.bn, gamma.p, dg.p, dbt.p, eps, smean.p, sinv.p),
+            "cudnnBatchNormalizationBackward");
       });
     }
 #endif

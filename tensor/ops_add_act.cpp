@@ -39,9 +39,9 @@ struct AddActBackward final : Node {
 }  // namespace
 
 Tensor add_act(const Tensor& a, const Tensor& b, Activation act) {
-  FER_CHECK(a.defined() && b.defined(), "add_act: undefined input (a " << (a.defined() ? "defined" : "undefined")
-                                                                       << ", b " << (b.defined() ? "defined" : "undefined")
-                                                                       << ")");
+  FER_CHECK(a.defined() && b.defined(), "add_act: undefined input (a "
+                                            << (a.defined() ? "defined" : "undefined") << ", b "
+                                            << (b.defined() ? "defined" : "undefined") << ")");
   check_same_device("add_act", a, b);
   FER_CHECK(a.dtype() == b.dtype(), "add_act: dtype mismatch, a " << describe(a) << ", b " << describe(b));
   FER_CHECK(a.shape() == b.shape(), "add_act: a and b must have the same shape, got a "

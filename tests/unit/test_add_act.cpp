@@ -30,7 +30,9 @@ std::vector<double> away_from_kink(const std::vector<double>& a, std::vector<dou
   return b;
 }
 
-Tensor from64(const std::vector<double>& v, const Shape& s) { return Tensor::from_vector(v, s).requires_grad_(); }
+Tensor from64(const std::vector<double>& v, const Shape& s) {
+  return Tensor::from_vector(v, s).requires_grad_();
+}
 
 void require_pass(const std::vector<GradcheckResult>& r) {
   INFO(format_gradcheck(r));
