@@ -54,7 +54,7 @@ BasicBlock::BasicBlock(int64_t cin, int64_t cout, int64_t stride, bool bias, dou
 Tensor BasicBlock::forward(const Tensor& x) {
   Tensor h = ops::relu((*bn1)((*conv1)(x)));
   h = (*bn2)((*conv2)(h));
-  return ops::relu(ops::add(h, downsample ? (*downsample)(x) : x));
+  return ops::add_act(h, downsample ? (*downsample)(x) : x, Activation::relu);
 }
 
 Bottleneck::Bottleneck(int64_t cin, int64_t planes, int64_t stride, bool stride_on_1x1, bool bias, double eps,
@@ -74,7 +74,7 @@ Tensor Bottleneck::forward(const Tensor& x) {
   Tensor h = ops::relu((*bn1)((*conv1)(x)));
   h = ops::relu((*bn2)((*conv2)(h)));
   h = (*bn3)((*conv3)(h));
-  return ops::relu(ops::add(h, downsample ? (*downsample)(x) : x));
+  return ops::add_act(h, downsample ? (*downsample)(x) : x, Activation::relu);
 }
 
 // ---- the network --------------------------------------------------------------------------------------

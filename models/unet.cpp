@@ -70,7 +70,7 @@ class AttentionGate : public nn::Module {
   }
   Tensor forward(const Tensor&) override { FER_FAIL("AttentionGate: call gate(g, x), not forward(x)"); }
   Tensor gate(const Tensor& g, const Tensor& x) {
-    const Tensor a = ops::relu(ops::add((*W_g)(g), (*W_x)(x)));
+    const Tensor a = ops::add_act((*W_g)(g), (*W_x)(x), Activation::relu);
     const Tensor alpha = ops::sigmoid((*psi)(a));  // [N, 1, H, W], broadcast over channels
     return ops::mul(x, alpha);
   }

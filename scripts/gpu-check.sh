@@ -8,7 +8,7 @@
 #             golden model tests on CUDA, the CUDA training test); compute-sanitizer memcheck on the
 #             kernel parity tests (the model-sized tests are left out: memcheck slows them 10-100x)
 #   measure   the CUDA benchmarks (convolution shapes native vs cuDNN vs tensor cores, whole training
-#             steps), their PyTorch twins in the same call, and a short CNN6 run on FER2013 on the GPU
+#             steps, the memory-bound ops in GB/s), their PyTorch twins in the same call, and a short CNN6 run on FER2013 on the GPU
 #
 # The build folder build-gpu/ stays on the machine while it is held, so `measure` right after
 # `verify` does not rebuild. Results go into bench/results/<date>-<device>.md (see bench/README.md).
@@ -31,7 +31,10 @@ case $phase in
     ;;
   measure)
     [ -x build-gpu/bin/fertrain ] || { timeout 300 bash .device/suite.sh build || exit $?; }
-    FER_BENCH_GLOB="build-gpu/bin/bench_conv_cuda build-gpu/bin/bench_train_step build-gpu/bin/bench_augment_cuda" timeout 200 bash .device/suite.sh bench || rc=$?
+    # bench_ops_cuda (BN, masking, cross-entropy, add+ReLU: GB/s and % of the copy bandwidth) also
+    # writes its summary as $OUT/bench_ops_cuda.csv; a few seconds
+    FER_BENCH_OPS_CSV="$OUT/bench_ops_cuda.csv" \
+      FER_BENCH_GLOB="build-gpu/bin/bench_conv_cuda build-gpu/bin/bench_train_step build-gpu/bin/bench_augment_cuda build-gpu/bin/bench_ops_cuda" timeout 215 bash .device/suite.sh bench || rc=$?
     (PYTHONUNBUFFERED=1 timeout 120 python3 bench/peers/train_step_torch.py --csv "$OUT/peers_train_step.csv" \
       > "$OUT/peers.log" 2>&1) || rc=1
     tail -20 "$OUT/peers.log"

@@ -24,6 +24,10 @@ inline Tensor relu(const Tensor& x) { return activation(x, Activation::relu); }
 inline Tensor sigmoid(const Tensor& x) { return activation(x, Activation::sigmoid); }
 inline Tensor silu(const Tensor& x) { return activation(x, Activation::silu); }
 inline Tensor gelu(const Tensor& x) { return activation(x, Activation::gelu); }
+// y = act(a + b) in one pass (ops_add_act.cpp; kernels/add_act.h): a residual block's end. a and b
+// have the same shape and dtype (no broadcasting); equal to activation(add(a, b), act), bit-identical
+// on the CPU, but one kernel and the tape keeps y (plus a + b for silu/gelu) instead of the sum and y.
+Tensor add_act(const Tensor& a, const Tensor& b, Activation act);
 
 // ---- matrix products (ops_linear.cpp) -----------------------------------------------------------
 // y[..., out] = x[..., in] · w[out, in]^T + b[out]   (b may be undefined)
