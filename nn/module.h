@@ -58,6 +58,7 @@ class Module {
 
   // ---- capture for Grad-CAM ------------------------------------------------------------------
   void capture(bool on) { capture_ = on; }
+  bool capturing() const { return capture_; }
   const Tensor& captured_output() const { return captured_output_; }
   const Tensor& captured_grad() const { return *captured_grad_; }
 
