@@ -52,7 +52,7 @@ BasicBlock::BasicBlock(int64_t cin, int64_t cout, int64_t stride, bool bias, dou
 }
 
 Tensor BasicBlock::forward(const Tensor& x) {
-  Tensor h = ops::relu((*bn1)((*conv1)(x)));
+  Tensor h = nn::batchnorm_act(*bn1, (*conv1)(x), Activation::relu);
   h = (*bn2)((*conv2)(h));
   return ops::add_act(h, downsample ? (*downsample)(x) : x, Activation::relu);
 }
@@ -71,8 +71,8 @@ Bottleneck::Bottleneck(int64_t cin, int64_t planes, int64_t stride, bool stride_
 }
 
 Tensor Bottleneck::forward(const Tensor& x) {
-  Tensor h = ops::relu((*bn1)((*conv1)(x)));
-  h = ops::relu((*bn2)((*conv2)(h)));
+  Tensor h = nn::batchnorm_act(*bn1, (*conv1)(x), Activation::relu);
+  h = nn::batchnorm_act(*bn2, (*conv2)(h), Activation::relu);
   h = (*bn3)((*conv3)(h));
   return ops::add_act(h, downsample ? (*downsample)(x) : x, Activation::relu);
 }
@@ -115,7 +115,7 @@ void ResNet::set_head(nn::ModulePtr head, bool gap) {
 
 Tensor ResNet::forward(const Tensor& x) {
   FER_CHECK(fc, "ResNet: no head installed (call set_head)");
-  Tensor h = (*maxpool)(ops::relu((*bn1)((*conv1)(x))));
+  Tensor h = (*maxpool)(nn::batchnorm_act(*bn1, (*conv1)(x), Activation::relu));
   for (int s = 0; s < 4; ++s) h = after_stage(s, (*layers[static_cast<size_t>(s)])(h));
   h = gap_ ? ops::global_avg_pool(h) : h.flatten(1);
   return (*fc)(h);

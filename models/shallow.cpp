@@ -38,7 +38,7 @@ class Shallow : public nn::Module {
   Tensor forward(const Tensor& x) override {
     Tensor h = x;
     for (int i = 0; i < 4; ++i) {
-      h = ops::relu((*bn[i])((*conv[i])(h)));
+      h = nn::batchnorm_act(*bn[i], (*conv[i])(h), Activation::relu);
       if (i % 2 == 1) h = (*drop_conv)((*pool)(h));  // after conv2 and conv4
     }
     h = (*drop_fc)(ops::relu((*fc1)(h.flatten(1))));

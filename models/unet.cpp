@@ -34,7 +34,8 @@ class DoubleConv : public nn::Module {
     bn2 = register_module("bn2", std::make_shared<nn::BatchNorm2d>(out));
   }
   Tensor forward(const Tensor& x) override {
-    return ops::relu((*bn2)((*conv2)(ops::relu((*bn1)((*conv1)(x))))));
+    const Tensor h = nn::batchnorm_act(*bn1, (*conv1)(x), Activation::relu);
+    return nn::batchnorm_act(*bn2, (*conv2)(h), Activation::relu);
   }
   std::string type_name() const override { return "DoubleConv"; }
   std::shared_ptr<nn::Conv2d> conv1, conv2;
@@ -47,7 +48,7 @@ class Up : public nn::Module {
     up = register_module("up", std::make_shared<nn::ConvTranspose2d>(in, out, 2, 2, 0, false));
     bn = register_module("bn", std::make_shared<nn::BatchNorm2d>(out));
   }
-  Tensor forward(const Tensor& x) override { return ops::relu((*bn)((*up)(x))); }
+  Tensor forward(const Tensor& x) override { return nn::batchnorm_act(*bn, (*up)(x), Activation::relu); }
   std::string type_name() const override { return "Up"; }
   std::shared_ptr<nn::ConvTranspose2d> up;
   std::shared_ptr<nn::BatchNorm2d> bn;

@@ -54,7 +54,7 @@ class VggNet : public nn::Module {
                                                                    << "; hint: feed TenCrop(40) crops");
     Tensor h = x;
     for (int i = 0; i < 8; ++i) {
-      h = ops::relu((*bn[i])((*conv[i])(h)));
+      h = nn::batchnorm_act(*bn[i], (*conv[i])(h), Activation::relu);
       if (i % 2 == 1) h = (*pool)(h);
     }
     h = ops::relu((*drop)((*lin1)(h.flatten(1))));
@@ -208,7 +208,7 @@ class Vgg16Mod : public nn::Module {
 
   Tensor forward(const Tensor& x) override {
     Tensor h = (*backbone)(x);
-    for (int s = 0; s < 2; ++s) h = (*pool)(ops::relu((*bn[s])((*conv[s])(h))));
+    for (int s = 0; s < 2; ++s) h = (*pool)(nn::batchnorm_act(*bn[s], (*conv[s])(h), Activation::relu));
     FER_CHECK(h.shape()[2] == 1 && h.shape()[3] == 1,
               "VGG16-mod: expects 48x48 inputs (the last map must be 1x1 before fc1), got a "
                   << h.shape()[2] << "x" << h.shape()[3] << " map; hint: resize the images to 48x48");

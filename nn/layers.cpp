@@ -1,6 +1,7 @@
 // nn/layers.cpp: see layers.h.
 #include "nn/layers.h"
 
+#include <atomic>
 #include <sstream>
 
 #include "fer/config.h"
@@ -77,7 +78,9 @@ BatchNorm2d::BatchNorm2d(int64_t c, double eps_, double momentum_, bool affine)
 }
 
 Tensor BatchNorm2d::forward(const Tensor& x) {
-  Tensor y = ops::batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
+  Tensor y = fused_act_ ? ops::batch_norm_act(x, weight, bias, running_mean, running_var, is_training(), momentum,
+                                              eps, *fused_act_)
+                        : ops::batch_norm(x, weight, bias, running_mean, running_var, is_training(), momentum, eps);
   if (is_training()) {
     // PyTorch keeps this counter for state-dict compatibility (momentum is fixed here, so nothing
     // reads it). Counted after the op succeeded, where the buffer lives: on CUDA a one-thread kernel
@@ -147,6 +150,37 @@ std::string Act::type_name() const {
     case Activation::gelu: return "GELU";
   }
   return "Act";
+}
+
+namespace {
+std::atomic<bool> g_fusion{true};
+}  // namespace
+
+void set_fusion(bool on) { g_fusion.store(on); }
+bool fusion_enabled() { return g_fusion.load(); }
+
+Tensor batchnorm_act(BatchNorm2d& bn, const Tensor& x, Activation act) {
+  if (!fusion_enabled() || bn.capturing()) return ops::activation(bn(x), act);
+  struct Reset {  // the flag never outlives the call, also when the op throws
+    BatchNorm2d& bn;
+    ~Reset() { bn.fused_act_.reset(); }
+  } reset{bn};
+  bn.fused_act_ = act;
+  return bn(x);
+}
+
+bool detail_fuse_bn_act(Module& first, Module& second, Tensor& y) {
+  auto* bn = dynamic_cast<BatchNorm2d*>(&first);
+  auto* act = dynamic_cast<Act*>(&second);
+  if (!bn || !act || !fusion_enabled() || bn->capturing()) return false;
+  Tensor z = batchnorm_act(*bn, y, act->kind);
+  struct Reset {
+    Act& act;
+    ~Reset() { act.applied_upstream_ = false; }
+  } reset{*act};
+  act->applied_upstream_ = true;
+  y = (*act)(z);
+  return true;
 }
 
 }  // namespace fer::nn

@@ -4,6 +4,7 @@
 // num_batches_tracked), and so does default initialisation, so state dicts exchange by name.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "kernels/activation.h"
@@ -54,6 +55,12 @@ class BatchNorm2d : public Module {
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
   int64_t channels;
   double eps, momentum;
+
+ private:
+  friend Tensor batchnorm_act(BatchNorm2d& bn, const Tensor& x, Activation act);
+  // Set by batchnorm_act() for the duration of one call: forward() then applies the activation in
+  // the same op (ops::batch_norm_act) instead of returning the normalised tensor.
+  std::optional<Activation> fused_act_;
 };
 
 class LayerNorm : public Module {
@@ -114,9 +121,15 @@ class DropPath : public Module {
 class Act : public Module {
  public:
   explicit Act(Activation kind) : kind(kind) {}
-  Tensor forward(const Tensor& x) override { return ops::activation(x, kind); }
+  Tensor forward(const Tensor& x) override { return applied_upstream_ ? x : ops::activation(x, kind); }
   std::string type_name() const override;
   Activation kind;
+
+ private:
+  friend bool detail_fuse_bn_act(Module& first, Module& second, Tensor& y);
+  // Set for one call when a preceding BatchNorm2d already applied this activation (fused): the
+  // call still runs (trace events, Grad-CAM capture of this module) but is the identity.
+  bool applied_upstream_ = false;
 };
 
 // [N, ...] -> [N, prod(...)]
@@ -131,5 +144,22 @@ class Identity : public Module {
   Tensor forward(const Tensor& x) override { return x; }
   std::string type_name() const override { return "Identity"; }
 };
+
+// ---- batch norm + activation fusion ----------------------------------------------------------
+// Process-wide switch (default on; fertrain --fuse on|off). When on, batchnorm_act() and
+// Sequential's BatchNorm2d -> Act pairs run ops::batch_norm_act (one pass forward and backward, no
+// intermediate tensor kept for autograd); when off, the unfused batch_norm then activation.
+void set_fusion(bool on);
+bool fusion_enabled();
+
+// act(bn(x)). Fused when fusion is enabled and bn is not capturing its output (Grad-CAM needs the
+// pre-activation output then); either way bn is called through its call operator, so trace events
+// and num_batches_tracked behave as for bn(x).
+Tensor batchnorm_act(BatchNorm2d& bn, const Tensor& x, Activation act);
+
+// Used by Sequential::forward: when `first` is a BatchNorm2d and `second` an Act and the pair can be
+// fused (see batchnorm_act), sets y = second(batchnorm_act(first, y, act)) with second's call the
+// identity, and returns true; otherwise leaves y alone and returns false.
+bool detail_fuse_bn_act(Module& first, Module& second, Tensor& y);
 
 }  // namespace fer::nn

@@ -7,6 +7,7 @@
 
 #include "fer/config.h"
 #include "kernels/device.h"
+#include "nn/layers.h"
 #include "tensor/autograd.h"
 #include "tensor/op_stats.h"
 
@@ -186,7 +187,15 @@ Sequential& Sequential::add(const std::string& name, ModulePtr m) {
 
 Tensor Sequential::forward(const Tensor& x) {
   Tensor y = x;
-  for (const auto& [name, child] : children()) y = (*child)(y);
+  const auto& ch = children();
+  for (size_t i = 0; i < ch.size(); ++i) {
+    // BatchNorm2d followed by Act: one fused op when fusion is on (nn/layers.h)
+    if (i + 1 < ch.size() && detail_fuse_bn_act(*ch[i].second, *ch[i + 1].second, y)) {
+      ++i;
+      continue;
+    }
+    y = (*ch[i].second)(y);
+  }
   return y;
 }
 

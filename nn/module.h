@@ -58,6 +58,7 @@ class Module {
 
   // ---- capture for Grad-CAM ------------------------------------------------------------------
   void capture(bool on) { capture_ = on; }
+  bool capturing() const { return capture_; }
   const Tensor& captured_output() const { return captured_output_; }
   const Tensor& captured_grad() const { return *captured_grad_; }
 
@@ -84,7 +85,8 @@ class Module {
   std::shared_ptr<Tensor> captured_grad_ = std::make_shared<Tensor>();
 };
 
-// Children applied in order; named "0", "1", ... unless names are given.
+// Children applied in order; named "0", "1", ... unless names are given. A BatchNorm2d directly
+// followed by an Act runs as one fused op while nn::fusion_enabled() (nn/layers.h); both are still called.
 class Sequential : public Module {
  public:
   Sequential() = default;

@@ -70,6 +70,12 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, int64
 // Training needs more than one value per channel (N*H*W > 1).
 Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
                   const Tensor& running_var, bool training, double momentum, double eps);
+// y = act(batch_norm(x, ...)) in one fused op (ops_norm_act.cpp, kernels/batchnorm_act.h): same
+// arguments, checks, statistics and running-stat update as batch_norm; the forward output equals
+// activation(batch_norm(...), act) bit for bit on the CPU. The backward keeps only x, gamma, beta and
+// the per-channel statistics (no normalised or activated tensor) and recomputes z = bn(x).
+Tensor batch_norm_act(const Tensor& x, const Tensor& gamma, const Tensor& beta, const Tensor& running_mean,
+                      const Tensor& running_var, bool training, double momentum, double eps, Activation act);
 // Normalizes over the last dimension.
 Tensor layer_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, double eps);
 

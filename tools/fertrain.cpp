@@ -114,6 +114,9 @@ int main(int argc, char** argv) {
   FER_FLAG("--conv-impl", conv_impl,
            "native | cudnn (CUDA convolutions through cuDNN, an A/B baseline) | tc (conv2d as implicit GEMM on "
            "the tensor cores, sm_80+; needs --precision tf32|bf16)");
+  FER_FLAG("--fuse", fuse,
+           "on | off: batch norm + relu/silu as one fused op (forward and backward; same numbers, less memory "
+           "and traffic); off runs them as two ops");
   FER_FLAG("--seed", seed, "seed of everything random (init, order, dropout, augmentation)");
   FER_FLAG("--threads", threads, "CPU threads (0 = all cores)");
   FER_FLAG("--out", out, "run folder (default runs/<model>-<time>)");

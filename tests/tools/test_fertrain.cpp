@@ -149,9 +149,9 @@ TEST_CASE("fertrain: a diverging run stops at the first non-finite loss, naming 
     CHECK(r.output.find("training stopped") != std::string::npos);
     CHECK(r.output.find("at epoch 1, step 2") != std::string::npos);
     // with --detect-anomaly the first forward op whose output is not finite is named: after one step
-    // at lr 1e25 the weights overflow CNN6's second conv (ops: conv, batchnorm, relu, conv)
+    // at lr 1e25 the weights overflow CNN6's second conv (ops: conv, batchnorm+relu fused, conv)
     if (!extra.empty())
-      CHECK(r.output.find("the forward op Conv2d (op 4 of the step, autograd node Conv2dBackward) produced a "
+      CHECK(r.output.find("the forward op Conv2d (op 3 of the step, autograd node Conv2dBackward) produced a "
                           "non-finite output f32[32, 8, 44, 44]") != std::string::npos);
   }
   fs::remove_all(dir);
@@ -232,8 +232,17 @@ TEST_CASE("fertrain --trace 1: tables of the first step's modules (shapes, MACs)
   // the first conv of CNN6 at width 0.25: 1 -> 4 channels, 48 -> 46, 4*46*46*9 MACs per image, batch 32
   CHECK(r.output.find("[32,1,48,48]       [32,4,46,46]              2437632") != std::string::npos);
   CHECK(r.output.find("Conv2dBackward") != std::string::npos);
-  CHECK(r.output.find("BatchNormBackward") != std::string::npos);
+  CHECK(r.output.find("BatchNormActBackward") != std::string::npos);  // batch norm + relu, fused (--fuse on)
+  CHECK(r.output.find("bn+act fusion on") != std::string::npos);
   // only one step is traced
   CHECK(r.output.find("trace: epoch 1, step 2") == std::string::npos);
+  // --fuse off: batch norm and relu are two ops again
+  fs::remove_all(dir);
+  const Run off = run_fertrain(kSmall + "--epochs 1 --trace 1 --fuse off --out " + dir.string());
+  INFO(off.output);
+  REQUIRE(off.code == 0);
+  CHECK(off.output.find("bn+act fusion off") != std::string::npos);
+  CHECK(off.output.find("BatchNormBackward") != std::string::npos);
+  CHECK(off.output.find("BatchNormActBackward") == std::string::npos);
   fs::remove_all(dir);
 }

@@ -59,3 +59,24 @@ TEST_CASE("train config: to_json -> apply_json is the identity on a validated co
   fer::tools::apply_json(back, fer::tools::to_json(c));
   CHECK(fer::tools::to_json(back) == fer::tools::to_json(c));
 }
+
+TEST_CASE("train config: fuse (--fuse on|off) round trips, is on when absent (older configs), else an error") {
+  TrainConfig old_run;
+  fer::tools::apply_json(old_run, json::parse(R"({"epochs": 3})"));
+  CHECK(old_run.fuse == "on");
+  TrainConfig c;
+  c.fuse = "off";
+  fer::tools::validate(c);
+  TrainConfig back;
+  fer::tools::apply_json(back, fer::tools::to_json(c));
+  CHECK(back.fuse == "off");
+  CHECK(fer::tools::to_json(c).at("fuse") == "off");
+  c.fuse = "yes";
+  std::string error;
+  try {
+    fer::tools::validate(c);
+  } catch (const fer::Error& e) {
+    error = e.what();
+  }
+  CHECK(error.find("--fuse 'yes' is not one of: on, off") != std::string::npos);
+}

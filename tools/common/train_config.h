@@ -86,6 +86,8 @@ struct TrainConfig {
                                    // on the CPU the exact emulation of the tensor-core numerics
   std::string conv_impl = "native";  // native | cudnn (CUDA convolutions through cuDNN, for A/B runs) |
                                      // tc (implicit GEMM on the tensor cores; needs --precision tf32|bf16)
+  std::string fuse = "on";         // on | off: batch norm + relu/silu as one fused op (nn::set_fusion);
+                                   // a config.json without the key (older runs) means on
   uint64_t seed = 1;
   int threads = 0;                 // CPU threads (0 = OpenMP default)
   std::string out;                 // run folder ("" = runs/<model>-<time>)

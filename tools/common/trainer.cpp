@@ -27,6 +27,7 @@
 #include "nn/atomic_file.h"
 #include "nn/checkpoint.h"
 #include "nn/flat_params.h"
+#include "nn/layers.h"
 #include "nn/lr_schedule.h"
 #include "nn/metrics.h"
 #include "nn/optimizer.h"
@@ -444,6 +445,7 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
     head << "device:    cpu, " << omp_get_max_threads() << " threads, GEMM " << kCpuGemm << "\n";
   }
   ops::set_conv_impl(ops::conv_impl_from_name(config.conv_impl));  // validate() allows cudnn only on CUDA
+  nn::set_fusion(config.fuse != "off");                            // validate() allows on | off
   head << "precision: " << config.precision;
   if (config.precision != "fp32")
     head << (device == Device::cuda ? " (tensor cores: matmul operands rounded to "
@@ -457,6 +459,7 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
                              : config.sync_every > 0 ? config.sync_every
                                                      : (device == Device::cuda ? 50 : 1);
   if (sync_every != 1) head << ", metrics read every " << sync_every << " steps";
+  head << ", bn+act fusion " << config.fuse;
   say(head.str());
 
   // 2. data
