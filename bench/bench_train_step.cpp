@@ -74,7 +74,7 @@ void BM_train_step(benchmark::State& state, std::string model_name, Device devic
     const fer::data::Batch b = ten_crop ? fer::data::make_ten_crop_batch(images, indices, input, none)
                                         : fer::data::make_batch(images, indices, input);
     // model and optimizer as run_training builds them
-    fer::nn::ModulePtr model = fer::models::build_model(model_name, {spec.default_classes > 0 ? spec.default_classes : 7, 1.0, ""});
+    fer::nn::ModulePtr model = fer::models::build_model(model_name, {7, 1.0, ""});  // the synthetic labels are fer7
     model->to(device);
     model->train();
     fer::nn::FlatParameters flat(*model);

@@ -8,6 +8,7 @@
 // The backward writes dz = act'(z) dy into dx during its reduction pass and turns it into dx in
 // place during the second pass, so z and dz never need a buffer of their own.
 #include <cmath>
+#include <vector>
 
 #include "kernels/batchnorm_act.h"
 
@@ -32,18 +33,22 @@ void check_eval_pointers(const char* op, const void* running_mean, const void* r
 
 // dz = act'(z) dy for the recomputed z (already rounded to T, as the forward stored it). Only the
 // sigmoid derivative reads y, so only then is act(z) evaluated again.
-template <typename T>
-inline T act_grad(Activation a, T z, T dy) {
-  const T y = a == Activation::sigmoid ? act::forward(a, z) : T(0);
-  return act::backward(a, z, y, dy);
+template <Activation A, typename T>
+inline T act_grad(T z, T dy) {
+  const T y = A == Activation::sigmoid ? act::forward(A, z) : T(0);
+  return act::backward(A, z, y, dy);
 }
 
 }  // namespace
 
 namespace cpu {
+namespace {
+// The loops, one instantiation per activation: with A a compile-time constant the activation's
+// switch folds away and the element loops vectorise (a per-element switch made the fused op slower
+// than batchnorm followed by a separate activation).
 
-template <typename T>
-void batchnorm_act_forward_train(const BatchNormDims& d, Activation a, const T* x, const T* gamma, const T* beta,
+template <Activation A, typename T>
+void batchnorm_act_forward_train_loop(const BatchNormDims& d, const T* x, const T* gamma, const T* beta,
                                  double eps, double momentum, T* running_mean, T* running_var, T* y, T* save_mean,
                                  T* save_invstd) {
   const char* op = "batchnorm_act_forward_train";
@@ -77,7 +82,7 @@ void batchnorm_act_forward_train(const BatchNormDims& d, Activation a, const T* 
     for (int64_t n = 0; n < d.n; ++n) {
       const T* xp = x + (n * C + c) * HW;
       T* yp = y + (n * C + c) * HW;
-      for (int64_t i = 0; i < HW; ++i) yp[i] = act::forward(a, T((double(xp[i]) - mean) * invstd * g + b));
+      for (int64_t i = 0; i < HW; ++i) yp[i] = act::forward(A, T((double(xp[i]) - mean) * invstd * g + b));
     }
     if (running_mean) {  // PyTorch: the running variance tracks the UNBIASED estimate var * M/(M-1)
       running_mean[c] = T((1.0 - momentum) * double(running_mean[c]) + momentum * mean);
@@ -86,8 +91,8 @@ void batchnorm_act_forward_train(const BatchNormDims& d, Activation a, const T* 
   }
 }
 
-template <typename T>
-void batchnorm_act_forward_eval(const BatchNormDims& d, Activation a, const T* x, const T* gamma, const T* beta,
+template <Activation A, typename T>
+void batchnorm_act_forward_eval_loop(const BatchNormDims& d, const T* x, const T* gamma, const T* beta,
                                 const T* running_mean, const T* running_var, double eps, T* y) {
   const char* op = "batchnorm_act_forward_eval";
   check_batchnorm(op, d, false);
@@ -101,12 +106,12 @@ void batchnorm_act_forward_eval(const BatchNormDims& d, Activation a, const T* x
     const double mean = double(running_mean[c]);
     const T* xp = x + nc * HW;
     T* yp = y + nc * HW;
-    for (int64_t i = 0; i < HW; ++i) yp[i] = act::forward(a, T((double(xp[i]) - mean) * rinv * g + b));
+    for (int64_t i = 0; i < HW; ++i) yp[i] = act::forward(A, T((double(xp[i]) - mean) * rinv * g + b));
   }
 }
 
-template <typename T>
-void batchnorm_act_backward_train(const BatchNormDims& d, Activation a, const T* x, const T* dy, const T* gamma,
+template <Activation A, typename T>
+void batchnorm_act_backward_train_loop(const BatchNormDims& d, const T* x, const T* dy, const T* gamma,
                                   const T* beta, const T* save_mean, const T* save_invstd, T* dx, T* dgamma,
                                   T* dbeta) {
   const char* op = "batchnorm_act_backward_train";
@@ -118,17 +123,22 @@ void batchnorm_act_backward_train(const BatchNormDims& d, Activation a, const T*
   for (int64_t c = 0; c < C; ++c) {
     const double mean = double(save_mean[c]), invstd = double(save_invstd[c]);
     const double g = gamma ? double(gamma[c]) : 1.0, b = beta ? double(beta[c]) : 0.0;
-    // pass 1: dz = act'(z) dy with z recomputed; sum dz (= dbeta) and sum dz x_hat (= dgamma).
-    // dz is parked in dx (when dx is wanted) for pass 2.
+    // pass 1a: dz = act'(z) dy with z recomputed, into dx (or a per-thread scratch when dx is not
+    // wanted): a loop without reductions, so it vectorises. pass 1b: sum dz (= dbeta) and
+    // sum dz x_hat (= dgamma), batchnorm_cpu.cpp's reduction loop on dz.
+    thread_local std::vector<T> scratch;
+    if (!dx && static_cast<int64_t>(scratch.size()) < M) scratch.resize(static_cast<size_t>(M));
     double sdz = 0, sdzx = 0;
     for (int64_t n = 0; n < d.n; ++n) {
       const int64_t base = (n * C + c) * HW;
+      const T* xp = x + base;
+      const T* dyp = dy + base;
+      T* dzp = dx ? dx + base : scratch.data() + n * HW;
+      for (int64_t i = 0; i < HW; ++i) dzp[i] = act_grad<A>(T((double(xp[i]) - mean) * invstd * g + b), dyp[i]);
       for (int64_t i = 0; i < HW; ++i) {
-        const double xh = (double(x[base + i]) - mean) * invstd;
-        const T dz = act_grad(a, T(xh * g + b), dy[base + i]);
-        if (dx) dx[base + i] = dz;
-        sdz += double(dz);
-        sdzx += double(dz) * (double(x[base + i]) - mean) * invstd;  // batchnorm_cpu.cpp's order
+        const double dz = double(dzp[i]);
+        sdz += dz;
+        sdzx += dz * (double(xp[i]) - mean) * invstd;  // batchnorm_cpu.cpp's order
       }
     }
     if (dbeta) dbeta[c] = T(sdz);
@@ -147,8 +157,8 @@ void batchnorm_act_backward_train(const BatchNormDims& d, Activation a, const T*
   }
 }
 
-template <typename T>
-void batchnorm_act_backward_eval(const BatchNormDims& d, Activation a, const T* x, const T* dy, const T* gamma,
+template <Activation A, typename T>
+void batchnorm_act_backward_eval_loop(const BatchNormDims& d, const T* x, const T* dy, const T* gamma,
                                  const T* beta, const T* running_mean, const T* running_var, double eps, T* dx,
                                  T* dgamma, T* dbeta) {
   const char* op = "batchnorm_act_backward_eval";
@@ -168,7 +178,7 @@ void batchnorm_act_backward_eval(const BatchNormDims& d, Activation a, const T* 
       const int64_t base = (n * C + c) * HW;
       for (int64_t i = 0; i < HW; ++i) {
         const double xh = (double(x[base + i]) - mean) * rinv;
-        const T dz = act_grad(a, T(xh * g + b), dy[base + i]);
+        const T dz = act_grad<A>(T(xh * g + b), dy[base + i]);
         if (dx) dx[base + i] = T(k * double(dz));
         sdz += double(dz);
         sdzx += double(dz) * (double(x[base + i]) - mean) * rinv;  // batchnorm_cpu.cpp's order
@@ -176,6 +186,48 @@ void batchnorm_act_backward_eval(const BatchNormDims& d, Activation a, const T* 
     }
     if (dbeta) dbeta[c] = T(sdz);
     if (dgamma) dgamma[c] = T(sdzx);
+  }
+}
+
+}  // namespace
+
+template <typename T>
+void batchnorm_act_forward_train(const BatchNormDims& d, Activation a, const T* x, const T* gamma, const T* beta, double eps, double momentum, T* running_mean, T* running_var, T* y, T* save_mean, T* save_invstd) {
+  switch (a) {
+    case Activation::relu: return batchnorm_act_forward_train_loop<Activation::relu>(d, x, gamma, beta, eps, momentum, running_mean, running_var, y, save_mean, save_invstd);
+    case Activation::sigmoid: return batchnorm_act_forward_train_loop<Activation::sigmoid>(d, x, gamma, beta, eps, momentum, running_mean, running_var, y, save_mean, save_invstd);
+    case Activation::silu: return batchnorm_act_forward_train_loop<Activation::silu>(d, x, gamma, beta, eps, momentum, running_mean, running_var, y, save_mean, save_invstd);
+    case Activation::gelu: return batchnorm_act_forward_train_loop<Activation::gelu>(d, x, gamma, beta, eps, momentum, running_mean, running_var, y, save_mean, save_invstd);
+  }
+}
+
+template <typename T>
+void batchnorm_act_forward_eval(const BatchNormDims& d, Activation a, const T* x, const T* gamma, const T* beta, const T* running_mean, const T* running_var, double eps, T* y) {
+  switch (a) {
+    case Activation::relu: return batchnorm_act_forward_eval_loop<Activation::relu>(d, x, gamma, beta, running_mean, running_var, eps, y);
+    case Activation::sigmoid: return batchnorm_act_forward_eval_loop<Activation::sigmoid>(d, x, gamma, beta, running_mean, running_var, eps, y);
+    case Activation::silu: return batchnorm_act_forward_eval_loop<Activation::silu>(d, x, gamma, beta, running_mean, running_var, eps, y);
+    case Activation::gelu: return batchnorm_act_forward_eval_loop<Activation::gelu>(d, x, gamma, beta, running_mean, running_var, eps, y);
+  }
+}
+
+template <typename T>
+void batchnorm_act_backward_train(const BatchNormDims& d, Activation a, const T* x, const T* dy, const T* gamma, const T* beta, const T* save_mean, const T* save_invstd, T* dx, T* dgamma, T* dbeta) {
+  switch (a) {
+    case Activation::relu: return batchnorm_act_backward_train_loop<Activation::relu>(d, x, dy, gamma, beta, save_mean, save_invstd, dx, dgamma, dbeta);
+    case Activation::sigmoid: return batchnorm_act_backward_train_loop<Activation::sigmoid>(d, x, dy, gamma, beta, save_mean, save_invstd, dx, dgamma, dbeta);
+    case Activation::silu: return batchnorm_act_backward_train_loop<Activation::silu>(d, x, dy, gamma, beta, save_mean, save_invstd, dx, dgamma, dbeta);
+    case Activation::gelu: return batchnorm_act_backward_train_loop<Activation::gelu>(d, x, dy, gamma, beta, save_mean, save_invstd, dx, dgamma, dbeta);
+  }
+}
+
+template <typename T>
+void batchnorm_act_backward_eval(const BatchNormDims& d, Activation a, const T* x, const T* dy, const T* gamma, const T* beta, const T* running_mean, const T* running_var, double eps, T* dx, T* dgamma, T* dbeta) {
+  switch (a) {
+    case Activation::relu: return batchnorm_act_backward_eval_loop<Activation::relu>(d, x, dy, gamma, beta, running_mean, running_var, eps, dx, dgamma, dbeta);
+    case Activation::sigmoid: return batchnorm_act_backward_eval_loop<Activation::sigmoid>(d, x, dy, gamma, beta, running_mean, running_var, eps, dx, dgamma, dbeta);
+    case Activation::silu: return batchnorm_act_backward_eval_loop<Activation::silu>(d, x, dy, gamma, beta, running_mean, running_var, eps, dx, dgamma, dbeta);
+    case Activation::gelu: return batchnorm_act_backward_eval_loop<Activation::gelu>(d, x, dy, gamma, beta, running_mean, running_var, eps, dx, dgamma, dbeta);
   }
 }
 

@@ -8,6 +8,7 @@ tools/fixtures_*.py: same structure and parameter names as models/*.cpp), built 
     resnet18  fixtures_resnet.resnet18_r001 3x48x48
     unet      fixtures_r003.AttentionUNet   1x48x48
     rmn       fixtures_resnet.ResMasking    3x224x224 (resmasking_dropout1, softmax masks)
+    efficientnet-b0  fixtures_efficientnet.EfficientNetB0  3x48x48 (R002; depthwise convolutions)
 
 One step (as fer's bench): logits = model(x); loss = cross_entropy(logits, y); loss.backward();
 SGD(lr 0.01, momentum 0.9).step(); zero_grad(); then a device synchronisation. The batch is a fixed
@@ -43,6 +44,7 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tools"))
 
+import fixtures_efficientnet  # noqa: E402
 import fixtures_r003  # noqa: E402
 import fixtures_resnet  # noqa: E402
 import fixtures_vgg  # noqa: E402
@@ -55,6 +57,7 @@ MODELS = {
     "resnet18": (lambda: fixtures_resnet.resnet18_r001(7, 1.0), 3, 48, 1),
     "unet": (lambda: fixtures_r003.AttentionUNet(7, 1.0), 1, 48, 1),
     "rmn": (lambda: fixtures_resnet.ResMasking(7, 1.0, "dropout1", "softmax"), 3, 224, 1),
+    "efficientnet-b0": (lambda: fixtures_efficientnet.EfficientNetB0(7, 1.0), 3, 48, 1),
 }
 MODES = ["eager", "eager_cl_bf16", "compile", "compile_cl_bf16"]
 COLUMNS = "impl,model,device,precision,batch,inputs,images_per_s,step_ms,peak_mib"
