@@ -63,7 +63,7 @@ Tensor Module::operator()(const Tensor& x) {
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     --g_forward_depth;
-    g_forward_hook({this, order, depth, x.shape(), y.shape(), seconds, macs.macs()});
+    g_forward_hook({this, order, depth, x.shape(), y.shape(), seconds, macs.macs(), macs.bytes()});
   } else {
     y = forward(x);
   }

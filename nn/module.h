@@ -100,7 +100,8 @@ class Sequential : public Module {
 // ---- forward tracing (fertrain --trace) -------------------------------------------------------
 // While a hook is set, every module call reports itself: `order` numbers the calls in the order
 // they start (a parent before its children), `depth` is the nesting level, `seconds` the wall time
-// of its forward (including its children's) and `macs` the multiply-accumulates its ops counted.
+// of its forward (including its children's), `macs` the multiply-accumulates its ops counted and
+// `bytes` the bytes its recorded ops read and wrote at least (inputs + outputs, tensor/op_stats.h).
 struct ForwardEvent {
   const Module* module;
   int64_t order;
@@ -108,6 +109,7 @@ struct ForwardEvent {
   Shape input_shape, output_shape;
   double seconds;
   int64_t macs;
+  int64_t bytes;
 };
 using ForwardHook = std::function<void(const ForwardEvent&)>;
 void set_forward_hook(ForwardHook hook);  // nullptr switches tracing off

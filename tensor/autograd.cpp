@@ -6,6 +6,7 @@
 #include <unordered_set>
 
 #include "tensor/dispatch.h"
+#include "tensor/op_stats.h"
 
 namespace fer {
 
@@ -39,8 +40,9 @@ std::shared_ptr<Node> grad_edge(const Tensor& t) {
   return impl.accumulator;
 }
 
-static void attach_common(Tensor& output, const std::shared_ptr<Node>& node) {
+static void attach_common(Tensor& output, const std::shared_ptr<Node>& node, int64_t input_bytes) {
   node->output_shape = output.shape();
+  if (op_counting_active()) count_bytes(input_bytes + static_cast<int64_t>(output.nbytes()));
   node->sequence = g_sequence++;
   output.impl().grad_fn = node;
   output.impl().requires_grad = true;
@@ -49,14 +51,22 @@ static void attach_common(Tensor& output, const std::shared_ptr<Node>& node) {
 
 void attach_node(Tensor& output, const std::shared_ptr<Node>& node, std::initializer_list<const Tensor*> inputs) {
   node->next.clear();
-  for (const Tensor* t : inputs) node->next.push_back(t ? grad_edge(*t) : nullptr);
-  attach_common(output, node);
+  int64_t bytes = 0;
+  for (const Tensor* t : inputs) {
+    node->next.push_back(t ? grad_edge(*t) : nullptr);
+    if (t && t->defined()) bytes += static_cast<int64_t>(t->nbytes());
+  }
+  attach_common(output, node, bytes);
 }
 
 void attach_node(Tensor& output, const std::shared_ptr<Node>& node, const std::vector<Tensor>& inputs) {
   node->next.clear();
-  for (const Tensor& t : inputs) node->next.push_back(grad_edge(t));
-  attach_common(output, node);
+  int64_t bytes = 0;
+  for (const Tensor& t : inputs) {
+    node->next.push_back(grad_edge(t));
+    if (t.defined()) bytes += static_cast<int64_t>(t.nbytes());
+  }
+  attach_common(output, node, bytes);
 }
 
 void accumulate_into(Tensor& out, const Tensor& in) {

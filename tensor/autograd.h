@@ -31,6 +31,7 @@ struct Node {
   std::vector<std::shared_ptr<Node>> next;  // one edge per input; nullptr when it needs no gradient
   Shape output_shape;                       // for checks and tracing
   uint64_t sequence = 0;                    // creation order (the tape position)
+  int64_t forward_macs = 0;                 // the forward's MACs (conv, linear, bmm set it; tracing)
 };
 
 // The sink node of a leaf tensor: adds the incoming gradient into the leaf's .grad.

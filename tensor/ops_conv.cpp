@@ -273,6 +273,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
       });
   if (any_requires_grad({&x, &w, &b})) {
     auto node = std::make_shared<Conv2dBackward>();
+    node->forward_macs = d.macs();
     node->d = d;
     node->x = x.detach();
     node->w = w.detach();
@@ -312,6 +313,7 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, int64
       });
   if (any_requires_grad({&x, &w, &b})) {
     auto node = std::make_shared<ConvTranspose2dBackward>();
+    node->forward_macs = d.macs();
     node->d = d;
     node->x = x.detach();
     node->w = w.detach();

@@ -117,6 +117,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
   y = y.reshape(out_shape);
   if (any_requires_grad({&x, &w, &b})) {
     auto node = std::make_shared<LinearBackward>();
+    node->forward_macs = M * in * out;
     node->x = x2;
     node->w = w.detach();
     node->has_bias = b.defined();
@@ -174,6 +175,7 @@ Tensor bmm(const Tensor& a, const Tensor& b, bool trans_a, bool trans_b) {
   bmm_tensors(trans_a, trans_b, batch, M, N, K, round_to_precision(a, prec), round_to_precision(b, prec), c, prec);
   if (any_requires_grad({&a, &b})) {
     auto node = std::make_shared<BmmBackward>();
+    node->forward_macs = batch * M * N * K;
     node->a_saved = a.detach();
     node->b_saved = b.detach();
     node->prec = prec;

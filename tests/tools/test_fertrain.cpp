@@ -223,7 +223,7 @@ TEST_CASE("fertrain --sync-every N: a diverging run still names the first bad st
   fs::remove_all(dir);
 }
 
-TEST_CASE("fertrain --trace 1: tables of the first step's modules (shapes, MACs) and backward nodes") {
+TEST_CASE("fertrain --trace 1: tables of the first step's modules (shapes, MACs, bytes) and backward nodes (FLOPs, bytes)") {
   const fs::path dir = fresh_dir("fertrain_trace");
   const Run r = run_fertrain(kSmall + "--epochs 1 --trace 1 --out " + dir.string());
   INFO(r.output);
@@ -231,6 +231,13 @@ TEST_CASE("fertrain --trace 1: tables of the first step's modules (shapes, MACs)
   CHECK(r.output.find("trace: epoch 1, step 1: forward") != std::string::npos);
   // the first conv of CNN6 at width 0.25: 1 -> 4 channels, 48 -> 46, 4*46*46*9 MACs per image, batch 32
   CHECK(r.output.find("[32,1,48,48]       [32,4,46,46]              2437632") != std::string::npos);
+  // its bytes: x 32*48*48*4 + w 4*9*4 + b 4*4 + y 32*4*46*46*4 = 1378464
+  CHECK(r.output.find("2437632        1378464") != std::string::npos);
+  // its backward needs no dx (the images), only dw: one GEMM of the forward's size, 2 FLOPs per MAC;
+  // bytes = dy (32*4*46*46*4) + dw (144) + db (16)
+  CHECK(r.output.find("Conv2dBackward               - [4,1,3,3] [4]                                         4875264        1083552") !=
+        std::string::npos);
+  CHECK(r.output.find("trace: totals: forward ") != std::string::npos);
   CHECK(r.output.find("Conv2dBackward") != std::string::npos);
   CHECK(r.output.find("BatchNormActBackward") != std::string::npos);  // batch norm + relu, fused (--fuse on)
   CHECK(r.output.find("bn+act fusion on") != std::string::npos);
