@@ -99,6 +99,18 @@ const std::vector<OpEntry>& op_table() {
                                  rand64({cout}, o.seed + 2, "b")},
                                 [opt](const std::vector<Tensor>& in) { return ops::conv2d(in[0], in[1], in[2], opt); }};
                  }});
+    t.push_back({"depthwise_conv2d",
+                 {2, 3, 6, 5},
+                 "x [N,C,H,W]",
+                 "w [C,1,3,3], b [C], groups = C (the direct path, kernels/conv2d_depthwise.h); --stride --padding",
+                 [](const Shape& s, const OpFlags& o) {
+                   need_rank("depthwise_conv2d", s, 4, "N,C,H,W");
+                   FER_CHECK(s[1] >= 2, "depthwise_conv2d: needs at least 2 channels, got " << s[1]);
+                   const auto opt = ops::Conv2dOptions::make(o.stride, o.padding, s[1]);
+                   return Check{{rand64(s, o.seed, "x"), rand64({s[1], 1, 3, 3}, o.seed + 1, "w"),
+                                 rand64({s[1]}, o.seed + 2, "b")},
+                                [opt](const std::vector<Tensor>& in) { return ops::conv2d(in[0], in[1], in[2], opt); }};
+                 }});
     t.push_back({"conv_transpose2d",
                  {2, 3, 4, 4},
                  "x [N,C,H,W]",
@@ -129,6 +141,26 @@ const std::vector<OpEntry>& op_table() {
                                   return ops::batch_norm(in[0], in[1], in[2], rm, rv, training, 0.1, 1e-5);
                                 }};
                  }});
+    for (const auto& [name, act] : {std::pair<const char*, Activation>{"batch_norm_relu", Activation::relu},
+                                    std::pair<const char*, Activation>{"batch_norm_silu", Activation::silu}}) {
+      t.push_back({name,
+                   {3, 4, 3, 3},
+                   "x [N,C,H,W] or [N,C]",
+                   "gamma, beta [C]; act(batch_norm(x)) as one fused op (kernels/batchnorm_act.h); --eval",
+                   [name = std::string(name), act = act](const Shape& s, const OpFlags& o) {
+                     FER_CHECK(s.size() == 2 || s.size() == 4,
+                               name << ": --shape needs N,C or N,C,H,W, got " << shape_str(s));
+                     const int64_t c = s[1];
+                     const Tensor rm = o.eval ? rand64({c}, o.seed + 3, "running_mean", -1, 1, false) : Tensor();
+                     const Tensor rv = o.eval ? rand64({c}, o.seed + 4, "running_var", 0.5, 2, false) : Tensor();
+                     const bool training = !o.eval;
+                     return Check{{rand64(s, o.seed, "x", -2, 2), rand64({c}, o.seed + 1, "gamma", 0.5, 1.5),
+                                   rand64({c}, o.seed + 2, "beta")},
+                                  [rm, rv, training, act](const std::vector<Tensor>& in) {
+                                    return ops::batch_norm_act(in[0], in[1], in[2], rm, rv, training, 0.1, 1e-5, act);
+                                  }};
+                   }});
+    }
     t.push_back({"layer_norm",
                  {2, 3, 5},
                  "x [...,D] (normalized over D)",
@@ -193,6 +225,13 @@ const std::vector<OpEntry>& op_table() {
     t.push_back(activation_entry("sigmoid", Activation::sigmoid));
     t.push_back(activation_entry("silu", Activation::silu));
     t.push_back(activation_entry("gelu", Activation::gelu));
+    t.push_back({"add_relu", {2, 3, 4, 4}, "a (any rank)", "b (a's shape); relu(a + b) as one fused op (kernels/add_act.h)",
+                 [](const Shape& s, const OpFlags& o) {
+                   return Check{{rand64(s, o.seed, "a", -2, 2), rand64(s, o.seed + 1, "b", -2, 2)},
+                                [](const std::vector<Tensor>& in) {
+                                  return ops::add_act(in[0], in[1], Activation::relu);
+                                }};
+                 }});
     t.push_back({"softmax", {2, 5, 3}, "x (any rank)", "--dim (default 1)", [](const Shape& s, const OpFlags& o) {
                    const int64_t dim = o.dim;
                    return Check{{rand64(s, o.seed, "x", -3, 3)},
@@ -404,7 +443,7 @@ int main(int argc, char** argv) {
   app.add_option("--stride", flags.stride, "conv2d / conv_transpose2d stride");
   app.add_option("--padding", flags.padding, "conv2d / conv_transpose2d padding");
   app.add_option("--groups", flags.groups, "conv2d groups");
-  app.add_flag("--eval", flags.eval, "batch_norm: eval mode with fixed running statistics");
+  app.add_flag("--eval", flags.eval, "batch_norm, batch_norm_relu, batch_norm_silu: eval mode with fixed running statistics");
   app.add_option("--dim", flags.dim, "softmax / log_softmax dimension");
   app.add_option("--mask", flags.mask, "mask_apply: softmax | sigmoid");
   app.add_option("--label-smoothing", flags.label_smoothing, "cross_entropy label smoothing in [0, 1)");
