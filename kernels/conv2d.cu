@@ -6,7 +6,8 @@
 //   backward input    col = W_g^T dY_g (dY_g gathered into tile when B > 1)   then col2im
 //   backward weight   dW_g (+)= dY_g col^T, chunks in batch order (beta 0 for the first, 1 after)
 // Pointwise convolutions (1x1, s1, p0) use x / dx directly as the column matrix, one GEMM per sample,
-// and need no workspace. Depthwise convolutions (groups = Cin = Cout) run the direct kernels of
+// and need no workspace. Convolutions with one input channel per group (depthwise, and the 1-channel
+// first layer: takes_direct_path_cuda) run the direct kernels of
 // conv2d_depthwise.cu (no workspace either).
 // Parallelization:
 //   im2col   one thread per col element (row r, column b*P + i*Wo + j): conv::im2col_value.
@@ -150,7 +151,7 @@ const float* gather_dy(const Conv2dDims& d, const Plan& pl, const float* dy, int
 
 int64_t conv2d_workspace_floats(const Conv2dDims& d) {
   conv2d_check("cuda::conv2d_workspace_floats", d);
-  if (is_depthwise(d)) return 0;  // the direct kernels of conv2d_depthwise.cu
+  if (takes_direct_path_cuda(d)) return 0;  // the direct kernels of conv2d_depthwise.cu
   const Plan pl = make_plan(d);
   return pl.pointwise ? 0 : (pl.K + pl.Og) * pl.B * pl.P;
 }
@@ -163,7 +164,7 @@ int64_t conv_transpose2d_workspace_floats(const ConvTranspose2dDims& d) {
 void conv2d_forward(const Conv2dDims& d, const float* x, const float* w, const float* bias, float* y, float* workspace,
                     cuda_stream s, MathPrecision operands) {
   conv2d_check("cuda::conv2d_forward", d);
-  if (is_depthwise(d)) return depthwise_conv2d_forward(d, x, w, bias, y, s);  // no workspace
+  if (takes_direct_path_cuda(d)) return depthwise_conv2d_forward(d, x, w, bias, y, s);  // no workspace
   const Plan pl = make_plan(d);
   check_workspace("cuda::conv2d_forward", pl, workspace);
   float* col = workspace;
@@ -194,7 +195,7 @@ void conv2d_forward(const Conv2dDims& d, const float* x, const float* w, const f
 void conv2d_backward_input(const Conv2dDims& d, const float* dy, const float* w, float* dx, float* workspace,
                            cuda_stream s, MathPrecision operands) {
   conv2d_check("cuda::conv2d_backward_input", d);
-  if (is_depthwise(d)) return depthwise_conv2d_backward_input(d, dy, w, dx, s);
+  if (takes_direct_path_cuda(d)) return depthwise_conv2d_backward_input(d, dy, w, dx, s);
   const Plan pl = make_plan(d);
   check_workspace("cuda::conv2d_backward_input", pl, workspace);
   float* col = workspace;
@@ -221,7 +222,7 @@ void conv2d_backward_input(const Conv2dDims& d, const float* dy, const float* w,
 void conv2d_backward_weight(const Conv2dDims& d, const float* x, const float* dy, float* dw, float* dbias,
                             float* workspace, cuda_stream s, MathPrecision operands) {
   conv2d_check("cuda::conv2d_backward_weight", d);
-  if (is_depthwise(d)) return depthwise_conv2d_backward_weight(d, x, dy, dw, dbias, s);
+  if (takes_direct_path_cuda(d)) return depthwise_conv2d_backward_weight(d, x, dy, dw, dbias, s);
   const Plan pl = make_plan(d);
   if (dbias) channel_sums(d.n, d.c_out, pl.P, dy, dbias, s);
   if (!dw) return;  // only the bias gradient was asked for

@@ -1,26 +1,29 @@
-// kernels/conv2d_depthwise.h: the direct path for depthwise convolutions (groups = Cin = Cout, one
-// filter per channel: EfficientNet's MBConv blocks), taken by the conv2d entry points of both
-// backends (kernels/conv2d.h) whenever is_depthwise(d).
+// kernels/conv2d_depthwise.h: the direct path for convolutions in which every output channel reads
+// ONE input channel (Cin / groups == 1): depthwise convolutions (groups = Cin, EfficientNet's MBConv
+// blocks, any channel multiplier m = Cout / Cin) and, on CUDA, the 1-channel first layer of the 48x48
+// models (Cin = 1). The conv2d entry points of both backends (kernels/conv2d.h) take it when
+// takes_direct_path(d) (CPU) / takes_direct_path_cuda(d) (CUDA).
 //
-// With one input channel per output channel the im2col matrices are [kh*kw, P] and each GEMM has a
-// single output row: one im2col + GEMM launch per channel (1152 of them in EfficientNet-B0's widest
-// layer) for a few multiply-adds each. The direct loops do the same arithmetic in one pass:
+// With one input channel per group the im2col matrices are [kh*kw, P] and each GEMM has Og = m
+// output rows: one im2col + GEMM launch per channel (1152 of them in EfficientNet-B0's widest layer)
+// for a few multiply-adds each, or, for Cin = 1, a 9-deep GEMM behind a 9x copy of the image. The
+// direct loops do the same arithmetic in one pass. Output channel o reads input channel g(o) = o / m:
 //
-//   forward   y[n,c,i,j]  = b[c] + sum_{p,q} w[c,p,q] x[n,c,i*sh-ph+p, j*sw-pw+q]          (taps in (p,q) order,
-//                                                                                         padding skipped)
-//   dx        dx[n,c,h,v] = sum_{p,q: (h+ph-p)/sh = i, (v+pw-q)/sw = j exact, in range} w[c,p,q] dy[n,c,i,j]
-//                           (a gather in (p,q) order, as conv::col2im_value)
-//   dw        dw[c,p,q]   = sum_{n,i,j} dy[n,c,i,j] x[n,c,i*sh-ph+p, j*sw-pw+q]            ((n,i,j) order)
-//   db        db[c]       = sum_{n,i,j} dy[n,c,i,j]                                           ((n,i,j) order)
+//   forward   y[n,o,i,j]  = b[o] + sum_{p,q} w[o,p,q] x[n,g(o),i*sh-ph+p, j*sw-pw+q]   (taps in (p,q) order,
+//                                                                                     padding skipped)
+//   dx        dx[n,c,h,v] = sum_{o: g(o) = c} sum_{p,q: (h+ph-p)/sh = i, (v+pw-q)/sw = j exact, in range}
+//                               w[o,p,q] dy[n,o,i,j]       (o ascending, then a gather in (p,q) order)
+//   dw        dw[o,p,q]   = sum_{n,i,j} dy[n,o,i,j] x[n,g(o),i*sh-ph+p, j*sw-pw+q]      ((n,i,j) order)
+//   db        db[o]       = sum_{n,i,j} dy[n,o,i,j]                                     ((n,i,j) order)
 //
 // The forward and dw sums run in the order of the reference loop nests (conv2d_*_reference), so on
-// the CPU they give the reference's bits; dx is the gather (the reference scatters, so dx agrees
-// with it up to rounding). Semantics as kernels/conv2d.h: every output is written (=).
-// CPU: OpenMP over (n, c) planes (forward, dx) and over channels (dw, db); deterministic.
+// the CPU they give the reference's bits; dx is a gather (the reference scatters), equal to rounding.
+// Semantics as kernels/conv2d.h: every output is written (=).
+// CPU: OpenMP over (n, o) planes (forward), (n, c) planes (dx) and output channels (dw, db).
 // CUDA: one thread per output element (forward) / input element (dx) through the shared per-element
 // functions below; dw and db one block per (channel, tap) / channel with a fixed shared-memory tree:
 // deterministic run to run, equal to the CPU up to rounding (float sums in another order).
-// No workspace. Derivation: kernels/notes/conv2d.md (a depthwise conv is the G = C case).
+// No workspace. Derivation: kernels/notes/conv2d.md (the Cg = 1 case of section 2).
 #pragma once
 
 #include <cstdint>
@@ -29,9 +32,16 @@
 
 namespace fer {
 
-// groups == Cin == Cout (channel multiplier 1) and at least 2 channels (a 1-channel conv is an
-// ordinary conv).
+// Every output channel reads one input channel: Cin / groups == 1 (depthwise with any multiplier, or
+// a single input channel).
+inline bool one_input_channel_per_group(const Conv2dDims& d) { return d.c_in == d.groups; }
+// Depthwise proper: groups == Cin == Cout > 1.
 inline bool is_depthwise(const Conv2dDims& d) { return d.groups > 1 && d.groups == d.c_in && d.groups == d.c_out; }
+// Where each backend takes the direct path. The CPU: depthwise convolutions with any multiplier
+// (groups = Cin > 1); a 1-channel input stays on im2col + OpenBLAS, which is as fast there. CUDA:
+// also the 1-channel first layer, where the direct kernel avoids a 9x im2col copy and a 9-deep GEMM.
+inline bool takes_direct_path(const Conv2dDims& d) { return d.groups > 1 && one_input_channel_per_group(d); }
+inline bool takes_direct_path_cuda(const Conv2dDims& d) { return one_input_channel_per_group(d); }
 
 namespace depthwise {
 // y at (i, j) of one plane: x0 is the (n, c) input plane [H, W], w0 the channel's [kh, kw] filter.

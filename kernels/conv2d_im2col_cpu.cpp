@@ -11,7 +11,8 @@
 // (6x6 maps stack many samples), a sample at a time for large ones. The GEMM (OpenBLAS) uses every
 // core; the copies (im2col, col2im, tile scatter) are OpenMP loops over independent rows/planes.
 // Pointwise convolutions (1x1, stride 1, pad 0) skip im2col: x itself is the column matrix.
-// Depthwise convolutions (groups = Cin = Cout) take the direct loops of conv2d_depthwise.h instead.
+// Depthwise convolutions (groups = Cin, any multiplier: takes_direct_path) take the direct loops of
+// conv2d_depthwise.h instead.
 // Determinism: no reduction is split across threads in our code; dW sums the chunks in order.
 #include <algorithm>
 #include <vector>
@@ -169,7 +170,7 @@ void add_channel_bias(int64_t N, int64_t C, int64_t P, const T* bias, T* y) {
 template <typename T>
 void conv2d_forward(const Conv2dDims& d, const T* x, const T* w, const T* bias, T* y) {
   conv2d_check("conv2d_forward", d);
-  if (is_depthwise(d)) return depthwise_conv2d_forward(d, x, w, bias, y);  // conv2d_depthwise.h
+  if (takes_direct_path(d)) return depthwise_conv2d_forward(d, x, w, bias, y);  // conv2d_depthwise.h
   const Plan pl = make_plan(d);
   T* col = pl.pointwise ? nullptr : scratch<T>((pl.K + pl.Og) * pl.B * pl.P);
   T* tile = pl.pointwise ? nullptr : col + pl.K * pl.B * pl.P;
@@ -202,7 +203,7 @@ void conv2d_forward(const Conv2dDims& d, const T* x, const T* w, const T* bias, 
 template <typename T>
 void conv2d_backward_input(const Conv2dDims& d, const T* dy, const T* w, T* dx) {
   conv2d_check("conv2d_backward_input", d);
-  if (is_depthwise(d)) return depthwise_conv2d_backward_input(d, dy, w, dx);
+  if (takes_direct_path(d)) return depthwise_conv2d_backward_input(d, dy, w, dx);
   const Plan pl = make_plan(d);
   T* col = pl.pointwise ? nullptr : scratch<T>((pl.K + pl.Og) * pl.B * pl.P);
   T* tile = pl.pointwise ? nullptr : col + pl.K * pl.B * pl.P;
@@ -226,7 +227,7 @@ void conv2d_backward_input(const Conv2dDims& d, const T* dy, const T* w, T* dx) 
 template <typename T>
 void conv2d_backward_weight(const Conv2dDims& d, const T* x, const T* dy, T* dw, T* dbias) {
   conv2d_check("conv2d_backward_weight", d);
-  if (is_depthwise(d)) return depthwise_conv2d_backward_weight(d, x, dy, dw, dbias);
+  if (takes_direct_path(d)) return depthwise_conv2d_backward_weight(d, x, dy, dw, dbias);
   const Plan pl = make_plan(d);
   if (dbias) channel_sums(d.n, d.c_out, pl.P, dy, dbias);
   if (!dw) return;  // only the bias gradient was asked for

@@ -44,6 +44,8 @@ std::vector<Conv2dDims> configs() {
       conv2d_dims(5, 96, 24, 24, 96, 3, 2, 1, 96),  // EfficientNet-like depthwise k3 s2; dw sums 5*144 terms
       conv2d_dims(3, 40, 12, 13, 40, 5, 1, 2, 40),  // depthwise k5 p2, odd width
       conv2d_dims(2, 6, 7, 5, 6, 7, 1, 3, 6),       // depthwise k7 larger than the map
+      conv2d_dims(2, 4, 9, 9, 8, 3, 1, 1, 4),       // depthwise, channel multiplier 2
+      conv2d_dims(3, 1, 13, 11, 5, 3, 2, 1),        // one input channel, k3 s2 p1 (CUDA: direct, CPU: im2col)
       conv2d_dims(1, 2, 5, 5, 3, 5, 1, 3),       // padding > kernel/2
       conv2d_dims(2, 3, 17, 19, 4, 7, 2, 3),     // ResNet-stem-like k7 s2 p3
       // CNN6 (k3 p0) layer shapes at batch 8

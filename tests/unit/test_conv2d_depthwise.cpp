@@ -1,7 +1,9 @@
-// The depthwise direct path (kernels/conv2d_depthwise.h), reached through the ordinary conv2d entry
-// points: forward, dw and db give the reference loop nest's very bits (same sums in the same order),
-// dx (a gather where the reference scatters) agrees within rounding; a finite-difference check in
-// double holds the path's backward to its forward; non-depthwise geometry is refused.
+// The direct path for one input channel per group (kernels/conv2d_depthwise.h): depthwise
+// convolutions (multiplier 1 and 2) and the 1-channel first layer (the CUDA backend's choice; the
+// CPU twin is called directly here). Forward, dw and db give the reference loop nest's very bits
+// (same sums in the same order), dx (a gather where the reference scatters) agrees within
+// rounding; a finite-difference check in double holds the path's backward to its forward; the CPU
+// conv2d entry points route depthwise geometry to it; other geometry is refused.
 #include <doctest/doctest.h>
 
 #include <cmath>
@@ -26,6 +28,9 @@ std::vector<Conv2dDims> depthwise_configs() {
       conv2d_dims(2, 2, 4, 5, 2, 7, 1, 3, 2),     // k7 larger than the map: every output sees padding
       conv2d_dims(2, 3, 8, 8, 3, 1, 1, 0, 3),     // k1 (a per-channel scale)
       conv2d_dims(2, 7, 10, 9, 7, 3, 3, 0, 7),    // stride 3, no padding
+      conv2d_dims(2, 3, 7, 6, 6, 3, 1, 1, 3),     // channel multiplier 2 (Cout = 2 Cin)
+      conv2d_dims(3, 1, 12, 11, 5, 3),            // one input channel (CNN6's first layer, k3 p0)
+      conv2d_dims(2, 1, 9, 9, 4, 3, 2, 1),        // one input channel, stride 2, padding 1
   };
   Conv2dDims a = conv2d_dims(2, 4, 7, 10, 4, 3, 1, 1, 4);
   a.kernel_w = 2, a.stride_w = 2, a.pad_w = 0;  // non-square kernel, stride and padding
@@ -46,21 +51,26 @@ void check_against_reference(const Conv2dDims& d) {
   const auto dy = cast<T>(random_vector(static_cast<size_t>(d.y_size()), 14));
   std::vector<T> y(static_cast<size_t>(d.y_size()), T(-9)), y_ref(y.size(), T(7));
   for (const T* bias : {static_cast<const T*>(nullptr), b.data()}) {
-    cpu::conv2d_forward<T>(d, x.data(), w.data(), bias, y.data());  // dispatches to the direct path
+    cpu::depthwise_conv2d_forward<T>(d, x.data(), w.data(), bias, y.data());
     cpu::conv2d_forward_reference<T>(d, x.data(), w.data(), bias, y_ref.data());
     CHECK(y == y_ref);
+    if (takes_direct_path(d)) {  // the entry point routes it here
+      std::vector<T> y_entry(y.size(), T(5));
+      cpu::conv2d_forward<T>(d, x.data(), w.data(), bias, y_entry.data());
+      CHECK(y_entry == y_ref);
+    }
   }
   std::vector<T> dw(static_cast<size_t>(d.w_size()), T(-9)), dw_ref(dw.size(), T(7));
   std::vector<T> db(static_cast<size_t>(d.c_out), T(-9)), db_ref(db.size(), T(7));
-  cpu::conv2d_backward_weight<T>(d, x.data(), dy.data(), dw.data(), db.data());
+  cpu::depthwise_conv2d_backward_weight<T>(d, x.data(), dy.data(), dw.data(), db.data());
   cpu::conv2d_backward_weight_reference<T>(d, x.data(), dy.data(), dw_ref.data(), db_ref.data());
   CHECK(dw == dw_ref);
   CHECK(db == db_ref);
   std::vector<T> db_only(db.size(), T(-9));
-  cpu::conv2d_backward_weight<T>(d, x.data(), dy.data(), nullptr, db_only.data());
+  cpu::depthwise_conv2d_backward_weight<T>(d, x.data(), dy.data(), nullptr, db_only.data());
   CHECK(db_only == db_ref);
   std::vector<T> dx(static_cast<size_t>(d.x_size()), T(-9)), dx_ref(dx.size(), T(7));
-  cpu::conv2d_backward_input<T>(d, dy.data(), w.data(), dx.data());
+  cpu::depthwise_conv2d_backward_input<T>(d, dy.data(), w.data(), dx.data());
   cpu::conv2d_backward_input_reference<T>(d, dy.data(), w.data(), dx_ref.data());
   const double tol = sizeof(T) == 4 ? 1e-5 : 1e-13;
   for (size_t i = 0; i < dx.size(); ++i) {
@@ -81,7 +91,7 @@ TEST_CASE("depthwise conv2d: the direct path equals the reference loop nest (flo
     CAPTURE(d.kernel_w);
     CAPTURE(d.stride_h);
     CAPTURE(d.pad_h);
-    REQUIRE(is_depthwise(d));
+    REQUIRE(one_input_channel_per_group(d));
     check_against_reference<float>(d);
     check_against_reference<double>(d);
   }
@@ -95,24 +105,27 @@ TEST_CASE("depthwise conv2d: finite differences in double (dx, dw, db through th
     const std::vector<double> r = random_vector(static_cast<size_t>(d.y_size()), 24);  // loss = <r, y>
     auto loss = [&]() {
       std::vector<double> y(static_cast<size_t>(d.y_size()));
-      cpu::conv2d_forward<double>(d, x.data(), w.data(), b.data(), y.data());
+      cpu::depthwise_conv2d_forward<double>(d, x.data(), w.data(), b.data(), y.data());
       return fer::test::dot(r, y);
     };
     std::vector<double> dx(x.size()), dw(w.size()), db(b.size());
-    cpu::conv2d_backward_input<double>(d, r.data(), w.data(), dx.data());
-    cpu::conv2d_backward_weight<double>(d, x.data(), r.data(), dw.data(), db.data());
+    cpu::depthwise_conv2d_backward_input<double>(d, r.data(), w.data(), dx.data());
+    cpu::depthwise_conv2d_backward_weight<double>(d, x.data(), r.data(), dw.data(), db.data());
     CHECK(fer::test::check_gradient("depthwise dx", x, loss, dx).ok);
     CHECK(fer::test::check_gradient("depthwise dw", w, loss, dw).ok);
     CHECK(fer::test::check_gradient("depthwise db", b, loss, db).ok);
   }
 }
 
-TEST_CASE("depthwise conv2d: the direct entry points refuse other geometry") {
-  CHECK_FALSE(is_depthwise(conv2d_dims(1, 4, 5, 5, 8, 3, 1, 1, 4)));  // channel multiplier 2
-  CHECK_FALSE(is_depthwise(conv2d_dims(1, 1, 5, 5, 1, 3)));           // one channel: an ordinary conv
-  const Conv2dDims d = conv2d_dims(1, 4, 5, 5, 8, 3, 1, 1, 4);
+TEST_CASE("depthwise conv2d: which geometry takes the direct path, and the rest is refused") {
+  CHECK(takes_direct_path(conv2d_dims(1, 4, 5, 5, 4, 3, 1, 1, 4)));        // depthwise
+  CHECK(takes_direct_path(conv2d_dims(1, 4, 5, 5, 8, 3, 1, 1, 4)));        // multiplier 2
+  CHECK_FALSE(takes_direct_path(conv2d_dims(1, 1, 5, 5, 8, 3)));           // CPU: 1 channel stays on im2col
+  CHECK(takes_direct_path_cuda(conv2d_dims(1, 1, 5, 5, 8, 3)));            // CUDA: 1 channel goes direct
+  CHECK_FALSE(takes_direct_path_cuda(conv2d_dims(1, 4, 5, 5, 8, 3, 1, 1, 2)));  // 2 channels per group
+  const Conv2dDims d = conv2d_dims(1, 4, 5, 5, 8, 3, 1, 1, 2);
   std::vector<float> x(static_cast<size_t>(d.x_size())), w(static_cast<size_t>(d.w_size())),
       y(static_cast<size_t>(d.y_size()));
   CHECK_THROWS_WITH_AS(cpu::depthwise_conv2d_forward<float>(d, x.data(), w.data(), nullptr, y.data()),
-                       doctest::Contains("expects a depthwise convolution"), Error);
+                       doctest::Contains("expects one input channel per group"), Error);
 }
