@@ -38,7 +38,8 @@ inline bool one_input_channel_per_group(const Conv2dDims& d) { return d.c_in == 
 // Depthwise proper: groups == Cin == Cout > 1.
 inline bool is_depthwise(const Conv2dDims& d) { return d.groups > 1 && d.groups == d.c_in && d.groups == d.c_out; }
 // Where each backend takes the direct path. The CPU: depthwise convolutions with any multiplier
-// (groups = Cin > 1); a 1-channel input stays on im2col + OpenBLAS, which is as fast there. CUDA:
+// (groups = Cin > 1); a 1-channel input stays on im2col + OpenBLAS, as fast there over a step
+// (kernels/notes/conv2d.md). CUDA:
 // also the 1-channel first layer, where the direct kernel avoids a 9x im2col copy and a 9-deep GEMM.
 inline bool takes_direct_path(const Conv2dDims& d) { return d.groups > 1 && one_input_channel_per_group(d); }
 inline bool takes_direct_path_cuda(const Conv2dDims& d) { return one_input_channel_per_group(d); }
