@@ -1,6 +1,6 @@
 // bench/bench_ops_cases.h: the op-level benchmark cases shared by bench_ops_cuda.cpp and
-// bench_ops_cpu.cpp (issue 6: BN, the masking block, fused softmax cross-entropy, the fused residual
-// add + ReLU), at the activation shapes of the report models, and the bytes each call moves.
+// bench_ops_cpu.cpp (issue 6: BN, BN + ReLU fused and unfused, the masking block, fused softmax
+// cross-entropy, the fused residual add + ReLU), at the activation shapes of the report models, and the bytes each call moves.
 //
 // Bytes are the call's unavoidable memory traffic: every input array read once, every output array
 // written once (float32; the [C] vectors of BN included, int32 labels). A kernel that reads an input
@@ -65,6 +65,15 @@ inline double xent_bytes(int64_t n, bool with_grad) {
 // fused backward y, dy -> g (both inputs get g); unfused relu backward s, y, dy -> ds, then
 // add backward ds -> ga, gb.
 inline double add_relu_forward_bytes(const Nchw& s, bool fused) { return kF * (fused ? 3.0 : 5.0) * s.size(); }
+// BatchNorm2d + ReLU (training). fused forward x -> y (kernels/batchnorm_act.h); unfused batch norm
+// x -> z, then relu z -> y. fused backward x, dy -> dx; unfused relu backward z, dy -> dz, then the
+// batch norm backward x, dz -> dx. The [C] vectors as in bn_*_bytes.
+inline double bn_relu_forward_bytes(const Nchw& s, bool fused) {
+  return bn_forward_bytes(s) + (fused ? 0.0 : kF * 2.0 * s.size());
+}
+inline double bn_relu_backward_bytes(const Nchw& s, bool fused) {
+  return bn_backward_bytes(s) + (fused ? 0.0 : kF * 3.0 * s.size());
+}
 inline double add_relu_backward_bytes(const Nchw& s, bool fused) { return kF * (fused ? 3.0 : 7.0) * s.size(); }
 
 }  // namespace fer::bench

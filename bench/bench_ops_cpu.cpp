@@ -19,6 +19,7 @@
 #include "kernels/activation.h"
 #include "kernels/add_act.h"
 #include "kernels/batchnorm.h"
+#include "kernels/batchnorm_act.h"
 #include "kernels/elementwise.h"
 #include "kernels/loss.h"
 #include "kernels/masking.h"
@@ -105,6 +106,39 @@ void BM_bn(benchmark::State& state, Nchw s, bool backward) {
   state.SetLabel(s.where);
 }
 
+// BatchNorm2d + ReLU, training: one fused op (kernels/batchnorm_act.h) or batch norm then relu.
+void BM_bn_relu(benchmark::State& state, Nchw s, bool backward, bool fused) {
+  const fer::BatchNormDims d{s.n, s.c, s.h, s.w};
+  const std::vector<float> x = random_floats(s.size()), dy = random_floats(s.size()), gamma = random_floats(s.c),
+                           beta = random_floats(s.c);
+  std::vector<float> z(x.size()), y(x.size()), dz(x.size()), dx(x.size()), rmean(s.c, 0.f), rvar(s.c, 1.f),
+      smean(s.c), sinv(s.c), dg(s.c), dbt(s.c);
+  const int64_t n = s.size();
+  const auto relu = fer::Activation::relu;
+  fer::cpu::batchnorm2d_forward_train<float>(d, x.data(), gamma.data(), beta.data(), 1e-5, 0.1, rmean.data(),
+                                             rvar.data(), z.data(), smean.data(), sinv.data());
+  time_it(state, backward ? fb::bn_relu_backward_bytes(s, fused) : fb::bn_relu_forward_bytes(s, fused), [&] {
+    if (fused && !backward) {
+      fer::cpu::batchnorm_act_forward_train<float>(d, relu, x.data(), gamma.data(), beta.data(), 1e-5, 0.1,
+                                                   rmean.data(), rvar.data(), y.data(), smean.data(), sinv.data());
+    } else if (fused) {
+      fer::cpu::batchnorm_act_backward_train<float>(d, relu, x.data(), dy.data(), gamma.data(), beta.data(),
+                                                    smean.data(), sinv.data(), dx.data(), dg.data(), dbt.data());
+    } else if (!backward) {
+      fer::cpu::batchnorm2d_forward_train<float>(d, x.data(), gamma.data(), beta.data(), 1e-5, 0.1, rmean.data(),
+                                                 rvar.data(), z.data(), smean.data(), sinv.data());
+      fer::cpu::activation_forward<float>(relu, n, z.data(), y.data());
+    } else {
+      fer::cpu::activation_backward<float>(relu, n, z.data(), y.data(), dy.data(), dz.data());
+      fer::cpu::batchnorm2d_backward_train<float>(d, x.data(), dz.data(), gamma.data(), smean.data(), sinv.data(),
+                                                  dx.data(), dg.data(), dbt.data());
+    }
+    benchmark::DoNotOptimize(y.data());
+    benchmark::DoNotOptimize(dx.data());
+  });
+  state.SetLabel(s.where);
+}
+
 void BM_masking(benchmark::State& state, Nchw s, bool backward, fer::MaskKind kind) {
   const int64_t hw = s.h * s.w;
   const std::vector<float> x = random_floats(s.size()), z = random_floats(s.size()), dy = random_floats(s.size());
@@ -180,6 +214,12 @@ int main(int argc, char** argv) {
   for (size_t i : {0, 4, 7, 10})  // vggnet conv1, cnn6 c1, rmn layer1, rmn layer4
     for (bool bwd : {false, true})
       reg(std::string("bn/") + (bwd ? "backward/" : "forward/") + bn[i].str(), BM_bn, bn[i], bwd);
+  for (size_t i : {0, 4, 7})  // vggnet conv1, cnn6 c1, rmn layer1
+    for (bool bwd : {false, true})
+      for (bool fused : {true, false})
+        reg(std::string("bn_relu/") + (bwd ? "backward" : "forward") + (fused ? "/fused/" : "/unfused/") +
+                bn[i].str(),
+            BM_bn_relu, bn[i], bwd, fused);
   for (size_t i : {0, 2})
     for (fer::MaskKind kind : {fer::MaskKind::softmax, fer::MaskKind::sigmoid})
       for (bool bwd : {false, true})

@@ -41,6 +41,7 @@
 #include "kernels/activation.h"
 #include "kernels/add_act.h"
 #include "kernels/batchnorm.h"
+#include "kernels/batchnorm_act.h"
 #include "kernels/device.h"
 #include "kernels/elementwise.h"
 #include "kernels/loss.h"
@@ -244,6 +245,41 @@ void BM_bn(benchmark::State& state, Nchw s, bool backward, bool cudnn) {
   }
 }
 
+// ---- BatchNorm2d + ReLU, training: fused (kernels/batchnorm_act.h) or batch norm then relu ------------------
+void BM_bn_relu(benchmark::State& state, Nchw s, bool backward, bool fused) {
+  try {
+    const fer::BatchNormDims d{s.n, s.c, s.h, s.w};
+    Buf x(s.size()), dy(s.size()), z(s.size(), false), y(s.size(), false), dz(s.size(), false), dx(s.size(), false);
+    Buf gamma(s.c), beta(s.c), rmean(s.c), rvar(s.c), smean(s.c, false), sinv(s.c, false), dg(s.c, false),
+        dbt(s.c, false);
+    fer::cuda::fill_float(rvar.p, 1.0f, static_cast<size_t>(s.c), fer::cuda::default_stream());
+    const double eps = 1e-5, momentum = 0.1;
+    const auto relu = fer::Activation::relu;
+    const auto st = fer::cuda::default_stream();
+    fer::cuda::batchnorm2d_forward_train(d, x.p, gamma.p, beta.p, eps, momentum, rmean.p, rvar.p, z.p, smean.p, sinv.p,
+                                         st);
+    fer::cuda::activation_forward(relu, s.size(), z.p, y.p, st);
+    time_it(state, backward ? fb::bn_relu_backward_bytes(s, fused) : fb::bn_relu_forward_bytes(s, fused), [&] {
+      if (fused && !backward) {
+        fer::cuda::batchnorm_act_forward_train(d, relu, x.p, gamma.p, beta.p, eps, momentum, rmean.p, rvar.p, y.p,
+                                               smean.p, sinv.p, st);
+      } else if (fused) {
+        fer::cuda::batchnorm_act_backward_train(d, relu, x.p, dy.p, gamma.p, beta.p, smean.p, sinv.p, dx.p, dg.p,
+                                                dbt.p, st);
+      } else if (!backward) {
+        fer::cuda::batchnorm2d_forward_train(d, x.p, gamma.p, beta.p, eps, momentum, rmean.p, rvar.p, z.p, smean.p,
+                                             sinv.p, st);
+        fer::cuda::activation_forward(relu, s.size(), z.p, y.p, st);
+      } else {
+        fer::cuda::activation_backward(relu, s.size(), z.p, y.p, dy.p, dz.p, st);
+        fer::cuda::batchnorm2d_backward_train(d, x.p, dz.p, gamma.p, smean.p, sinv.p, dx.p, dg.p, dbt.p, st);
+      }
+    });
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+  }
+}
+
 // ---- masking block ---------------------------------------------------------------------------------------
 void BM_masking(benchmark::State& state, Nchw s, bool backward, fer::MaskKind kind) {
   try {
@@ -402,6 +438,12 @@ int main(int argc, char** argv) {
                 s.where,
             BM_bn, s, bwd, cudnn);
       }
+  for (const Nchw& s : fb::bn_shapes())
+    for (bool bwd : {false, true})
+      for (bool fused : {true, false})
+        reg(std::string("bn_relu/") + (bwd ? "backward" : "forward") + (fused ? "/fused/" : "/unfused/") + s.str() +
+                " " + s.where,
+            BM_bn_relu, s, bwd, fused);
   for (const Nchw& s : fb::rmn_stage_shapes())
     for (fer::MaskKind kind : {fer::MaskKind::softmax, fer::MaskKind::sigmoid})
       for (bool bwd : {false, true})
