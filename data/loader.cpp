@@ -119,11 +119,11 @@ Batch make_ten_crop_batch(const DeviceImages& images, const std::vector<int64_t>
         cuda::ten_crop(b, c, kImageSide, kImageSide, full.images.data<float>(), s, s, crops.data<float>(), st);
         if (spec.erase_p > 0.0) cuda::random_erase(spec, b * 10, c, s, s, k, seed, crops.data<float>(), st);
       });
-  std::vector<int32_t> labels = full.labels.to_vector<int32_t>(), rep_labels(static_cast<size_t>(b * 10));
-  for (int64_t i = 0; i < b * 10; ++i) rep_labels[static_cast<size_t>(i)] = labels[static_cast<size_t>(i / 10)];
+  // the labels, each repeated for its ten crops, gathered on the device (no copy back to the host)
+  std::vector<int32_t> rep_idx32(rep_indices.begin(), rep_indices.end());
   Batch batch;
   batch.images = crops;
-  batch.labels = Tensor::from_vector(rep_labels, {b * 10}, dev);
+  batch.labels = ops::index_select_rows(images.labels, Tensor::from_vector(rep_idx32, {b * 10}, dev));
   batch.indices = rep_indices;
   return batch;
 }
