@@ -11,6 +11,8 @@
 #include <tuple>
 #include <vector>
 
+#include "data/loader.h"
+#include "data/synthetic.h"
 #include "kernels/augment.h"
 #include "kernels/device.h"
 #include "tests/support/parity.h"
@@ -127,4 +129,23 @@ TEST_CASE("random_erase cuda == cpu: the same boxes, odd sizes") {
     cuda::random_erase(spec, b, c, h, w, d_keys.get(), 31, d_x.get(), s);
     test::expect_close("random_erase", d_x.download(), cpu_x, 0.0, 0.0);
   }
+}
+
+TEST_CASE("data batches cuda == cpu: make_batch (plain, augmented) and make_ten_crop_batch, labels on the device") {
+  const data::Dataset ds = data::make_synthetic_faces(40, 5);
+  const data::DeviceImages host(ds, Device::cpu), dev(ds, Device::cuda);
+  const std::vector<int64_t> idx = {3, 17, 0, 39, 8, 8, 21};
+  data::AugmentOptions a;
+  a.spec = augment_preset("usefkh"), a.epoch = 2, a.seed = 13;
+  const data::Batch plain_c = data::make_batch(host, idx, {3, 64}), plain_g = data::make_batch(dev, idx, {3, 64});
+  test::expect_close("make_batch", plain_g.images.to_vector<float>(), plain_c.images.to_vector<float>(), 1e-6, 0.0);
+  CHECK(plain_g.labels.to_vector<int32_t>() == plain_c.labels.to_vector<int32_t>());
+  const data::Batch aug_c = data::make_batch(host, idx, {1, 48}, a), aug_g = data::make_batch(dev, idx, {1, 48}, a);
+  test::expect_close("make_batch(augment)", aug_g.images.to_vector<float>(), aug_c.images.to_vector<float>(), 1e-4, 0.0);
+  const data::Batch ten_c = data::make_ten_crop_batch(host, idx, {1, 40}, a);
+  const data::Batch ten_g = data::make_ten_crop_batch(dev, idx, {1, 40}, a);
+  CHECK(ten_g.labels.is_cuda());
+  CHECK(ten_g.labels.to_vector<int32_t>() == ten_c.labels.to_vector<int32_t>());
+  CHECK(ten_g.indices == ten_c.indices);
+  test::expect_close("make_ten_crop_batch", ten_g.images.to_vector<float>(), ten_c.images.to_vector<float>(), 1e-4, 0.0);
 }
