@@ -21,7 +21,9 @@
 //
 // Both backwards are GATHERS: each input element walks only the windows that can contain it and sums
 // their contributions in row-major window order. No scatter, no atomics, deterministic, and the CPU
-// and CUDA code sum in the same order. See kernels/notes/pool.md.
+// and CUDA code sum in the same order. (With non-overlapping windows, stride >= kernel, the CPU max
+// pooling backward writes T(0) + dy at each argmax instead: the same values, one pass over dy.)
+// See kernels/notes/pool.md.
 //
 // Semantics: every output is written (=), never accumulated: y and argmax by forward, dx by backward
 // (dx elements that no window routes to are written 0).

@@ -3,6 +3,7 @@
 // Every loop nest is parallel over the N*C planes (each plane is independent) and walks the plane
 // row-major inside. The per-window arithmetic is the shared pool:: helpers of pool.h, the very code
 // the CUDA kernels run, so both backends pick the same argmax and sum in the same order.
+#include <algorithm>
 #include <climits>
 
 #include "kernels/pool.h"
@@ -57,6 +58,20 @@ template <typename T>
 void maxpool2d_backward(const Pool2dDims& d, const T* dy, const int32_t* argmax, T* dx) {
   check_pool2d("maxpool2d_backward", d);
   const int64_t H = d.h, W = d.w, OH = d.out_h(), OW = d.out_w();
+  if (d.stride_h >= d.kernel_h && d.stride_w >= d.kernel_w) {
+    // Windows that do not overlap (the usual 2x2 stride 2): each input element lies in at most one
+    // window, so the gather below reduces to "0, plus dy where the window chose me". Written as a
+    // scatter of T(0) + dy, the very value the gather's sum gives (even for dy = -0).
+#pragma omp parallel for schedule(static)
+    for (int64_t nc = 0; nc < d.n * d.c; ++nc) {
+      T* dx_plane = dx + nc * H * W;
+      std::fill(dx_plane, dx_plane + H * W, T(0));
+      const T* dy_plane = dy + nc * OH * OW;
+      const int32_t* arg_plane = argmax + nc * OH * OW;
+      for (int64_t o = 0; o < OH * OW; ++o) dx_plane[arg_plane[o]] = T(0) + dy_plane[o];
+    }
+    return;
+  }
 #pragma omp parallel for schedule(static)
   for (int64_t nc = 0; nc < d.n * d.c; ++nc) {
     const T* dy_plane = dy + nc * OH * OW;

@@ -2,6 +2,8 @@
 // rules, argument errors, and gradient checks (double, central differences) of every backward.
 #include <doctest/doctest.h>
 
+#include <cstring>
+
 #include <algorithm>
 #include <limits>
 #include <numeric>
@@ -166,6 +168,36 @@ TEST_CASE("maxpool backward routes every window's gradient to its argmax (overla
   double total = 0;
   for (double v : dx) total += v;
   CHECK(total == 45);  // every window routes exactly its dy somewhere: sum dx = sum dy
+}
+
+TEST_CASE("maxpool backward, non-overlapping windows: the scatter shortcut gives the gather's exact values") {
+  // The gather written out: dx[i] = 0 + the dy of every window whose argmax is i, in window order.
+  struct Case {
+    int64_t n, c, h, w, k, s, p;
+    bool ceil;
+  };
+  const Case cases[] = {{2, 3, 6, 6, 2, 2, 0, false}, {1, 2, 7, 5, 2, 2, 0, true}, {2, 1, 9, 8, 2, 3, 1, false},
+                        {1, 3, 5, 7, 3, 3, 1, true}};
+  for (const Case& c : cases) {
+    Pool2dDims d = pool2d_dims(c.n, c.c, c.h, c.w, c.k, c.s, c.p);
+    d.ceil_mode = c.ceil;
+    const int64_t oh = d.out_h(), ow = d.out_w(), planes = c.n * c.c;
+    const std::vector<double> xd = tie_free_input(static_cast<size_t>(planes * c.h * c.w), 3);
+    std::vector<float> x(xd.begin(), xd.end()), y(static_cast<size_t>(planes * oh * ow));
+    std::vector<float> dy(y.size()), dx(x.size(), 123.f), want(x.size(), 0.f);
+    for (size_t i = 0; i < dy.size(); ++i) dy[i] = i % 5 == 0 ? -0.0f : 0.25f * float(int(i) - 7);
+    std::vector<int32_t> arg(y.size());
+    cpu::maxpool2d_forward<float>(d, x.data(), y.data(), arg.data());
+    cpu::maxpool2d_backward<float>(d, dy.data(), arg.data(), dx.data());
+    for (int64_t pl = 0; pl < planes; ++pl)
+      for (int64_t i = 0; i < c.h * c.w; ++i) {
+        float sum = 0.f;
+        for (int64_t o = 0; o < oh * ow; ++o)
+          if (arg[static_cast<size_t>(pl * oh * ow + o)] == i) sum += dy[static_cast<size_t>(pl * oh * ow + o)];
+        want[static_cast<size_t>(pl * c.h * c.w + i)] = sum;
+      }
+    CHECK(std::memcmp(dx.data(), want.data(), dx.size() * sizeof(float)) == 0);  // bits, -0 included
+  }
 }
 
 TEST_CASE("avgpool forward: count_include_pad and ceil-mode divisors") {
