@@ -1,4 +1,5 @@
-// tensor/allocator.cpp: CPU aligned allocation and the CUDA caching pool (see allocator.h).
+// tensor/allocator.cpp: CPU aligned allocation (with a cache of large blocks) and the CUDA caching
+// pool (see allocator.h).
 #include "tensor/allocator.h"
 
 #include <cstdlib>
@@ -71,18 +72,67 @@ void* cuda_allocate_locked(size_t bytes) {
   return p;
 }
 
+// CPU: blocks of at least kCpuCacheMin bytes are kept after their tensor dies, by exact rounded
+// size, and handed to the next request of that size (a training step allocates the same shapes every
+// step; fresh large blocks come from mmap and cost a page fault per 4 KiB on first touch). The cache
+// holds at most kCpuCacheMax bytes; beyond that, freed blocks go back to the system.
+constexpr size_t kCpuCacheMin = size_t(1) << 20, kCpuCacheMax = size_t(1) << 30;
+std::map<size_t, std::vector<void*>> g_cpu_free;
+size_t g_cpu_cached = 0;
+
+size_t round_cpu(size_t bytes) {
+  const size_t size = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
+  return size >= kCpuCacheMin ? (size + 4095) / 4096 * 4096 : size;
+}
+
+void release_cpu_cache_locked() {
+  for (auto& [size, blocks] : g_cpu_free)
+    for (void* p : blocks) std::free(p);
+  g_cpu_free.clear();
+  g_cpu_cached = 0;
+  g_cpu.stats.reserved_bytes = g_cpu.stats.allocated_bytes;
+}
+
+void* cpu_allocate_locked(size_t bytes) {
+  const size_t size = round_cpu(bytes);
+  auto it = g_cpu_free.find(size);
+  if (it != g_cpu_free.end() && !it->second.empty()) {
+    void* p = it->second.back();
+    it->second.pop_back();
+    g_cpu_cached -= size;
+    g_cpu.on_alloc(size);
+    return p;
+  }
+  void* p = std::aligned_alloc(64, size);
+  if (p == nullptr && g_cpu_cached > 0) {  // give the cache back and try once more
+    release_cpu_cache_locked();
+    p = std::aligned_alloc(64, size);
+  }
+  FER_CHECK(p != nullptr, "out of host memory: requested " << bytes << " bytes");
+  g_cpu.stats.system_calls++;
+  g_cpu.on_alloc(size);
+  g_cpu.stats.reserved_bytes = g_cpu.stats.allocated_bytes + static_cast<int64_t>(g_cpu_cached);
+  return p;
+}
+
+void cpu_deallocate_locked(void* ptr, size_t bytes) {
+  const size_t size = round_cpu(bytes);
+  g_cpu.on_free(size);
+  if (size >= kCpuCacheMin && g_cpu_cached + size <= kCpuCacheMax) {
+    g_cpu_free[size].push_back(ptr);
+    g_cpu_cached += size;
+  } else {
+    std::free(ptr);
+  }
+  g_cpu.stats.reserved_bytes = g_cpu.stats.allocated_bytes + static_cast<int64_t>(g_cpu_cached);
+}
+
 }  // namespace
 
 void* allocate(Device device, size_t bytes) {
   std::lock_guard<std::mutex> lock(g_mutex);
   if (device == Device::cuda) return cuda_allocate_locked(bytes);
-  const size_t size = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
-  void* p = std::aligned_alloc(64, size);
-  FER_CHECK(p != nullptr, "out of host memory: requested " << bytes << " bytes");
-  g_cpu.stats.system_calls++;
-  g_cpu.on_alloc(size);
-  g_cpu.stats.reserved_bytes = g_cpu.stats.allocated_bytes;
-  return p;
+  return cpu_allocate_locked(bytes);
 }
 
 void deallocate(Device device, void* ptr, size_t bytes) {
@@ -94,9 +144,7 @@ void deallocate(Device device, void* ptr, size_t bytes) {
     g_cuda.on_free(size);
     return;
   }
-  std::free(ptr);
-  g_cpu.on_free((std::max<size_t>(bytes, 1) + 63) / 64 * 64);
-  g_cpu.stats.reserved_bytes = g_cpu.stats.allocated_bytes;
+  cpu_deallocate_locked(ptr, bytes);
 }
 
 AllocatorStats allocator_stats(Device device) {
@@ -111,9 +159,11 @@ void reset_peak_stats(Device device) {
 }
 
 void empty_cache(Device device) {
-  if (device != Device::cuda) return;
   std::lock_guard<std::mutex> lock(g_mutex);
-  release_cuda_cache_locked();
+  if (device == Device::cuda)
+    release_cuda_cache_locked();
+  else
+    release_cpu_cache_locked();
 }
 
 }  // namespace fer

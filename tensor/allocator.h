@@ -1,6 +1,8 @@
 // tensor/allocator.h: where tensor memory comes from.
 //
-// CPU: 64-byte aligned blocks from the system allocator.
+// CPU: 64-byte aligned blocks from the system allocator; blocks of 1 MiB and more are cached by size
+// after their tensor dies (up to 1 GiB in all) and reused by the next request of that size, which
+// spares a training step the page faults of fresh large blocks.
 // CUDA: a caching pool on fer's single stream. Freed blocks go back to per-size free lists and are
 // reused by later allocations; since every kernel runs on the same stream, a block freed after its
 // last kernel was enqueued can be handed out again at once (stream order keeps the uses apart).
@@ -19,7 +21,7 @@ namespace fer {
 struct AllocatorStats {
   int64_t allocated_bytes = 0;       // in use by live tensors
   int64_t peak_allocated_bytes = 0;  // maximum of allocated_bytes since the last reset
-  int64_t reserved_bytes = 0;        // allocated + cached (CUDA); = allocated on CPU
+  int64_t reserved_bytes = 0;        // allocated + cached
   int64_t alloc_calls = 0;           // allocate() calls
   int64_t system_calls = 0;          // malloc / cudaMalloc calls actually made
 };
@@ -29,7 +31,7 @@ void deallocate(Device device, void* ptr, size_t bytes);
 
 AllocatorStats allocator_stats(Device device);
 void reset_peak_stats(Device device);
-// Returns cached CUDA blocks to the driver (no-op on CPU).
+// Returns the device's cached blocks to the driver / the system allocator.
 void empty_cache(Device device);
 
 }  // namespace fer

@@ -2,9 +2,8 @@
 // rules, argument errors, and gradient checks (double, central differences) of every backward.
 #include <doctest/doctest.h>
 
-#include <cstring>
-
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <numeric>
 #include <random>
