@@ -21,6 +21,12 @@
 //       one synthetic face through the augmentation of fertrain (data::make_batch with the preset):
 //       the parameters drawn for (seed, epoch, face), the inverse map of kernels/notes/augment.md, and
 //       one output pixel as the bilinear sample of the source computed by hand.
+//   ferwalk bn [--act relu|silu|none] [--seed S] [--channel C] [--n N --c C --h H --w W]
+//       one batch-norm channel (default x [2,3,3,3], channel 0: M = 18 values), training mode,
+//       forward and backward by hand in double next to kernels/notes/batchnorm.md and
+//       batchnorm_act.md: mean, var, invstd, x_hat, z, y = act(z), the running-stat update; dz, dbeta,
+//       dgamma, dx for L = sum(y dy). Compared with the fused ops::batch_norm_act and the unfused
+//       ops::activation(ops::batch_norm) in f64 (max |diff|), and one dx by central differences.
 //
 // The model is built exactly as fertrain builds it (manual_seed(seed), models::build_model), in
 // training mode (batch statistics) with its Dropout off so the numbers are reproducible; the input
@@ -39,6 +45,7 @@
 #include "data/loader.h"
 #include "data/synthetic.h"
 #include "kernels/augment.h"
+#include "kernels/batchnorm.h"
 #include "kernels/optim.h"
 #include "kernels/common.h"
 #include "models/registry.h"
@@ -397,12 +404,213 @@ int run_augment(const std::string& preset, uint64_t seed, int64_t epoch, int64_t
   return std::fabs(hand - engine) <= 1e-5 ? 0 : 1;
 }
 
+// ---- bn: one batch-norm channel, forward and backward, by hand -------------------------------------
+// The formulas of kernels/notes/batchnorm.md and batchnorm_act.md evaluated in double with plain
+// loops, for every channel; the engine's f64 CPU ops on the same tensors; L = sum(y dy) so dL/dy = dy.
+struct BnHand {
+  double mean = 0, var = 0, invstd = 0, dbeta = 0, dgamma = 0, run_mean = 0, run_var = 0;
+  std::vector<double> x_hat, z, y, dz, dx;
+};
+
+double act_fwd(const std::string& act, double z) {
+  if (act == "relu") return z > 0 ? z : 0.0;
+  if (act == "silu") return z / (1 + std::exp(-z));
+  return z;
+}
+
+double act_grad(const std::string& act, double z) {  // act'(z)
+  if (act == "relu") return z > 0 ? 1.0 : 0.0;
+  if (act == "silu") {
+    const double s = 1 / (1 + std::exp(-z));
+    return s * (1 + z * (1 - s));
+  }
+  return 1.0;
+}
+
+// The M values of channel c of x [N,C,H,W] (NCHW contiguous), in (n, h, w) order.
+std::vector<double> channel_of(const std::vector<double>& t, const BatchNormDims& d, int64_t c) {
+  std::vector<double> v;
+  for (int64_t n = 0; n < d.n; ++n)
+    for (int64_t k = 0; k < d.hw(); ++k) v.push_back(t[static_cast<size_t>((n * d.c + c) * d.hw() + k)]);
+  return v;
+}
+
+BnHand bn_by_hand(const std::vector<double>& x, const std::vector<double>& dy, double gamma, double beta,
+                  const std::string& act, double eps, double momentum) {
+  BnHand h;
+  const size_t M = x.size();
+  for (double v : x) h.mean += v;
+  h.mean /= double(M);
+  for (double v : x) h.var += (v - h.mean) * (v - h.mean);  // two-pass, biased
+  h.var /= double(M);
+  h.invstd = 1 / std::sqrt(h.var + eps);
+  for (size_t i = 0; i < M; ++i) {
+    h.x_hat.push_back((x[i] - h.mean) * h.invstd);
+    h.z.push_back(gamma * h.x_hat[i] + beta);
+    h.y.push_back(act_fwd(act, h.z[i]));
+    h.dz.push_back(act_grad(act, h.z[i]) * dy[i]);
+    h.dbeta += h.dz[i];
+    h.dgamma += h.dz[i] * h.x_hat[i];
+  }
+  for (size_t i = 0; i < M; ++i)
+    h.dx.push_back(gamma * h.invstd * (h.dz[i] - h.dbeta / double(M) - h.x_hat[i] * h.dgamma / double(M)));
+  h.run_mean = (1 - momentum) * 0.0 + momentum * h.mean;                      // running_mean starts at 0
+  h.run_var = (1 - momentum) * 1.0 + momentum * h.var * double(M) / double(M - 1);  // running_var at 1
+  return h;
+}
+
+struct BnEngine {
+  std::vector<double> y, dx, dgamma, dbeta, run_mean, run_var;
+};
+
+// One engine path on copies of the inputs: forward (training, running stats 0 / 1), L = sum(y dy),
+// backward. fused: ops::batch_norm_act; else ops::activation(ops::batch_norm(...)) (act none: no act).
+BnEngine bn_engine(const Tensor& x0, const Tensor& g0, const Tensor& b0, const Tensor& dy, const std::string& act,
+                   bool fused, double eps, double momentum) {
+  const int64_t C = x0.size(1);
+  const Tensor x = x0.clone().requires_grad_(), g = g0.clone().requires_grad_(), b = b0.clone().requires_grad_();
+  const Tensor rm = Tensor::zeros({C}, DType::f64), rv = Tensor::ones({C}, DType::f64);
+  const Activation a = act == "silu" ? Activation::silu : Activation::relu;
+  Tensor y;
+  if (fused)
+    y = ops::batch_norm_act(x, g, b, rm, rv, true, momentum, eps, a);
+  else {
+    y = ops::batch_norm(x, g, b, rm, rv, true, momentum, eps);
+    if (act != "none") y = ops::activation(y, a);
+  }
+  ops::sum(ops::mul(y, dy)).backward();
+  return {y.to_vector<double>(),  x.grad().to_vector<double>(), g.grad().to_vector<double>(),
+          b.grad().to_vector<double>(), rm.to_vector<double>(), rv.to_vector<double>()};
+}
+
+double max_abs_diff(const std::vector<double>& a, const std::vector<double>& b) {
+  double m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+  return m;
+}
+
+int run_bn(const std::string& act, uint64_t seed, int64_t channel, const BatchNormDims& d) {
+  FER_CHECK(act == "relu" || act == "silu" || act == "none", "--act must be relu, silu or none, got '" << act << "'");
+  FER_CHECK(d.n >= 1 && d.c >= 1 && d.h >= 1 && d.w >= 1 && d.size() <= 1000000,
+            "--n, --c, --h, --w must be >= 1 (at most 1e6 elements), got " << d.n << "," << d.c << "," << d.h << ","
+                                                                             << d.w);
+  FER_CHECK(d.m() > 1, "N*H*W must be > 1 (the variance of one value per channel), got " << d.m());
+  FER_CHECK(channel >= 0 && channel < d.c, "--channel must be in [0, " << d.c << "), got " << channel);
+  const double eps = 1e-5, momentum = 0.1;
+  const int64_t M = d.m(), c = channel;
+  Generator gen(seed);
+  Tensor x = Tensor::empty({d.n, d.c, d.h, d.w}, DType::f64), dy = Tensor::empty(x.shape(), DType::f64);
+  Tensor gamma = Tensor::empty({d.c}, DType::f64), beta = Tensor::empty({d.c}, DType::f64);
+  normal_(x, 1.0, 2.0, gen);
+  uniform_(gamma, 0.5, 1.5, gen);
+  uniform_(beta, -0.5, 0.5, gen);
+  normal_(dy, 0.0, 1.0, gen);
+  const auto xv = x.to_vector<double>(), dyv = dy.to_vector<double>();
+  const auto gv = gamma.to_vector<double>(), bv = beta.to_vector<double>();
+
+  // By hand, every channel (the engine is compared over the whole tensor); channel c is printed.
+  std::vector<BnHand> hand;
+  std::vector<double> hy(xv.size()), hdx(xv.size()), hdg, hdb, hrm, hrv;
+  for (int64_t k = 0; k < d.c; ++k) {
+    hand.push_back(bn_by_hand(channel_of(xv, d, k), channel_of(dyv, d, k), gv[static_cast<size_t>(k)],
+                              bv[static_cast<size_t>(k)], act, eps, momentum));
+    const BnHand& h = hand.back();
+    for (int64_t n = 0, i = 0; n < d.n; ++n)
+      for (int64_t p = 0; p < d.hw(); ++p, ++i) {
+        const size_t at = static_cast<size_t>((n * d.c + k) * d.hw() + p);
+        hy[at] = h.y[static_cast<size_t>(i)], hdx[at] = h.dx[static_cast<size_t>(i)];
+      }
+    hdg.push_back(h.dgamma), hdb.push_back(h.dbeta), hrm.push_back(h.run_mean), hrv.push_back(h.run_var);
+  }
+  const BnHand& h = hand[static_cast<size_t>(c)];
+  const double g = gv[static_cast<size_t>(c)], b = bv[static_cast<size_t>(c)];
+
+  std::printf("ferwalk bn: x %s ~ N(1, 2^2), gamma ~ U(0.5, 1.5), beta ~ U(-0.5, 0.5), dy ~ N(0, 1), seed %llu\n",
+              shape_str(x.shape()).c_str(), static_cast<unsigned long long>(seed));
+  std::printf("act %s, eps %g, momentum %g; L = sum(y dy), so dL/dy = dy; f64, by hand in double loops\n", act.c_str(),
+              eps, momentum);
+  std::printf("channel %lld of %lld: M = N*H*W = %lld values, gamma = %.6f, beta = %.6f\n", static_cast<long long>(c),
+              static_cast<long long>(d.c), static_cast<long long>(M), g, b);
+  std::printf("\nforward\n");
+  std::printf("  mean   = (1/M) sum x              = %.9f\n", h.mean);
+  std::printf("  var    = (1/M) sum (x - mean)^2   = %.9f   (biased, two-pass)\n", h.var);
+  std::printf("  invstd = 1/sqrt(var + eps)        = %.9f\n", h.invstd);
+  std::printf("  x_hat = (x - mean) invstd,  z = gamma x_hat + beta,  y = %s\n",
+              act == "relu" ? "relu(z) = max(z, 0)" : act == "silu" ? "silu(z) = z sigmoid(z)" : "z (no activation)");
+  std::printf("backward\n");
+  std::printf("  dz = %s\n", act == "relu"   ? "relu'(z) dy = (z > 0 ? dy : 0)"
+                              : act == "silu" ? "silu'(z) dy = s (1 + z (1 - s)) dy,  s = sigmoid(z)"
+                                              : "dy");
+  std::printf("  dx = gamma invstd (dz - dbeta/M - x_hat dgamma/M)\n\n");
+  std::printf("%7s %10s %10s %10s %10s %10s %10s %11s\n", "n,h,w", "x", "x_hat", "z", "y", "dy", "dz", "dx");
+  const auto xc = channel_of(xv, d, c), dyc = channel_of(dyv, d, c);
+  const int64_t show = M <= 64 ? M : 32;
+  for (int64_t i = 0; i < show; ++i) {
+    const size_t k = static_cast<size_t>(i);
+    std::ostringstream at;
+    at << i / d.hw() << "," << (i % d.hw()) / d.w << "," << i % d.w;
+    std::printf("%7s %10.6f %10.6f %10.6f %10.6f %10.6f %10.6f %11.3e\n", at.str().c_str(), xc[k], h.x_hat[k], h.z[k],
+                h.y[k], dyc[k], h.dz[k], h.dx[k]);
+  }
+  if (show < M) std::printf("... (%lld more rows)\n", static_cast<long long>(M - show));
+  std::printf("\n  dbeta  = sum dz         = %.9f\n", h.dbeta);
+  std::printf("  dgamma = sum dz x_hat   = %.9f\n", h.dgamma);
+  std::printf("running stats (start 0 and 1)\n");
+  std::printf("  running_mean = 0.9 * 0 + 0.1 * mean            = %.9f\n", h.run_mean);
+  std::printf("  running_var  = 0.9 * 1 + 0.1 * var * M/(M-1)   = %.9f   (unbiased)\n", h.run_var);
+
+  // The engine on the same f64 tensors (CPU): fused and unfused; compared over all channels.
+  std::printf("\nengine (f64 CPU) vs by hand, max |diff| over all %lld channels:\n", static_cast<long long>(d.c));
+  struct Path {
+    const char* name;
+    bool fused;
+  };
+  std::vector<Path> paths;
+  if (act == "none")
+    paths.push_back({"ops::batch_norm", false});
+  else
+    paths = {{"ops::batch_norm_act (fused)", true}, {"ops::activation(ops::batch_norm)", false}};
+  double worst = 0;
+  for (const Path& p : paths) {
+    const BnEngine e = bn_engine(x, gamma, beta, dy, act, p.fused, eps, momentum);
+    const double dd[6] = {max_abs_diff(e.y, hy),      max_abs_diff(e.dx, hdx),       max_abs_diff(e.dgamma, hdg),
+                          max_abs_diff(e.dbeta, hdb), max_abs_diff(e.run_mean, hrm), max_abs_diff(e.run_var, hrv)};
+    std::printf("  %s\n    max |diff|: y %.2g  dx %.2g  dgamma %.2g  dbeta %.2g  running_mean %.2g  running_var %.2g\n",
+                p.name, dd[0], dd[1], dd[2], dd[3], dd[4], dd[5]);
+    for (double v : dd) worst = std::max(worst, v);
+  }
+
+  // The formula is the derivative: dL/dx of one element by central differences of the engine's L.
+  int64_t best = 0;  // the element of channel c with the largest |dx| (a value worth checking)
+  for (int64_t i = 1; i < M; ++i)
+    if (std::fabs(h.dx[static_cast<size_t>(i)]) > std::fabs(h.dx[static_cast<size_t>(best)])) best = i;
+  const size_t at = static_cast<size_t>(((best / d.hw()) * d.c + c) * d.hw() + best % d.hw());
+  const double step = 1e-6;
+  auto loss_at = [&](double shift) {
+    std::vector<double> xs = xv;
+    xs[at] += shift;
+    const Tensor xt = Tensor::from_vector(xs, x.shape());
+    const Activation a = act == "silu" ? Activation::silu : Activation::relu;
+    const Tensor y = act == "none" ? ops::batch_norm(xt, gamma, beta, Tensor(), Tensor(), true, momentum, eps)
+                                   : ops::batch_norm_act(xt, gamma, beta, Tensor(), Tensor(), true, momentum, eps, a);
+    return ops::sum(ops::mul(y, dy)).item();
+  };
+  const double fd = (loss_at(step) - loss_at(-step)) / (2 * step), formula = h.dx[static_cast<size_t>(best)];
+  const double fd_err = std::fabs(fd - formula);
+  const bool fd_ok = fd_err <= 1e-7 + 1e-6 * std::fabs(formula);
+  std::printf("\ncheck: dL/dx at n,h,w = %lld,%lld,%lld by central differences (h = %g): (L(x+h) - L(x-h)) / 2h = %.9f\n",
+              static_cast<long long>(best / d.hw()), static_cast<long long>((best % d.hw()) / d.w),
+              static_cast<long long>(best % d.w), step, fd);
+  std::printf("       formula dx = %.9f, |diff| = %.2g: %s\n", formula, fd_err, fd_ok ? "PASS" : "FAIL");
+  return worst <= 1e-12 && fd_ok ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"ferwalk: the numbers of docs/walkthrough.md: real data through R000's masking block (mask) and "
                "its weighted cross-entropy (xent), forward and backward, on the CPU; one element through an optimizer "
-               "(optim) and one face through the augmentation (augment)."};
+               "(optim), one face through the augmentation (augment) and one batch-norm channel by hand (bn)."};
   app.set_version_flag("--version", "ferwalk (fer) 0.1");
   std::string mode, pixel, mask = "softmax";
   uint64_t seed = 1;
@@ -412,15 +620,24 @@ int main(int argc, char** argv) {
   bool no_weights = false;
   std::string optimizer = "adam", preset = "usefkh";
   int64_t steps = 7, epoch = 0;
-  app.add_option("mode", mode, "mask | xent | optim | augment")
+  std::string act = "relu";
+  int64_t channel = 0;
+  BatchNormDims bn_dims{2, 3, 3, 3};
+  app.add_option("mode", mode, "mask | xent | optim | augment | bn")
       ->required()
-      ->check(CLI::IsMember({"mask", "xent", "optim", "augment"}));
+      ->check(CLI::IsMember({"mask", "xent", "optim", "augment", "bn"}));
   app.add_option("--optimizer", optimizer, "optim: sgd | adam | adamw | radam (default adam)")
       ->check(CLI::IsMember({"sgd", "adam", "adamw", "radam"}));
   app.add_option("--steps", steps, "optim: number of steps (default 7)");
   app.add_option("--preset", preset, "augment: augmentation preset (default usefkh)");
   app.add_option("--epoch", epoch, "augment: the epoch that keys the draws (default 0)");
-  app.add_option("--seed", seed, "seed of the model init and of the synthetic faces (default 1)");
+  app.add_option("--act", act, "bn: relu (default) | silu | none");
+  app.add_option("--channel", channel, "bn: the channel printed (default 0)");
+  app.add_option("--n", bn_dims.n, "bn: batch size N of x [N,C,H,W] (default 2)");
+  app.add_option("--c", bn_dims.c, "bn: channels C (default 3)");
+  app.add_option("--h", bn_dims.h, "bn: height H (default 3)");
+  app.add_option("--w", bn_dims.w, "bn: width W (default 3)");
+  app.add_option("--seed", seed, "seed of the model init and of the synthetic faces; bn: of x, gamma, beta, dy (default 1)");
   app.add_option("--width", width, "channel multiplier of the RMN (default 0.0625: mask1 has C = 4)");
   app.add_option("--face", face, "mask, augment: index of the synthetic face (default 0)");
   app.add_option("--pixel", pixel, "mask: the pixel of the 56x56 map; augment: of the 48x48 output; H,W (default the centre)");
@@ -437,6 +654,7 @@ int main(int argc, char** argv) {
     FER_CHECK(width > 0 && batch > 0 && face >= 0 && threads > 0, "--width, --batch, --threads must be > 0, --face >= 0");
     omp_set_num_threads(threads);
     if (mode == "optim") return run_optim(optimizer, steps);
+    if (mode == "bn") return run_bn(act, seed, channel, bn_dims);
     if (mode == "augment") return run_augment(preset, seed, epoch, face, pixel);
     return mode == "mask" ? run_mask(seed, width, face, pixel, mask) : run_xent(seed, width, batch, !no_weights);
   } catch (const std::exception& e) {
