@@ -448,7 +448,7 @@ BnHand bn_by_hand(const std::vector<double>& x, const std::vector<double>& dy, d
     h.x_hat.push_back((x[i] - h.mean) * h.invstd);
     h.z.push_back(gamma * h.x_hat[i] + beta);
     h.y.push_back(act_fwd(act, h.z[i]));
-    h.dz.push_back(act_grad(act, h.z[i]) * dy[i]);
+    h.dz.push_back(act == "relu" ? (h.z[i] > 0 ? dy[i] : 0.0) : act_grad(act, h.z[i]) * dy[i]);  // no -0
     h.dbeta += h.dz[i];
     h.dgamma += h.dz[i] * h.x_hat[i];
   }
@@ -525,31 +525,35 @@ int run_bn(const std::string& act, uint64_t seed, int64_t channel, const BatchNo
   const BnHand& h = hand[static_cast<size_t>(c)];
   const double g = gv[static_cast<size_t>(c)], b = bv[static_cast<size_t>(c)];
 
-  std::printf("ferwalk bn: x %s ~ N(1, 2^2), gamma ~ U(0.5, 1.5), beta ~ U(-0.5, 0.5), dy ~ N(0, 1), seed %llu\n",
+  std::printf("ferwalk bn: x %s ~ N(1, 2^2), upstream gradient dy ~ N(0, 1), seed %llu\n",
               shape_str(x.shape()).c_str(), static_cast<unsigned long long>(seed));
-  std::printf("act %s, eps %g, momentum %g; L = sum(y dy), so dL/dy = dy; f64, by hand in double loops\n", act.c_str(),
-              eps, momentum);
-  std::printf("channel %lld of %lld: M = N*H*W = %lld values, gamma = %.6f, beta = %.6f\n", static_cast<long long>(c),
-              static_cast<long long>(d.c), static_cast<long long>(M), g, b);
+  std::printf("act %s, eps %g, momentum %g; L = sum(y dy), so dL/dy = dy; by hand: double loops\n", act.c_str(), eps,
+              momentum);
+  std::printf("channel %lld of %lld: M = N*H*W = %lld values; gamma ~ U(.5, 1.5) = %.6f, beta ~ U(-.5, .5) = %.6f\n",
+              static_cast<long long>(c), static_cast<long long>(d.c), static_cast<long long>(M), g, b);
   std::printf("\nforward\n");
   std::printf("  mean   = (1/M) sum x              = %.9f\n", h.mean);
   std::printf("  var    = (1/M) sum (x - mean)^2   = %.9f   (biased, two-pass)\n", h.var);
   std::printf("  invstd = 1/sqrt(var + eps)        = %.9f\n", h.invstd);
-  std::printf("  x_hat = (x - mean) invstd,  z = gamma x_hat + beta,  y = %s\n",
+  double s1 = 0, s2 = 0;
+  for (double v : h.x_hat) s1 += v, s2 += v * v;
+  std::printf("  x_hat = (x - mean) invstd;  its mean = %.2g, its mean square = %.9f = var/(var + eps)\n",
+              s1 / double(M), s2 / double(M));
+  std::printf("  z = gamma x_hat + beta,  y = %s\n",
               act == "relu" ? "relu(z) = max(z, 0)" : act == "silu" ? "silu(z) = z sigmoid(z)" : "z (no activation)");
   std::printf("backward\n");
   std::printf("  dz = %s\n", act == "relu"   ? "relu'(z) dy = (z > 0 ? dy : 0)"
                               : act == "silu" ? "silu'(z) dy = s (1 + z (1 - s)) dy,  s = sigmoid(z)"
                                               : "dy");
   std::printf("  dx = gamma invstd (dz - dbeta/M - x_hat dgamma/M)\n\n");
-  std::printf("%7s %10s %10s %10s %10s %10s %10s %11s\n", "n,h,w", "x", "x_hat", "z", "y", "dy", "dz", "dx");
+  std::printf("%7s %10s %10s %10s %10s %10s %10s %10s\n", "n,h,w", "x", "x_hat", "z", "y", "dy", "dz", "dx");
   const auto xc = channel_of(xv, d, c), dyc = channel_of(dyv, d, c);
   const int64_t show = M <= 64 ? M : 32;
   for (int64_t i = 0; i < show; ++i) {
     const size_t k = static_cast<size_t>(i);
     std::ostringstream at;
     at << i / d.hw() << "," << (i % d.hw()) / d.w << "," << i % d.w;
-    std::printf("%7s %10.6f %10.6f %10.6f %10.6f %10.6f %10.6f %11.3e\n", at.str().c_str(), xc[k], h.x_hat[k], h.z[k],
+    std::printf("%7s %10.6f %10.6f %10.6f %10.6f %10.6f %10.6f %10.6f\n", at.str().c_str(), xc[k], h.x_hat[k], h.z[k],
                 h.y[k], dyc[k], h.dz[k], h.dx[k]);
   }
   if (show < M) std::printf("... (%lld more rows)\n", static_cast<long long>(M - show));
@@ -598,10 +602,11 @@ int run_bn(const std::string& act, uint64_t seed, int64_t channel, const BatchNo
   const double fd = (loss_at(step) - loss_at(-step)) / (2 * step), formula = h.dx[static_cast<size_t>(best)];
   const double fd_err = std::fabs(fd - formula);
   const bool fd_ok = fd_err <= 1e-7 + 1e-6 * std::fabs(formula);
-  std::printf("\ncheck: dL/dx at n,h,w = %lld,%lld,%lld by central differences (h = %g): (L(x+h) - L(x-h)) / 2h = %.9f\n",
+  std::printf("\ncheck: dL/dx at n,h,w = %lld,%lld,%lld (largest |dx|) by central differences of the engine, h = %g:\n",
               static_cast<long long>(best / d.hw()), static_cast<long long>((best % d.hw()) / d.w),
-              static_cast<long long>(best % d.w), step, fd);
-  std::printf("       formula dx = %.9f, |diff| = %.2g: %s\n", formula, fd_err, fd_ok ? "PASS" : "FAIL");
+              static_cast<long long>(best % d.w), step);
+  std::printf("       (L(x+h) - L(x-h)) / 2h = %.9f, formula dx = %.9f, |diff| %.2g: %s\n", fd, formula, fd_err,
+              fd_ok ? "PASS" : "FAIL");
   return worst <= 1e-12 && fd_ok ? 0 : 1;
 }
 
