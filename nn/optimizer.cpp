@@ -4,6 +4,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "fer/config.h"
 #include "kernels/device.h"
 #include "tensor/dispatch.h"
 
@@ -265,13 +266,16 @@ double clip_grad_norm(FlatParameters& params, double max_norm) {
 Tensor grad_norm_tensor(FlatParameters& params) {
   const Tensor& g = params.grads();
   const auto runs = params.trainable_runs();
-  if (g.device() == Device::cuda && runs.size() == 1) {
-    check_cuda_float("grad_norm", g);
-    const auto [off, n] = runs[0];
-    Tensor workspace = Tensor::empty({static_cast<int64_t>(cuda::grad_norm_workspace_bytes(n))}, DType::u8, Device::cuda);
-    Tensor norm = Tensor::empty({}, DType::f64, Device::cuda);
-    cuda::grad_norm_to(n, at<float>(g, off), workspace.raw_data(), norm.data<double>(), cuda::default_stream());
-    return norm;  // the workspace returns to the caching allocator; the stream orders its reuse
+  if constexpr (kCudaBuilt) {
+    if (g.device() == Device::cuda && runs.size() == 1) {
+      check_cuda_float("grad_norm", g);
+      const auto [off, n] = runs[0];
+      Tensor workspace =
+          Tensor::empty({static_cast<int64_t>(cuda::grad_norm_workspace_bytes(n))}, DType::u8, Device::cuda);
+      Tensor norm = Tensor::empty({}, DType::f64, Device::cuda);
+      cuda::grad_norm_to(n, at<float>(g, off), workspace.raw_data(), norm.data<double>(), cuda::default_stream());
+      return norm;  // the workspace returns to the caching allocator; the stream orders its reuse
+    }
   }
   return Tensor::from_vector(std::vector<double>{trainable_grad_norm(params)}, {}, g.device());
 }
