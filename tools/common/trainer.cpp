@@ -192,11 +192,12 @@ class StepTrace {
     return buf;
   }
   static std::string bytes_text(double v) { return si(v) + "B"; }
+  // fixed units (GFLOP/s, GB/s) so that lines compare across machines of different speed
   static std::string rates(double flops, double bytes, double seconds) {
-    if (seconds <= 0) return "-";
-    std::ostringstream s;
-    s << si(flops / seconds) << "FLOP/s, " << si(bytes / seconds) << "B/s";
-    return s.str();
+    if (seconds <= 0) return "- GFLOP/s, - GB/s";
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.3g GFLOP/s, %.3g GB/s", flops / seconds / 1e9, bytes / seconds / 1e9);
+    return buf;
   }
 
  private:
