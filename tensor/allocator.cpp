@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <unordered_map>
 #include <vector>
 
 #include "fer/config.h"
@@ -79,6 +80,7 @@ void* cuda_allocate_locked(size_t bytes) {
 constexpr size_t kCpuCacheMin = size_t(1) << 20, kCpuCacheMax = size_t(1) << 30;
 std::map<size_t, std::vector<void*>> g_cpu_free;
 size_t g_cpu_cached = 0;
+int64_t g_pool_free_cpu = 0;  // CPU bytes free inside private pools (part of the CPU's reserved bytes)
 
 size_t round_cpu(size_t bytes) {
   const size_t size = (std::max<size_t>(bytes, 1) + 63) / 64 * 64;
@@ -90,7 +92,7 @@ void release_cpu_cache_locked() {
     for (void* p : blocks) std::free(p);
   g_cpu_free.clear();
   g_cpu_cached = 0;
-  g_cpu.stats.reserved_bytes = g_cpu.stats.allocated_bytes;
+  g_cpu.stats.reserved_bytes = g_cpu.stats.allocated_bytes + g_pool_free_cpu;
 }
 
 // Gives the cached CPU blocks back at exit (declared after g_cpu_free, so destroyed before it):
@@ -120,7 +122,7 @@ void* cpu_allocate_locked(size_t bytes) {
   FER_CHECK(p != nullptr, "out of host memory: requested " << bytes << " bytes");
   g_cpu.stats.system_calls++;
   g_cpu.on_alloc(size);
-  g_cpu.stats.reserved_bytes = g_cpu.stats.allocated_bytes + static_cast<int64_t>(g_cpu_cached);
+  g_cpu.stats.reserved_bytes = g_cpu.stats.allocated_bytes + static_cast<int64_t>(g_cpu_cached) + g_pool_free_cpu;
   return p;
 }
 
@@ -133,13 +135,67 @@ void cpu_deallocate_locked(void* ptr, size_t bytes) {
   } else {
     std::free(ptr);
   }
-  g_cpu.stats.reserved_bytes = g_cpu.stats.allocated_bytes + static_cast<int64_t>(g_cpu_cached);
+  g_cpu.stats.reserved_bytes = g_cpu.stats.allocated_bytes + static_cast<int64_t>(g_cpu_cached) + g_pool_free_cpu;
+}
+
+// ---- private pools (see allocator.h) ------------------------------------------------------------
+struct PoolState {
+  Device device = Device::cpu;
+  std::map<size_t, std::vector<void*>> free;  // rounded size -> free blocks owned by the pool
+  int64_t owned_bytes = 0, free_bytes = 0;
+};
+std::map<int64_t, PoolState> g_pools;
+std::unordered_map<void*, int64_t> g_pool_of;  // block -> owning pool id
+int64_t g_next_pool_id = 1;
+int64_t g_active_pool[2] = {0, 0};  // per device (index: Device::cpu, Device::cuda): the scope's pool, 0 none
+
+int dev_index(Device d) { return d == Device::cuda ? 1 : 0; }
+size_t round_for(Device d, size_t bytes) { return d == Device::cuda ? round_cuda(bytes) : round_cpu(bytes); }
+Counters& counters(Device d) { return d == Device::cuda ? g_cuda : g_cpu; }
+void update_cpu_reserved() {
+  g_cpu.stats.reserved_bytes = g_cpu.stats.allocated_bytes + static_cast<int64_t>(g_cpu_cached) + g_pool_free_cpu;
+}
+
+// A freed block enters pool `id`'s free list (the block's bytes stop counting as allocated).
+void pool_take_back_locked(int64_t id, void* ptr, size_t size) {
+  PoolState& pool = g_pools.at(id);
+  pool.free[size].push_back(ptr);
+  pool.free_bytes += static_cast<int64_t>(size);
+  counters(pool.device).on_free(size);
+  if (pool.device == Device::cpu) {
+    g_pool_free_cpu += static_cast<int64_t>(size);
+    update_cpu_reserved();
+  }
+}
+
+// An allocation inside a scope of pool `id`: its own free block of that size, else a fresh block
+// from the device's usual path, which the pool then owns.
+void* pool_allocate_locked(int64_t id, size_t bytes) {
+  PoolState& pool = g_pools.at(id);
+  const size_t size = round_for(pool.device, bytes);
+  auto it = pool.free.find(size);
+  if (it != pool.free.end() && !it->second.empty()) {
+    void* p = it->second.back();
+    it->second.pop_back();
+    pool.free_bytes -= static_cast<int64_t>(size);
+    counters(pool.device).on_alloc(size);
+    if (pool.device == Device::cpu) {
+      g_pool_free_cpu -= static_cast<int64_t>(size);
+      update_cpu_reserved();
+    }
+    return p;
+  }
+  void* p = pool.device == Device::cuda ? cuda_allocate_locked(bytes) : cpu_allocate_locked(bytes);
+  g_pool_of[p] = id;
+  pool.owned_bytes += static_cast<int64_t>(size);
+  return p;
 }
 
 }  // namespace
 
 void* allocate(Device device, size_t bytes) {
   std::lock_guard<std::mutex> lock(g_mutex);
+  if (const int64_t pool = g_active_pool[dev_index(device)]; pool != 0) return pool_allocate_locked(pool, bytes);
   if (device == Device::cuda) return cuda_allocate_locked(bytes);
   return cpu_allocate_locked(bytes);
 }
@@ -147,13 +203,79 @@ void* allocate(Device device, size_t bytes) {
 void deallocate(Device device, void* ptr, size_t bytes) {
   if (ptr == nullptr) return;
   std::lock_guard<std::mutex> lock(g_mutex);
+  const size_t size = round_for(device, bytes);
+  if (auto owner = g_pool_of.find(ptr); owner != g_pool_of.end()) {  // a pool's block: back to its pool
+    pool_take_back_locked(owner->second, ptr, size);
+    return;
+  }
+  if (const int64_t pool = g_active_pool[dev_index(device)]; pool != 0) {  // freed inside a scope: adopted
+    g_pool_of[ptr] = pool;
+    g_pools.at(pool).owned_bytes += static_cast<int64_t>(size);
+    pool_take_back_locked(pool, ptr, size);
+    return;
+  }
   if (device == Device::cuda) {
-    const size_t size = round_cuda(bytes);
     g_cuda_free[size].push_back(ptr);
     g_cuda.on_free(size);
     return;
   }
   cpu_deallocate_locked(ptr, bytes);
+}
+
+MemoryPool::MemoryPool(Device device) : device_(device) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  id_ = g_next_pool_id++;
+  g_pools[id_].device = device;
+}
+
+MemoryPool::~MemoryPool() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (g_active_pool[dev_index(device_)] == id_) g_active_pool[dev_index(device_)] = 0;
+  PoolState& pool = g_pools.at(id_);
+  // free blocks go to the device's cache (CPU: the cache or the system); held blocks are disowned,
+  // so they take the usual way back when their tensors die
+  for (auto& [size, blocks] : pool.free)
+    for (void* p : blocks) {
+      g_pool_of.erase(p);
+      if (device_ == Device::cuda) {
+        g_cuda_free[size].push_back(p);
+      } else {
+        g_pool_free_cpu -= static_cast<int64_t>(size);
+        if (size >= kCpuCacheMin && g_cpu_cached + size <= kCpuCacheMax) {
+          g_cpu_free[size].push_back(p);
+          g_cpu_cached += size;
+        } else {
+          std::free(p);
+        }
+      }
+    }
+  for (auto it = g_pool_of.begin(); it != g_pool_of.end();)
+    it = it->second == id_ ? g_pool_of.erase(it) : std::next(it);
+  if (device_ == Device::cpu) update_cpu_reserved();
+  g_pools.erase(id_);
+}
+
+int64_t MemoryPool::owned_bytes() const {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  return g_pools.at(id_).owned_bytes;
+}
+
+int64_t MemoryPool::free_bytes() const {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  return g_pools.at(id_).free_bytes;
+}
+
+PoolScope::PoolScope(MemoryPool& pool) : device_(pool.device_) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  int64_t& active = g_active_pool[dev_index(device_)];
+  FER_CHECK(active == 0, "PoolScope: a memory pool is already active on " << device_name(device_)
+                                                                          << " (scopes do not nest)");
+  active = pool.id_;
+}
+
+PoolScope::~PoolScope() {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  g_active_pool[dev_index(device_)] = 0;
 }
 
 AllocatorStats allocator_stats(Device device) {

@@ -9,6 +9,15 @@
 // Sizes are rounded up (512 B granularity, 2 MiB above 1 MiB) so steady-state training stops calling
 // cudaMalloc after the first step. When cudaMalloc fails, the cache is released and the call retried
 // once; a second failure reports the requested and free bytes and suggests a smaller batch.
+//
+// Private pools (what a captured CUDA graph needs, on either device so the CPU tests prove the
+// rules): while a PoolScope of device D is active, every allocation of D is served by the pool
+// (its own free blocks first, then the device's cache or the system), and every block of D freed
+// meanwhile joins the pool, whoever allocated it. A pool's blocks go back to the pool's free lists
+// when their tensors die, also after the scope ended, and are handed out again only inside a scope
+// of that pool. So the memory a captured graph reads and writes on every replay is never given to
+// another tensor while the pool lives. Destroying the pool passes its free blocks to the device's
+// cache; blocks still held by tensors go there when those tensors die.
 #pragma once
 
 #include <cstddef>
@@ -33,5 +42,36 @@ AllocatorStats allocator_stats(Device device);
 void reset_peak_stats(Device device);
 // Returns the device's cached blocks to the driver / the system allocator.
 void empty_cache(Device device);
+
+class MemoryPool {
+ public:
+  explicit MemoryPool(Device device);
+  ~MemoryPool();
+  MemoryPool(const MemoryPool&) = delete;
+  MemoryPool& operator=(const MemoryPool&) = delete;
+  Device device() const { return device_; }
+  // Bytes of the blocks the pool owns: held by live tensors plus free in the pool.
+  int64_t owned_bytes() const;
+  // Of those, the bytes free in the pool (ready for the next allocation inside a scope).
+  int64_t free_bytes() const;
+
+ private:
+  friend class PoolScope;
+  Device device_;
+  int64_t id_;
+};
+
+// Routes the device's allocations to `pool` until destroyed. Scopes do not nest (one graph is
+// captured at a time); a second scope on the same device is an error.
+class PoolScope {
+ public:
+  explicit PoolScope(MemoryPool& pool);
+  ~PoolScope();
+  PoolScope(const PoolScope&) = delete;
+  PoolScope& operator=(const PoolScope&) = delete;
+
+ private:
+  Device device_;
+};
 
 }  // namespace fer
