@@ -1,7 +1,8 @@
 // kernels/optim.cu: optimizer updates on the GPU (see optim.h).
 //
 // Updates: one thread per element (grid-stride), running the shared optim::*_element formulas with
-// the per-step scalars computed on the host in double, exactly as the CPU twin does; the results
+// the per-step scalars computed on the host in double and read from device memory (so a captured
+// graph sees each step's values), exactly as the CPU twin does; the results
 // match it up to FMA contraction and the device's sqrt/division rounding (a few ulps).
 // grad_norm, two passes, no atomics:
 //   pass 1: B = norm_blocks(n) blocks of 256 threads; thread t of block b sums g^2 (in double) over
@@ -60,28 +61,34 @@ __global__ void norm_final_kernel(int64_t blocks, const double* partial, double*
   if (threadIdx.x == 0) out[0] = sqrt(total);
 }
 
-__global__ void sgd_kernel(int64_t n, float* p, const float* g, float* buf, float lr, float mom, float damp, float wd,
-                           bool nesterov, bool first) {
+// The per-step scalars are read from device memory (written by the host before the launch, or
+// before a captured graph's replay); every thread reads the same few doubles.
+__global__ void sgd_kernel(int64_t n, float* p, const float* g, float* buf, const double* s, float mom, float damp,
+                           float wd, bool nesterov) {
+  const float lr = static_cast<float>(s[0]);
+  const bool first = s[1] != 0.0;
   FER_CUDA_KERNEL_LOOP(i, n) {
     optim::sgd_element(p + i, g[i], buf ? buf + i : nullptr, lr, mom, damp, wd, nesterov, first);
   }
 }
-
 __global__ void adam_kernel(int64_t n, float* p, const float* g, float* m, float* v, float* vmax, float b1, float b2,
-                            float eps, float step_size, float bc2_sqrt, float decay, float l2) {
+                            float eps, const double* s) {
+  const float step_size = static_cast<float>(s[0]), bc2_sqrt = static_cast<float>(s[1]),
+              decay = static_cast<float>(s[2]), l2 = static_cast<float>(s[3]);
   FER_CUDA_KERNEL_LOOP(i, n) {
     optim::adam_element(p + i, g[i], m + i, v + i, vmax ? vmax + i : nullptr, b1, b2, eps, step_size, bc2_sqrt, decay,
                         l2);
   }
 }
-
 __global__ void radam_kernel(int64_t n, float* p, const float* g, float* m, float* v, float b1, float b2, float eps,
-                             float lr, float bc1, float bc2_sqrt, float rect, bool rectified, float decay, float l2) {
+                             const double* s) {
+  const float lr = static_cast<float>(s[0]), bc1 = static_cast<float>(s[1]), bc2_sqrt = static_cast<float>(s[2]),
+              rect = static_cast<float>(s[3]), decay = static_cast<float>(s[5]), l2 = static_cast<float>(s[6]);
+  const bool rectified = s[4] != 0.0;
   FER_CUDA_KERNEL_LOOP(i, n) {
     optim::radam_element(p + i, g[i], m + i, v + i, b1, b2, eps, lr, bc1, bc2_sqrt, rect, rectified, decay, l2);
   }
 }
-
 __global__ void scale_kernel(int64_t n, float* g, float f) {
   FER_CUDA_KERNEL_LOOP(i, n) {
     g[i] = g[i] * f;
@@ -100,41 +107,35 @@ __global__ void clip_by_norm_kernel(int64_t n, float* g, const double* total, do
 
 }  // namespace
 
-void sgd_step(int64_t n, float* params, const float* grads, float* momentum_buf, const SgdConfig& c, int64_t step,
-              cuda_stream stream) {
-  check_sgd("sgd_step", n, c, step, momentum_buf != nullptr);
+void sgd_apply(int64_t n, float* params, const float* grads, float* momentum_buf, const SgdConfig& c,
+               const double* scalars, cuda_stream stream) {
+  check_sgd("sgd_apply", n, c, 1, momentum_buf != nullptr);
   if (n == 0) return;
-  sgd_kernel<<<grid_for(n), kBlock, 0, to_cuda(stream)>>>(
-      n, params, grads, momentum_buf, static_cast<float>(c.lr), static_cast<float>(c.momentum),
-      static_cast<float>(c.dampening), static_cast<float>(c.weight_decay), c.nesterov, step == 1);
+  sgd_kernel<<<grid_for(n), kBlock, 0, to_cuda(stream)>>>(n, params, grads, momentum_buf, scalars,
+                                                          static_cast<float>(c.momentum),
+                                                          static_cast<float>(c.dampening),
+                                                          static_cast<float>(c.weight_decay), c.nesterov);
   FER_LAUNCH_CHECK();
 }
-
-void adam_step(int64_t n, float* params, const float* grads, float* exp_avg, float* exp_avg_sq, const AdamConfig& c,
-               int64_t step, cuda_stream stream, float* max_exp_avg_sq) {
-  check_adam("adam_step", n, c, step, max_exp_avg_sq != nullptr);
+void adam_apply(int64_t n, float* params, const float* grads, float* exp_avg, float* exp_avg_sq, const AdamConfig& c,
+                const double* scalars, cuda_stream stream, float* max_exp_avg_sq) {
+  check_adam("adam_apply", n, c, 1, max_exp_avg_sq != nullptr);
   if (n == 0) return;
-  const optim::AdamScalars s = optim::adam_scalars(c, step);
   adam_kernel<<<grid_for(n), kBlock, 0, to_cuda(stream)>>>(
       n, params, grads, exp_avg, exp_avg_sq, c.amsgrad ? max_exp_avg_sq : nullptr, static_cast<float>(c.beta1),
-      static_cast<float>(c.beta2), static_cast<float>(c.eps), static_cast<float>(s.step_size),
-      static_cast<float>(s.bc2_sqrt), static_cast<float>(s.decay), static_cast<float>(s.l2));
+      static_cast<float>(c.beta2), static_cast<float>(c.eps), scalars);
   FER_LAUNCH_CHECK();
 }
-
-void radam_step(int64_t n, float* params, const float* grads, float* exp_avg, float* exp_avg_sq, const AdamConfig& c,
-                int64_t step, cuda_stream stream) {
-  check_adam("radam_step", n, c, step, false);
-  FER_CHECK(!c.amsgrad, "radam_step: amsgrad is an Adam option; hint: set amsgrad = false for RAdam");
+void radam_apply(int64_t n, float* params, const float* grads, float* exp_avg, float* exp_avg_sq, const AdamConfig& c,
+                 const double* scalars, cuda_stream stream) {
+  check_adam("radam_apply", n, c, 1, false);
+  FER_CHECK(!c.amsgrad, "radam_apply: amsgrad is an Adam option; hint: set amsgrad = false for RAdam");
   if (n == 0) return;
-  const optim::RadamScalars s = optim::radam_scalars(c, step);
-  radam_kernel<<<grid_for(n), kBlock, 0, to_cuda(stream)>>>(
-      n, params, grads, exp_avg, exp_avg_sq, static_cast<float>(c.beta1), static_cast<float>(c.beta2),
-      static_cast<float>(c.eps), static_cast<float>(c.lr), static_cast<float>(s.bc1), static_cast<float>(s.bc2_sqrt),
-      static_cast<float>(s.rect), s.rectified, static_cast<float>(s.decay), static_cast<float>(s.l2));
+  radam_kernel<<<grid_for(n), kBlock, 0, to_cuda(stream)>>>(n, params, grads, exp_avg, exp_avg_sq,
+                                                            static_cast<float>(c.beta1), static_cast<float>(c.beta2),
+                                                            static_cast<float>(c.eps), scalars);
   FER_LAUNCH_CHECK();
 }
-
 size_t grad_norm_workspace_bytes(int64_t n) {
   return static_cast<size_t>(norm_blocks(n) + 1) * sizeof(double);
 }

@@ -23,9 +23,12 @@
 //              total from memory (on CUDA from the device: grad_norm_to + clip_by_norm never wait for
 //              the host, so a clipped training step has no host synchronisation)
 //
-// The per-step scalars (bias corrections, rectification) are computed once on the host in double
-// (adam_scalars / radam_scalars) and the per-element formulas below are shared by both backends,
-// so the CPU twin and the CUDA kernel do the same arithmetic in the same order.
+// The per-step scalars (learning rate, bias corrections, rectification) are computed once on the
+// host in double (*_step_scalars) and the per-element formulas below are shared by both backends,
+// so the CPU twin and the CUDA kernel do the same arithmetic in the same order. The update kernels
+// (*_apply) read those scalars from memory - host memory on the CPU, device memory on CUDA - rather
+// than taking them as arguments, so a captured CUDA graph replays with the step's new values (the
+// host writes them before each launch). *_step computes the scalars and applies them in one call.
 // Semantics: params, momentum_buf, exp_avg, exp_avg_sq, max_exp_avg_sq and grads (scale) are
 // updated in place; grads are read only otherwise. Buffers start as zeros (the caller allocates
 // them); SGD's momentum buffer is overwritten with d at t == 1, as PyTorch initialises it.
@@ -88,6 +91,17 @@ struct RadamScalars {
 };
 RadamScalars radam_scalars(const AdamConfig& c, int64_t step);
 
+// The scalars of one step as the *_apply kernels read them: kStepScalars doubles,
+//   sgd    [0] lr          [1] 1 at step 1 (momentum buffer initialised), else 0
+//   adam   [0] step_size   [1] bc2_sqrt   [2] decay   [3] l2
+//   radam  [0] lr          [1] bc1        [2] bc2_sqrt [3] rect   [4] 1 when rectified, else 0
+//          [5] decay       [6] l2
+// The remaining slots are 0. Each checks its arguments (as check_sgd / check_adam).
+inline constexpr int kStepScalars = 8;
+void sgd_step_scalars(const SgdConfig& c, int64_t step, double* out);
+void adam_step_scalars(const AdamConfig& c, int64_t step, double* out);
+void radam_step_scalars(const AdamConfig& c, int64_t step, double* out);
+
 template <typename T>
 FER_HD void sgd_element(T* p, T g, T* buf, T lr, T momentum, T dampening, T wd, bool nesterov, bool first) {
   T d = g;
@@ -138,7 +152,17 @@ FER_HD void radam_element(T* p, T g, T* m, T* v, T beta1, T beta2, T eps, T lr, 
 }  // namespace optim
 
 namespace cpu {
-// One optimizer step over n elements (params, buffers updated in place).
+// One optimizer update over n elements with the step's scalars read from `scalars` (kStepScalars
+// doubles laid out as above; params and buffers updated in place).
+template <typename T>
+void sgd_apply(int64_t n, T* params, const T* grads, T* momentum_buf, const SgdConfig& c, const double* scalars);
+template <typename T>
+void adam_apply(int64_t n, T* params, const T* grads, T* exp_avg, T* exp_avg_sq, const AdamConfig& c,
+                const double* scalars, T* max_exp_avg_sq = nullptr);
+template <typename T>
+void radam_apply(int64_t n, T* params, const T* grads, T* exp_avg, T* exp_avg_sq, const AdamConfig& c,
+                 const double* scalars);
+// One optimizer step over n elements: the scalars of `step`, then the update.
 template <typename T>
 void sgd_step(int64_t n, T* params, const T* grads, T* momentum_buf, const SgdConfig& c, int64_t step);
 template <typename T>
@@ -158,12 +182,13 @@ void clip_by_norm(int64_t n, T* grads, const double* total_norm, double max_norm
 }  // namespace cpu
 
 namespace cuda {
-void sgd_step(int64_t n, float* params, const float* grads, float* momentum_buf, const SgdConfig& c, int64_t step,
-              cuda_stream stream);
-void adam_step(int64_t n, float* params, const float* grads, float* exp_avg, float* exp_avg_sq, const AdamConfig& c,
-               int64_t step, cuda_stream stream, float* max_exp_avg_sq = nullptr);
-void radam_step(int64_t n, float* params, const float* grads, float* exp_avg, float* exp_avg_sq, const AdamConfig& c,
-                int64_t step, cuda_stream stream);
+// As cpu::*_apply; `scalars` is device memory (kStepScalars doubles), read by the kernel when it runs.
+void sgd_apply(int64_t n, float* params, const float* grads, float* momentum_buf, const SgdConfig& c,
+               const double* scalars, cuda_stream stream);
+void adam_apply(int64_t n, float* params, const float* grads, float* exp_avg, float* exp_avg_sq, const AdamConfig& c,
+                const double* scalars, cuda_stream stream, float* max_exp_avg_sq = nullptr);
+void radam_apply(int64_t n, float* params, const float* grads, float* exp_avg, float* exp_avg_sq, const AdamConfig& c,
+                 const double* scalars, cuda_stream stream);
 // Bytes of device workspace grad_norm needs for n elements (per-block partials plus the result).
 size_t grad_norm_workspace_bytes(int64_t n);
 // sqrt(sum g_i^2) in double, copied to the host (synchronizes the stream). workspace: device memory

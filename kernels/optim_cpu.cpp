@@ -69,16 +69,38 @@ RadamScalars radam_scalars(const AdamConfig& c, int64_t step) {
   return s;
 }
 
+void sgd_step_scalars(const SgdConfig& c, int64_t step, double* out) {
+  check_sgd("sgd_step_scalars", 0, c, step, true);
+  for (int i = 0; i < kStepScalars; ++i) out[i] = 0.0;
+  out[0] = c.lr;
+  out[1] = step == 1 ? 1.0 : 0.0;
+}
+
+void adam_step_scalars(const AdamConfig& c, int64_t step, double* out) {
+  check_adam("adam_step_scalars", 0, c, step, true);
+  const AdamScalars s = adam_scalars(c, step);
+  for (int i = 0; i < kStepScalars; ++i) out[i] = 0.0;
+  out[0] = s.step_size, out[1] = s.bc2_sqrt, out[2] = s.decay, out[3] = s.l2;
+}
+
+void radam_step_scalars(const AdamConfig& c, int64_t step, double* out) {
+  check_adam("radam_step_scalars", 0, c, step, false);
+  const RadamScalars s = radam_scalars(c, step);
+  for (int i = 0; i < kStepScalars; ++i) out[i] = 0.0;
+  out[0] = c.lr, out[1] = s.bc1, out[2] = s.bc2_sqrt, out[3] = s.rect, out[4] = s.rectified ? 1.0 : 0.0;
+  out[5] = s.decay, out[6] = s.l2;
+}
+
 }  // namespace optim
 
 namespace cpu {
 
 template <typename T>
-void sgd_step(int64_t n, T* params, const T* grads, T* momentum_buf, const SgdConfig& c, int64_t step) {
-  check_sgd("sgd_step", n, c, step, momentum_buf != nullptr);
-  const T lr = static_cast<T>(c.lr), mom = static_cast<T>(c.momentum), damp = static_cast<T>(c.dampening),
+void sgd_apply(int64_t n, T* params, const T* grads, T* momentum_buf, const SgdConfig& c, const double* scalars) {
+  check_sgd("sgd_apply", n, c, 1, momentum_buf != nullptr);
+  const T lr = static_cast<T>(scalars[0]), mom = static_cast<T>(c.momentum), damp = static_cast<T>(c.dampening),
           wd = static_cast<T>(c.weight_decay);
-  const bool first = step == 1;
+  const bool first = scalars[1] != 0.0;
 #pragma omp parallel for schedule(static) if (n > kParallelMin)
   for (int64_t i = 0; i < n; ++i)
     optim::sgd_element(params + i, grads[i], momentum_buf ? momentum_buf + i : nullptr, lr, mom, damp, wd, c.nesterov,
@@ -86,13 +108,12 @@ void sgd_step(int64_t n, T* params, const T* grads, T* momentum_buf, const SgdCo
 }
 
 template <typename T>
-void adam_step(int64_t n, T* params, const T* grads, T* exp_avg, T* exp_avg_sq, const AdamConfig& c, int64_t step,
-               T* max_exp_avg_sq) {
-  check_adam("adam_step", n, c, step, max_exp_avg_sq != nullptr);
-  const optim::AdamScalars s = optim::adam_scalars(c, step);
+void adam_apply(int64_t n, T* params, const T* grads, T* exp_avg, T* exp_avg_sq, const AdamConfig& c,
+                const double* scalars, T* max_exp_avg_sq) {
+  check_adam("adam_apply", n, c, 1, max_exp_avg_sq != nullptr);
   const T b1 = static_cast<T>(c.beta1), b2 = static_cast<T>(c.beta2), eps = static_cast<T>(c.eps),
-          step_size = static_cast<T>(s.step_size), bc2_sqrt = static_cast<T>(s.bc2_sqrt),
-          decay = static_cast<T>(s.decay), l2 = static_cast<T>(s.l2);
+          step_size = static_cast<T>(scalars[0]), bc2_sqrt = static_cast<T>(scalars[1]),
+          decay = static_cast<T>(scalars[2]), l2 = static_cast<T>(scalars[3]);
   T* vmax = c.amsgrad ? max_exp_avg_sq : nullptr;
 #pragma omp parallel for schedule(static) if (n > kParallelMin)
   for (int64_t i = 0; i < n; ++i)
@@ -101,17 +122,44 @@ void adam_step(int64_t n, T* params, const T* grads, T* exp_avg, T* exp_avg_sq, 
 }
 
 template <typename T>
-void radam_step(int64_t n, T* params, const T* grads, T* exp_avg, T* exp_avg_sq, const AdamConfig& c, int64_t step) {
-  check_adam("radam_step", n, c, step, false);
-  FER_CHECK(!c.amsgrad, "radam_step: amsgrad is an Adam option; hint: set amsgrad = false for RAdam");
-  const optim::RadamScalars s = optim::radam_scalars(c, step);
+void radam_apply(int64_t n, T* params, const T* grads, T* exp_avg, T* exp_avg_sq, const AdamConfig& c,
+                 const double* scalars) {
+  check_adam("radam_apply", n, c, 1, false);
+  FER_CHECK(!c.amsgrad, "radam_apply: amsgrad is an Adam option; hint: set amsgrad = false for RAdam");
   const T b1 = static_cast<T>(c.beta1), b2 = static_cast<T>(c.beta2), eps = static_cast<T>(c.eps),
-          lr = static_cast<T>(c.lr), bc1 = static_cast<T>(s.bc1), bc2_sqrt = static_cast<T>(s.bc2_sqrt),
-          rect = static_cast<T>(s.rect), decay = static_cast<T>(s.decay), l2 = static_cast<T>(s.l2);
+          lr = static_cast<T>(scalars[0]), bc1 = static_cast<T>(scalars[1]), bc2_sqrt = static_cast<T>(scalars[2]),
+          rect = static_cast<T>(scalars[3]), decay = static_cast<T>(scalars[5]), l2 = static_cast<T>(scalars[6]);
+  const bool rectified = scalars[4] != 0.0;
 #pragma omp parallel for schedule(static) if (n > kParallelMin)
   for (int64_t i = 0; i < n; ++i)
     optim::radam_element(params + i, grads[i], exp_avg + i, exp_avg_sq + i, b1, b2, eps, lr, bc1, bc2_sqrt, rect,
-                         s.rectified, decay, l2);
+                         rectified, decay, l2);
+}
+
+template <typename T>
+void sgd_step(int64_t n, T* params, const T* grads, T* momentum_buf, const SgdConfig& c, int64_t step) {
+  check_sgd("sgd_step", n, c, step, momentum_buf != nullptr);
+  double s[optim::kStepScalars];
+  optim::sgd_step_scalars(c, step, s);
+  sgd_apply(n, params, grads, momentum_buf, c, s);
+}
+
+template <typename T>
+void adam_step(int64_t n, T* params, const T* grads, T* exp_avg, T* exp_avg_sq, const AdamConfig& c, int64_t step,
+               T* max_exp_avg_sq) {
+  check_adam("adam_step", n, c, step, max_exp_avg_sq != nullptr);
+  double s[optim::kStepScalars];
+  optim::adam_step_scalars(c, step, s);
+  adam_apply(n, params, grads, exp_avg, exp_avg_sq, c, s, max_exp_avg_sq);
+}
+
+template <typename T>
+void radam_step(int64_t n, T* params, const T* grads, T* exp_avg, T* exp_avg_sq, const AdamConfig& c, int64_t step) {
+  check_adam("radam_step", n, c, step, false);
+  FER_CHECK(!c.amsgrad, "radam_step: amsgrad is an Adam option; hint: set amsgrad = false for RAdam");
+  double s[optim::kStepScalars];
+  optim::radam_step_scalars(c, step, s);
+  radam_apply(n, params, grads, exp_avg, exp_avg_sq, c, s);
 }
 
 template <typename T>
@@ -151,6 +199,9 @@ void clip_by_norm(int64_t n, T* grads, const double* total_norm, double max_norm
 
 // Explicit instantiations: float (training on the CPU) and double (golden-value tests).
 #define FER_INSTANTIATE_OPTIM(T)                                                             \
+  template void sgd_apply<T>(int64_t, T*, const T*, T*, const SgdConfig&, const double*);                  \
+  template void adam_apply<T>(int64_t, T*, const T*, T*, T*, const AdamConfig&, const double*, T*);         \
+  template void radam_apply<T>(int64_t, T*, const T*, T*, T*, const AdamConfig&, const double*);            \
   template void sgd_step<T>(int64_t, T*, const T*, T*, const SgdConfig&, int64_t);           \
   template void adam_step<T>(int64_t, T*, const T*, T*, T*, const AdamConfig&, int64_t, T*); \
   template void radam_step<T>(int64_t, T*, const T*, T*, T*, const AdamConfig&, int64_t);    \

@@ -1,6 +1,7 @@
 // nn/optimizer.cpp: see optimizer.h.
 #include "nn/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -88,6 +89,30 @@ void Optimizer::load_state(const std::vector<std::pair<std::string, Tensor>>& st
   step_count_ = count;
 }
 
+void Optimizer::prepare_step() {
+  runs_.clear();
+  host_scalars_.clear();
+  for_each_run([&](int64_t off, int64_t n, int64_t s) {
+    runs_.emplace_back(off, n);
+    host_scalars_.resize(host_scalars_.size() + optim::kStepScalars);
+    step_scalars(s, host_scalars_.data() + host_scalars_.size() - optim::kStepScalars);
+  });
+  if (runs_.empty()) return;
+  const int64_t slots = static_cast<int64_t>(params_.entries().size()) * optim::kStepScalars;
+  if (!scalars_.defined()) scalars_ = Tensor::zeros({slots}, DType::f64, params_.device());
+  const size_t bytes = host_scalars_.size() * sizeof(double);
+  if (scalars_.device() == Device::cuda) {
+    if constexpr (kCudaBuilt) cuda::memcpy_h2d(scalars_.data<double>(), host_scalars_.data(), bytes, cuda::default_stream());
+  } else {
+    std::copy(host_scalars_.begin(), host_scalars_.end(), scalars_.data<double>());
+  }
+}
+
+void Optimizer::apply_step() {
+  for (size_t r = 0; r < runs_.size(); ++r)
+    apply_run(runs_[r].first, runs_[r].second, scalars_.data<double>() + r * optim::kStepScalars);
+}
+
 // ---- SGD ---------------------------------------------------------------------------------------
 
 Sgd::Sgd(FlatParameters& params, const SgdConfig& config) : Optimizer(params), config_(config) {
@@ -95,23 +120,23 @@ Sgd::Sgd(FlatParameters& params, const SgdConfig& config) : Optimizer(params), c
   if (config_.momentum != 0) buffers_.emplace_back("momentum_buffer", zeros_like_params());
 }
 
-void Sgd::step() {
+void Sgd::step_scalars(int64_t step, double* out) const { optim::sgd_step_scalars(config_, step, out); }
+
+void Sgd::apply_run(int64_t off, int64_t n, const double* scalars) {
   const Tensor& p = params_.values();
   const Tensor& g = params_.grads();
   const Tensor buf = buffers_.empty() ? Tensor() : buffers_[0].second;
-  for_each_run([&](int64_t off, int64_t n, int64_t s) {
-    on_device(
-        "Sgd::step", p.device(),
-        [&] {
-          with_floating("Sgd::step", p.dtype(), [&](auto tag) {
-            using T = decltype(tag);
-            cpu::sgd_step<T>(n, at<T>(p, off), at<T>(g, off), at_opt<T>(buf, off), config_, s);
-          });
-        },
-        [&](cuda_stream stream) {
-          cuda::sgd_step(n, at<float>(p, off), at<float>(g, off), at_opt<float>(buf, off), config_, s, stream);
+  on_device(
+      "Sgd::step", p.device(),
+      [&] {
+        with_floating("Sgd::step", p.dtype(), [&](auto tag) {
+          using T = decltype(tag);
+          cpu::sgd_apply<T>(n, at<T>(p, off), at<T>(g, off), at_opt<T>(buf, off), config_, scalars);
         });
-  });
+      },
+      [&](cuda_stream stream) {
+        cuda::sgd_apply(n, at<float>(p, off), at<float>(g, off), at_opt<float>(buf, off), config_, scalars, stream);
+      });
 }
 
 // ---- Adam / AdamW ------------------------------------------------------------------------------
@@ -123,26 +148,26 @@ Adam::Adam(FlatParameters& params, const AdamConfig& config) : Optimizer(params)
   if (config_.amsgrad) buffers_.emplace_back("max_exp_avg_sq", zeros_like_params());
 }
 
-void Adam::step() {
+void Adam::step_scalars(int64_t step, double* out) const { optim::adam_step_scalars(config_, step, out); }
+
+void Adam::apply_run(int64_t off, int64_t n, const double* scalars) {
   const Tensor& p = params_.values();
   const Tensor& g = params_.grads();
   const Tensor m = buffers_[0].second, v = buffers_[1].second;
   const Tensor vmax = config_.amsgrad ? buffers_[2].second : Tensor();
-  for_each_run([&](int64_t off, int64_t n, int64_t s) {
-    on_device(
-        "Adam::step", p.device(),
-        [&] {
-          with_floating("Adam::step", p.dtype(), [&](auto tag) {
-            using T = decltype(tag);
-            cpu::adam_step<T>(n, at<T>(p, off), at<T>(g, off), at<T>(m, off), at<T>(v, off), config_, s,
-                              at_opt<T>(vmax, off));
-          });
-        },
-        [&](cuda_stream stream) {
-          cuda::adam_step(n, at<float>(p, off), at<float>(g, off), at<float>(m, off), at<float>(v, off), config_, s,
-                          stream, at_opt<float>(vmax, off));
+  on_device(
+      "Adam::step", p.device(),
+      [&] {
+        with_floating("Adam::step", p.dtype(), [&](auto tag) {
+          using T = decltype(tag);
+          cpu::adam_apply<T>(n, at<T>(p, off), at<T>(g, off), at<T>(m, off), at<T>(v, off), config_, scalars,
+                             at_opt<T>(vmax, off));
         });
-  });
+      },
+      [&](cuda_stream stream) {
+        cuda::adam_apply(n, at<float>(p, off), at<float>(g, off), at<float>(m, off), at<float>(v, off), config_,
+                         scalars, stream, at_opt<float>(vmax, off));
+      });
 }
 
 // ---- RAdam -------------------------------------------------------------------------------------
@@ -154,24 +179,24 @@ RAdam::RAdam(FlatParameters& params, const AdamConfig& config) : Optimizer(param
   buffers_.emplace_back("exp_avg_sq", zeros_like_params());
 }
 
-void RAdam::step() {
+void RAdam::step_scalars(int64_t step, double* out) const { optim::radam_step_scalars(config_, step, out); }
+
+void RAdam::apply_run(int64_t off, int64_t n, const double* scalars) {
   const Tensor& p = params_.values();
   const Tensor& g = params_.grads();
   const Tensor m = buffers_[0].second, v = buffers_[1].second;
-  for_each_run([&](int64_t off, int64_t n, int64_t s) {
-    on_device(
-        "RAdam::step", p.device(),
-        [&] {
-          with_floating("RAdam::step", p.dtype(), [&](auto tag) {
-            using T = decltype(tag);
-            cpu::radam_step<T>(n, at<T>(p, off), at<T>(g, off), at<T>(m, off), at<T>(v, off), config_, s);
-          });
-        },
-        [&](cuda_stream stream) {
-          cuda::radam_step(n, at<float>(p, off), at<float>(g, off), at<float>(m, off), at<float>(v, off), config_, s,
-                           stream);
+  on_device(
+      "RAdam::step", p.device(),
+      [&] {
+        with_floating("RAdam::step", p.dtype(), [&](auto tag) {
+          using T = decltype(tag);
+          cpu::radam_apply<T>(n, at<T>(p, off), at<T>(g, off), at<T>(m, off), at<T>(v, off), config_, scalars);
         });
-  });
+      },
+      [&](cuda_stream stream) {
+        cuda::radam_apply(n, at<float>(p, off), at<float>(g, off), at<float>(m, off), at<float>(v, off), config_,
+                          scalars, stream);
+      });
 }
 
 // ---- factory -----------------------------------------------------------------------------------

@@ -34,8 +34,24 @@ class Optimizer {
   Optimizer(const Optimizer&) = delete;
   Optimizer& operator=(const Optimizer&) = delete;
 
-  // One update of every trainable parameter from the gradients in params.grads().
-  virtual void step() = 0;
+  // One update of every trainable parameter from the gradients in params.grads():
+  // prepare_step() then apply_step().
+  void step() {
+    prepare_step();
+    apply_step();
+  }
+  // The host half of a step: advances the step counts and computes each run's scalars (learning
+  // rate, bias corrections; kernels/optim.h) in double, then writes them to a small f64 tensor on the
+  // parameters' device (on CUDA an asynchronous copy: the host never waits).
+  void prepare_step();
+  // The device half: one update kernel per run, reading the scalars from that tensor. Its launches
+  // and their arguments are the same every step while the trainable set stays the same (runs()), so
+  // a CUDA graph can capture it once and replay it after each prepare_step.
+  void apply_step();
+  // The runs of the last prepare_step: (offset, count) of each block of consecutive trainable
+  // parameters that share one step count.
+  const std::vector<std::pair<int64_t, int64_t>>& runs() const { return runs_; }
+  const FlatParameters& params() const { return params_; }
   void zero_grad() { params_.zero_grad(); }
   virtual double lr() const = 0;
   virtual void set_lr(double lr) = 0;
@@ -55,6 +71,10 @@ class Optimizer {
   void for_each_run(Fn&& fn);
   // A zero tensor shaped like the flat buffer (optimizer state).
   Tensor zeros_like_params() const;
+  // The kStepScalars scalars of a run at per-parameter step `step` (the kernels' layout).
+  virtual void step_scalars(int64_t step, double* out) const = 0;
+  // The update kernel of one run; `scalars` points into the scalars tensor (the parameters' device).
+  virtual void apply_run(int64_t offset, int64_t count, const double* scalars) = 0;
 
   FlatParameters& params_;
   std::vector<std::pair<std::string, Tensor>> buffers_;  // the named state besides "step"
@@ -62,16 +82,22 @@ class Optimizer {
  private:
   std::vector<int64_t> param_steps_;  // per FlatParameters entry
   int64_t step_count_ = 0;
+  std::vector<std::pair<int64_t, int64_t>> runs_;  // of the last prepare_step
+  std::vector<double> host_scalars_;               // kStepScalars per run, computed by prepare_step
+  Tensor scalars_;                                 // f64 [entries * kStepScalars] on the parameters' device
 };
 
 class Sgd : public Optimizer {
  public:
   Sgd(FlatParameters& params, const SgdConfig& config);
-  void step() override;
   double lr() const override { return config_.lr; }
   void set_lr(double lr) override { config_.lr = lr; }
   std::string name() const override { return "sgd"; }
   const SgdConfig& config() const { return config_; }
+
+ protected:
+  void step_scalars(int64_t step, double* out) const override;
+  void apply_run(int64_t offset, int64_t count, const double* scalars) override;
 
  private:
   SgdConfig config_;
@@ -81,11 +107,14 @@ class Sgd : public Optimizer {
 class Adam : public Optimizer {
  public:
   Adam(FlatParameters& params, const AdamConfig& config);
-  void step() override;
   double lr() const override { return config_.lr; }
   void set_lr(double lr) override { config_.lr = lr; }
   std::string name() const override { return config_.decoupled_weight_decay ? "adamw" : "adam"; }
   const AdamConfig& config() const { return config_; }
+
+ protected:
+  void step_scalars(int64_t step, double* out) const override;
+  void apply_run(int64_t offset, int64_t count, const double* scalars) override;
 
  private:
   AdamConfig config_;
@@ -95,11 +124,14 @@ class Adam : public Optimizer {
 class RAdam : public Optimizer {
  public:
   RAdam(FlatParameters& params, const AdamConfig& config);
-  void step() override;
   double lr() const override { return config_.lr; }
   void set_lr(double lr) override { config_.lr = lr; }
   std::string name() const override { return "radam"; }
   const AdamConfig& config() const { return config_; }
+
+ protected:
+  void step_scalars(int64_t step, double* out) const override;
+  void apply_run(int64_t offset, int64_t count, const double* scalars) override;
 
  private:
   AdamConfig config_;

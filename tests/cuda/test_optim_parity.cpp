@@ -38,25 +38,42 @@ const int64_t kSizes[] = {1, 255, 257, 100003};
 
 enum class Kind { sgd, adam, radam };
 
+// The step's scalars in device memory, where the *_apply kernels read them.
+struct DeviceScalars {
+  double* ptr = static_cast<double*>(cuda::device_malloc(optim::kStepScalars * sizeof(double)));
+  ~DeviceScalars() { cuda::device_free(ptr); }
+  void upload(const double* host) {
+    cuda::memcpy_h2d(ptr, host, optim::kStepScalars * sizeof(double), cuda::default_stream());
+  }
+};
+
 void run_parity(const std::string& what, Kind kind, const SgdConfig& sc, const AdamConfig& ac, int steps) {
   for (int64_t n : kSizes) {
     CAPTURE(n);
     std::vector<float> p = randn(n, 1), b1(n, 0.f), b2(n, 0.f), b3(n, 0.f);
     DeviceArray dp(p), db1(std::vector<float>(n, 0.f)), db2(std::vector<float>(n, 0.f)),
         db3(std::vector<float>(n, 0.f));
+    DeviceScalars ds;
+    double hs[optim::kStepScalars];
     for (int t = 1; t <= steps; ++t) {
       const auto g = randn(n, 100 + t, 0.5f);
       DeviceArray dg(g);
       if (kind == Kind::sgd) {
         cpu::sgd_step<float>(n, p.data(), g.data(), b1.data(), sc, t);
-        cuda::sgd_step(n, dp.get(), dg.get(), db1.get(), sc, t, cuda::default_stream());
+        optim::sgd_step_scalars(sc, t, hs);
+        ds.upload(hs);
+        cuda::sgd_apply(n, dp.get(), dg.get(), db1.get(), sc, ds.ptr, cuda::default_stream());
       } else if (kind == Kind::adam) {
         cpu::adam_step<float>(n, p.data(), g.data(), b1.data(), b2.data(), ac, t, ac.amsgrad ? b3.data() : nullptr);
-        cuda::adam_step(n, dp.get(), dg.get(), db1.get(), db2.get(), ac, t, cuda::default_stream(),
-                        ac.amsgrad ? db3.get() : nullptr);
+        optim::adam_step_scalars(ac, t, hs);
+        ds.upload(hs);
+        cuda::adam_apply(n, dp.get(), dg.get(), db1.get(), db2.get(), ac, ds.ptr, cuda::default_stream(),
+                         ac.amsgrad ? db3.get() : nullptr);
       } else {
         cpu::radam_step<float>(n, p.data(), g.data(), b1.data(), b2.data(), ac, t);
-        cuda::radam_step(n, dp.get(), dg.get(), db1.get(), db2.get(), ac, t, cuda::default_stream());
+        optim::radam_step_scalars(ac, t, hs);
+        ds.upload(hs);
+        cuda::radam_apply(n, dp.get(), dg.get(), db1.get(), db2.get(), ac, ds.ptr, cuda::default_stream());
       }
     }
     expect_close(what + " params", dp.download(), p, 1e-6, 1e-5);

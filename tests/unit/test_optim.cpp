@@ -359,3 +359,83 @@ TEST_CASE("make_optimizer: unknown names list the valid ones") {
   opt->set_lr(0.03);
   CHECK(opt->lr() == 0.03);
 }
+
+TEST_CASE("optim step scalars: the layout the *_apply kernels read") {
+  double s[optim::kStepScalars];
+  optim::sgd_step_scalars(sgd(0.05, 0.9, 0, 0, false), 1, s);
+  CHECK(s[0] == 0.05);
+  CHECK(s[1] == 1.0);
+  optim::sgd_step_scalars(sgd(0.05, 0.9, 0, 0, false), 2, s);
+  CHECK(s[1] == 0.0);
+  optim::adam_step_scalars(adam(0.01, 0.1, true), 3, s);
+  CHECK(s[0] == doctest::Approx(0.01 / (1 - std::pow(0.9, 3))).epsilon(1e-15));
+  CHECK(s[1] == doctest::Approx(std::sqrt(1 - std::pow(0.999, 3))).epsilon(1e-15));
+  CHECK(s[2] == doctest::Approx(1 - 0.01 * 0.1).epsilon(1e-15));
+  CHECK(s[3] == 0.0);
+  optim::radam_step_scalars(adam(0.01, 0.1, false), 1, s);  // step 1: not rectified (rho_1 = 1)
+  CHECK(s[0] == 0.01);
+  CHECK(s[4] == 0.0);
+  CHECK(s[6] == 0.1);
+  optim::radam_step_scalars(adam(0.01, 0.1, false), 10, s);  // rho_10 > 5: rectified
+  CHECK(s[4] == 1.0);
+  CHECK(s[3] > 0.0);
+  for (int i = 7; i < optim::kStepScalars; ++i) CHECK(s[i] == 0.0);
+  CHECK_THROWS_AS(optim::adam_step_scalars(adam(0.01, 0, false), 0, s), Error);
+}
+
+TEST_CASE("Optimizer: prepare_step writes the scalars, apply_step reads them when it runs (graph replay)") {
+  // A captured graph replays apply_step's kernels with the pointers of the capture; only the memory
+  // behind them changes. Here: apply_step after a later prepare_step uses the later step's scalars,
+  // and calling apply_step again without a prepare applies the same scalars again.
+  for (const std::string name : {"sgd", "adam", "radam"}) {
+    CAPTURE(name);
+    auto m = small_model();
+    nn::FlatParameters flat(*m);
+    set_values(flat, 3);
+    nn::OptimizerOptions o;
+    o.lr = 0.05, o.momentum = 0.9;
+    auto opt = nn::make_optimizer(name, flat, o);
+    auto ref_model = small_model();
+    nn::FlatParameters ref(*ref_model);
+    set_values(ref, 3);
+    auto ref_opt = nn::make_optimizer(name, ref, o);
+    for (int64_t t = 1; t <= 3; ++t) {
+      if (t == 3) opt->set_lr(0.01), ref_opt->set_lr(0.01);  // a scheduler's change reaches the kernels
+      set_grads(flat, t);
+      set_grads(ref, t);
+      opt->prepare_step();
+      REQUIRE(opt->runs().size() == 1);
+      CHECK(opt->runs()[0] == std::pair<int64_t, int64_t>{0, 26});
+      opt->apply_step();
+      ref_opt->step();
+      CHECK(flat.values().to_vector<float>() == ref.values().to_vector<float>());
+    }
+    // apply again without prepare: the same scalars (step 3, lr 0.01) once more, as cpu::*_step at t = 3
+    const auto g = flat.grads().to_vector<float>();
+    auto p = flat.values().to_vector<float>();
+    std::vector<float> b1(26), b2(26);
+    const auto st = opt->state_tensors();
+    b1 = st[2].second.to_vector<float>();
+    if (name != "sgd") b2 = st[3].second.to_vector<float>();
+    opt->apply_step();
+    if (name == "sgd")
+      cpu::sgd_step<float>(26, p.data(), g.data(), b1.data(), sgd(0.01, 0.9, 0, 0, false), 3);
+    else if (name == "adam")
+      cpu::adam_step<float>(26, p.data(), g.data(), b1.data(), b2.data(), adam(0.01, 0, false), 3);
+    else
+      cpu::radam_step<float>(26, p.data(), g.data(), b1.data(), b2.data(), adam(0.01, 0, true), 3);
+    CHECK(flat.values().to_vector<float>() == p);
+    CHECK(opt->step_count() == 3);  // apply_step does not count steps
+  }
+}
+
+TEST_CASE("Optimizer: runs() names each block of trainable parameters") {
+  auto m = std::make_shared<nn::Sequential>();
+  m->add(std::make_shared<Dense>(3, 4)).add(std::make_shared<Dense>(4, 2)).add(std::make_shared<Dense>(2, 2));
+  nn::FlatParameters flat(*m);
+  m->children()[1].second->set_trainable(false);  // 16 trainable, 10 frozen, 6 trainable
+  auto opt = nn::make_optimizer("adam", flat, nn::OptimizerOptions{});
+  opt->prepare_step();
+  const std::vector<std::pair<int64_t, int64_t>> expected = {{0, 16}, {26, 6}};
+  CHECK(opt->runs() == expected);
+}
