@@ -17,6 +17,9 @@
 // the counter-based Philox of kernels/philox.h, compared in float (p is a float) - so the CPU twin and
 // the CUDA kernel produce bit-identical masks, independent of threads and launch geometry. The caller
 // advances `offset` by n (n_samples) after each call so consecutive calls draw fresh numbers.
+// offset_base (optional): a uint64 in memory (device memory on CUDA) added to `offset` when the kernel
+// runs. A captured CUDA graph freezes `offset`; with the step's start written to *offset_base before
+// each replay, replay k draws what an uncaptured step k would (tensor/rng.h, capture).
 // Edge cases: p = 0 keeps everything (u >= 0 always) with scale 1 (identity); p = 1 drops everything
 // (u < 1 always) and the scale is defined as 0, so no 1/0 is ever formed. p must be in [0, 1].
 // Dropped elements are written as exact zeros (a select, not a multiply), even where x or dy is NaN.
@@ -49,24 +52,25 @@ FER_HD T scale(float p) {
 namespace cpu {
 template <typename T>
 void dropout_forward(int64_t n, float p, uint64_t seed, uint64_t stream, uint64_t offset, const T* x, T* y,
-                     uint8_t* mask);
+                     uint8_t* mask, const uint64_t* offset_base = nullptr);
 template <typename T>
 void dropout_backward(int64_t n, float p, const T* dy, const uint8_t* mask, T* dx);
 
 template <typename T>
 void droppath_forward(int64_t n_samples, int64_t sample_size, float p, uint64_t seed, uint64_t stream,
-                      uint64_t offset, const T* x, T* y, uint8_t* mask);
+                      uint64_t offset, const T* x, T* y, uint8_t* mask, const uint64_t* offset_base = nullptr);
 template <typename T>
 void droppath_backward(int64_t n_samples, int64_t sample_size, float p, const T* dy, const uint8_t* mask, T* dx);
 }  // namespace cpu
 
 namespace cuda {
 void dropout_forward(int64_t n, float p, uint64_t seed, uint64_t stream_id, uint64_t offset, const float* x,
-                     float* y, uint8_t* mask, cuda_stream stream);
+                     float* y, uint8_t* mask, cuda_stream stream, const uint64_t* offset_base = nullptr);
 void dropout_backward(int64_t n, float p, const float* dy, const uint8_t* mask, float* dx, cuda_stream stream);
 
 void droppath_forward(int64_t n_samples, int64_t sample_size, float p, uint64_t seed, uint64_t stream_id,
-                      uint64_t offset, const float* x, float* y, uint8_t* mask, cuda_stream stream);
+                      uint64_t offset, const float* x, float* y, uint8_t* mask, cuda_stream stream,
+                      const uint64_t* offset_base = nullptr);
 void droppath_backward(int64_t n_samples, int64_t sample_size, float p, const float* dy, const uint8_t* mask,
                        float* dx, cuda_stream stream);
 }  // namespace cuda

@@ -17,8 +17,9 @@ namespace cpu {
 
 template <typename T>
 void dropout_forward(int64_t n, float p, uint64_t seed, uint64_t stream, uint64_t offset, const T* x, T* y,
-                     uint8_t* mask) {
+                     uint8_t* mask, const uint64_t* offset_base) {
   check_dropout("dropout_forward", n, p);
+  if (offset_base) offset += *offset_base;
   const T s = dropout::scale<T>(p);  // 1/(1-p), or 0 when p == 1
 #pragma omp parallel for schedule(static) if (n > 16384)
   for (int64_t i = 0; i < n; ++i) {
@@ -38,8 +39,9 @@ void dropout_backward(int64_t n, float p, const T* dy, const uint8_t* mask, T* d
 
 template <typename T>
 void droppath_forward(int64_t n_samples, int64_t sample_size, float p, uint64_t seed, uint64_t stream,
-                      uint64_t offset, const T* x, T* y, uint8_t* mask) {
+                      uint64_t offset, const T* x, T* y, uint8_t* mask, const uint64_t* offset_base) {
   check_dropout("droppath_forward", n_samples, p);
+  if (offset_base) offset += *offset_base;
   FER_CHECK(sample_size >= 0, "droppath_forward: sample_size " << sample_size << " must be >= 0");
   const T s = dropout::scale<T>(p);
 #pragma omp parallel for schedule(static)
@@ -66,10 +68,10 @@ void droppath_backward(int64_t n_samples, int64_t sample_size, float p, const T*
 }
 
 #define FER_DROPOUT_INSTANTIATE(T)                                                                            \
-  template void dropout_forward<T>(int64_t, float, uint64_t, uint64_t, uint64_t, const T*, T*, uint8_t*);    \
+  template void dropout_forward<T>(int64_t, float, uint64_t, uint64_t, uint64_t, const T*, T*, uint8_t*, const uint64_t*);    \
   template void dropout_backward<T>(int64_t, float, const T*, const uint8_t*, T*);                           \
   template void droppath_forward<T>(int64_t, int64_t, float, uint64_t, uint64_t, uint64_t, const T*, T*,      \
-                                    uint8_t*);                                                                \
+                                    uint8_t*, const uint64_t*);                                               \
   template void droppath_backward<T>(int64_t, int64_t, float, const T*, const uint8_t*, T*);
 FER_DROPOUT_INSTANTIATE(float)
 FER_DROPOUT_INSTANTIATE(double)

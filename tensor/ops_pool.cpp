@@ -179,7 +179,12 @@ Tensor masked_drop(const char* op, const Tensor& x, double p_in, bool training, 
   const int64_t n = x.numel(), samples = x.size(0), per = samples ? n / samples : 0;
   check_dropout(op, n, p);
   const uint64_t seed = gen.seed(), stream = Generator::stream_id(RngStream::dropout);
-  const uint64_t offset = gen.reserve(RngStream::dropout, static_cast<uint64_t>(per_sample ? samples : n));
+  // during a CUDA graph capture: relative to the step's start, plus a base the kernel reads (rng.h)
+  const Generator::Draw draw =
+      gen.locate(RngStream::dropout, gen.reserve(RngStream::dropout, static_cast<uint64_t>(per_sample ? samples : n)));
+  const uint64_t offset = draw.offset;
+  FER_CHECK(draw.base == nullptr || x.device() == Device::cuda,
+            op << ": a graph capture is in progress but the input is on the CPU (captures are CUDA only)");
   Tensor y = Tensor::empty(x.shape(), x.dtype(), x.device());
   Tensor mask = Tensor::empty({per_sample ? samples : n}, DType::u8, x.device());
   run_kernel(
@@ -193,8 +198,10 @@ Tensor masked_drop(const char* op, const Tensor& x, double p_in, bool training, 
       [&](cuda_stream s) {
         if (per_sample)
           cuda::droppath_forward(samples, per, p, seed, stream, offset, x.data<float>(), y.data<float>(),
-                                 mask.data<uint8_t>(), s);
-        else cuda::dropout_forward(n, p, seed, stream, offset, x.data<float>(), y.data<float>(), mask.data<uint8_t>(), s);
+                                 mask.data<uint8_t>(), s, draw.base);
+        else
+          cuda::dropout_forward(n, p, seed, stream, offset, x.data<float>(), y.data<float>(), mask.data<uint8_t>(), s,
+                                draw.base);
       });
   if (any_requires_grad({&x})) {
     auto node = std::make_shared<MaskedBackward>();

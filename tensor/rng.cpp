@@ -15,6 +15,19 @@ uint64_t Generator::reserve(RngStream stream, uint64_t count) {
   return start;
 }
 
+void Generator::begin_capture(const uint64_t* device_bases) {
+  FER_CHECK(device_bases != nullptr, "Generator::begin_capture: the device bases are null");
+  FER_CHECK(capture_bases_ == nullptr, "Generator::begin_capture: a capture is already in progress");
+  capture_bases_ = device_bases;
+  capture_start_ = positions_;
+}
+
+Generator::Draw Generator::locate(RngStream stream, uint64_t offset) const {
+  if (capture_bases_ == nullptr) return {offset, nullptr};
+  const size_t s = static_cast<size_t>(stream);
+  return {offset - capture_start_[s], capture_bases_ + s};
+}
+
 Generator& default_generator() {
   static Generator gen(0);
   return gen;

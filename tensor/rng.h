@@ -32,9 +32,31 @@ class Generator {
     positions_ = positions;
   }
 
+  // CUDA graph capture of a training step (tools' StepGraph). A graph freezes kernel arguments, so
+  // while a capture is in progress a draw is located relative to the step's start, and the kernel
+  // adds the start from device memory when it runs (kernels/dropout.h, offset_base):
+  //   begin_capture(bases)   bases: kRngStreams uint64 in device memory; the runner writes the
+  //                          stream positions there before every replay
+  //   locate(s, offset)      for an offset from reserve(): {offset, null} outside a capture, and
+  //                          {offset - start of s, &bases[s]} during one
+  //   end_capture()          back to absolute offsets
+  // reserve() advances the positions during a capture exactly as in an uncaptured step, so the
+  // numbers a step consumes are the difference of state() around the capture; the runner advances
+  // the positions by that much after each replay, and replay k draws what uncaptured step k would.
+  struct Draw {
+    uint64_t offset;
+    const uint64_t* base;
+  };
+  void begin_capture(const uint64_t* device_bases);
+  void end_capture() { capture_bases_ = nullptr; }
+  bool capturing() const { return capture_bases_ != nullptr; }
+  Draw locate(RngStream stream, uint64_t offset) const;
+
  private:
   uint64_t seed_;
   std::array<uint64_t, kRngStreams> positions_{};
+  const uint64_t* capture_bases_ = nullptr;
+  std::array<uint64_t, kRngStreams> capture_start_{};
 };
 
 // The process-wide generator used by layers (init, dropout) unless one is passed explicitly.

@@ -8,6 +8,8 @@
 #include <limits>
 
 #include "kernels/dropout.h"
+#include "tensor/ops.h"
+#include "tensor/rng.h"
 #include "tests/support/gradcheck.h"
 
 using namespace fer;
@@ -167,4 +169,67 @@ TEST_CASE("drop-path backward matches finite differences") {
     return test::dot(out, w);
   };
   test::check_gradient("droppath dx", x, loss, dx);
+}
+
+TEST_CASE("dropout offset_base: base + relative offset draws what the absolute offset draws (graph replay)") {
+  const int64_t n = 301, samples = 37, size = 5;
+  const auto x = test::random_vector(n, 31);
+  std::vector<double> y_abs(n), y_rel(n);
+  std::vector<uint8_t> m_abs(n), m_rel(n);
+  const uint64_t base = 4096;  // the step's start, as the runner writes it before a replay
+  cpu::dropout_forward<double>(n, 0.4f, 9, 1, base + 40, x.data(), y_abs.data(), m_abs.data());
+  cpu::dropout_forward<double>(n, 0.4f, 9, 1, 40, x.data(), y_rel.data(), m_rel.data(), &base);
+  CHECK(m_abs == m_rel);
+  CHECK(y_abs == y_rel);
+  const auto xs = test::random_vector(samples * size, 32);
+  std::vector<double> ys_abs(samples * size), ys_rel(samples * size);
+  std::vector<uint8_t> ms_abs(samples), ms_rel(samples);
+  cpu::droppath_forward<double>(samples, size, 0.3f, 9, 1, base + 8, xs.data(), ys_abs.data(), ms_abs.data());
+  cpu::droppath_forward<double>(samples, size, 0.3f, 9, 1, 8, xs.data(), ys_rel.data(), ms_rel.data(), &base);
+  CHECK(ms_abs == ms_rel);
+  CHECK(ys_abs == ys_rel);
+  // and the base matters: another base gives another mask
+  const uint64_t other = base + 1024;
+  cpu::dropout_forward<double>(n, 0.4f, 9, 1, 40, x.data(), y_rel.data(), m_rel.data(), &other);
+  CHECK(m_abs != m_rel);
+}
+
+TEST_CASE("Generator capture: draws are located relative to the step's start, positions advance as usual") {
+  Generator gen(5);
+  gen.reserve(RngStream::dropout, 10);  // position 12 (whole blocks of 4)
+  gen.reserve(RngStream::augment, 3);
+  const auto before = gen.state();
+  CHECK(gen.locate(RngStream::dropout, 12).base == nullptr);
+  CHECK(gen.locate(RngStream::dropout, 12).offset == 12);
+  uint64_t bases[kRngStreams] = {};
+  gen.begin_capture(bases);
+  CHECK(gen.capturing());
+  CHECK_THROWS_WITH_AS(gen.begin_capture(bases), doctest::Contains("already in progress"), Error);
+  const Generator::Draw d1 = gen.locate(RngStream::dropout, gen.reserve(RngStream::dropout, 100));
+  const Generator::Draw d2 = gen.locate(RngStream::dropout, gen.reserve(RngStream::dropout, 7));
+  CHECK(d1.offset == 0);
+  CHECK(d2.offset == 100);
+  CHECK(d1.base == &bases[static_cast<size_t>(RngStream::dropout)]);
+  gen.end_capture();
+  CHECK_FALSE(gen.capturing());
+  const auto after = gen.state();
+  const size_t dr = static_cast<size_t>(RngStream::dropout);
+  CHECK(after[dr] - before[dr] == 108);  // what the step consumed: the runner's advance per replay
+  CHECK(after[static_cast<size_t>(RngStream::augment)] == before[static_cast<size_t>(RngStream::augment)]);
+  // Replaying: base = the stream's position at the replay's start; the kernel draws base + d.offset,
+  // the same counters as an uncaptured step starting there.
+  bases[dr] = after[dr];
+  Generator eager(5);
+  eager.set_state(5, after);
+  CHECK(eager.reserve(RngStream::dropout, 100) == bases[dr] + d1.offset);
+  CHECK(eager.reserve(RngStream::dropout, 7) == bases[dr] + d2.offset);
+}
+
+TEST_CASE("ops::dropout on the CPU refuses a graph capture (captures are CUDA only)") {
+  Generator gen(1);
+  uint64_t bases[kRngStreams] = {};
+  gen.begin_capture(bases);
+  const Tensor x = Tensor::ones({4, 3});
+  CHECK_THROWS_WITH_AS(ops::dropout(x, 0.5, true, gen), doctest::Contains("captures are CUDA only"), Error);
+  gen.end_capture();
 }
