@@ -7,7 +7,9 @@
 //   logits = model(images); loss = cross_entropy(logits, labels); loss.backward();
 //   optimizer.step() (SGD, lr 0.01, momentum 0.9: the PyTorch twins in bench/peers/ use the same);
 //   optimizer.zero_grad()
-// followed by a device synchronisation (wall time per step, UseRealTime). Warm-up steps run first
+// followed by a device synchronisation (wall time per step, UseRealTime). On CUDA each model runs
+// twice: launched kernel by kernel (impl "fer") and captured once as a CUDA graph then replayed
+// (impl "fer-graph", nn/step_graph.h; the warm-up steps include the capture); --no-graph skips that. Warm-up steps run first
 // (the caching allocator fills, cuDNN-free native path), then the peak statistics are reset.
 // Counters: images/s (source images; vggnet's crops are 10 per image), inputs/s (what the model
 // saw), step_ms, and on CUDA peak_MiB / reserved_MiB from the caching allocator (peak of live
@@ -21,6 +23,7 @@
 //   --cpu-batch=N                CPU batch                           --iters=N  timed CUDA steps
 //   --models=a,b,...             subset (FER_BENCH_MODELS)           --rmn      also rmn on the CPU (FER_BENCH_RMN=1)
 //   --no-cpu / --no-cuda         skip a device                       --csv=FILE the summary table as CSV
+//   --no-graph                   no CUDA-graph variant
 // The summary table at the end has the columns of bench/peers/train_step_torch.py's CSV.
 #include <benchmark/benchmark.h>
 
@@ -40,7 +43,9 @@
 #include "models/registry.h"
 #include "nn/flat_params.h"
 #include "nn/optimizer.h"
+#include "nn/step_graph.h"
 #include "tensor/allocator.h"
+#include "tensor/rng.h"
 #include "tensor/ops.h"
 
 namespace {
@@ -48,7 +53,7 @@ namespace {
 using fer::Device;
 
 struct Row {  // one line of the summary / CSV
-  std::string model, device;
+  std::string impl, model, device;
   int64_t batch = 0, inputs = 0;
   double images_per_s = 0, step_ms = 0, peak_mib = -1;
 };
@@ -60,7 +65,8 @@ void synchronize(Device device) {
   }
 }
 
-void BM_train_step(benchmark::State& state, std::string model_name, Device device, int64_t batch, int64_t warmup) {
+void BM_train_step(benchmark::State& state, std::string model_name, Device device, int64_t batch, int64_t warmup,
+                   bool graph) {
   try {
     const fer::models::ModelSpec& spec = fer::models::find_model(model_name);
     const bool ten_crop = model_name == "vggnet";
@@ -82,12 +88,24 @@ void BM_train_step(benchmark::State& state, std::string model_name, Device devic
     o.lr = 0.01;
     o.momentum = 0.9;
     std::unique_ptr<fer::nn::Optimizer> optimizer = fer::nn::make_optimizer("sgd", flat, o);
-    auto step = [&] {
-      const fer::Tensor logits = (*model)(b.images);
-      const fer::Tensor loss = fer::ops::cross_entropy(logits, b.labels);
+    // the step minus the optimizer's host half (prepare_step), as nn::StepGraph wants it
+    const fer::nn::StepGraph::Body body = [&](const fer::Tensor& images, const fer::Tensor& labels) {
+      const fer::Tensor logits = (*model)(images);
+      const fer::Tensor loss = fer::ops::cross_entropy(logits, labels);
       loss.backward();
-      optimizer->step();
+      optimizer->apply_step();
       optimizer->zero_grad();
+      return fer::nn::StepGraph::Outputs{loss.detach(), fer::Tensor(), fer::Tensor()};
+    };
+    std::unique_ptr<fer::nn::StepGraph> runner;
+    if (graph) runner = std::make_unique<fer::nn::StepGraph>(*optimizer, fer::default_generator(), body);
+    auto step = [&] {
+      if (runner) {
+        runner->run(b.images, b.labels);
+      } else {
+        optimizer->prepare_step();
+        body(b.images, b.labels);
+      }
       synchronize(device);
     };
     for (int64_t i = 0; i < warmup; ++i) step();
@@ -96,7 +114,7 @@ void BM_train_step(benchmark::State& state, std::string model_name, Device devic
     const int64_t inputs = b.images.size(0);
     state.counters["images/s"] = benchmark::Counter(static_cast<double>(batch), benchmark::Counter::kIsIterationInvariantRate);
     state.counters["inputs/s"] = benchmark::Counter(static_cast<double>(inputs), benchmark::Counter::kIsIterationInvariantRate);
-    Row row{model_name, device == Device::cuda ? "cuda" : "cpu", batch, inputs, 0, 0, -1};
+    Row row{graph ? "fer-graph" : "fer", model_name, device == Device::cuda ? "cuda" : "cpu", batch, inputs, 0, 0, -1};
     if (device == Device::cuda) {
       const fer::AllocatorStats s = fer::allocator_stats(device);
       row.peak_mib = static_cast<double>(s.peak_allocated_bytes) / (1024.0 * 1024.0);
@@ -107,6 +125,7 @@ void BM_train_step(benchmark::State& state, std::string model_name, Device devic
     label << model_name << " " << row.device << " batch " << batch;
     if (ten_crop) label << " (" << inputs << " crops)";
     label << ", " << model->parameter_count() << " params, sgd";
+    if (runner) label << ", cuda graph (" << runner->graph_nodes() << " nodes)";
     state.SetLabel(label.str());
     g_rows.push_back(row);  // the rates are filled in from the reporter's times below
   } catch (const std::exception& e) {
@@ -144,7 +163,7 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   std::string models = env_or("FER_BENCH_MODELS", "cnn6,vggnet,resnet18,unet,rmn"), csv;
   int64_t batch = 64, cpu_batch = 4, rmn_batch = 48, iters = 20;
-  bool cpu_rmn = env_or("FER_BENCH_RMN", "0") == "1", no_cpu = false, no_cuda = false;
+  bool cpu_rmn = env_or("FER_BENCH_RMN", "0") == "1", no_cpu = false, no_cuda = false, no_graph = false;
   try {
     batch = std::stoll(env_or("FER_BENCH_BATCH", "64"));
     rmn_batch = std::stoll(env_or("FER_BENCH_RMN_BATCH", "48"));
@@ -173,6 +192,8 @@ int main(int argc, char** argv) {
         no_cpu = true;
       else if (a == "--no-cuda")
         no_cuda = true;
+      else if (a == "--no-graph")
+        no_graph = true;
       else
         argv[out++] = argv[i];
     }
@@ -201,18 +222,23 @@ int main(int argc, char** argv) {
   } else {
     std::printf("skipped: no CUDA device (CUDA backend not built); CPU steps only\n");
   }
-  auto add = [&](const std::string& name, Device device, int64_t b, int64_t n_iters, int64_t warmup) {
+  auto add = [&](const std::string& name, Device device, int64_t b, int64_t n_iters, int64_t warmup, bool graph) {
     std::ostringstream id;
-    id << "train_step/" << name << "/" << (device == Device::cuda ? "cuda" : "cpu") << "/batch:" << b;
-    benchmark::RegisterBenchmark(id.str().c_str(), BM_train_step, name, device, b, warmup)
+    id << "train_step/" << name << "/" << (device == Device::cuda ? "cuda" : "cpu") << "/batch:" << b
+       << (graph ? "/graph" : "");
+    benchmark::RegisterBenchmark(id.str().c_str(), BM_train_step, name, device, b, warmup, graph)
         ->UseRealTime()
         ->Iterations(n_iters)
         ->Unit(benchmark::kMillisecond);
   };
   for (const std::string& name : names) {
     const bool rmn = name == "rmn";
-    if (!no_cpu && (!rmn || cpu_rmn)) add(name, Device::cpu, rmn ? 1 : name == "vggnet" ? 2 : cpu_batch, 2, 1);
-    if (cuda) add(name, Device::cuda, rmn ? rmn_batch : batch, rmn ? std::max<int64_t>(1, iters / 4) : iters, 3);
+    if (!no_cpu && (!rmn || cpu_rmn)) add(name, Device::cpu, rmn ? 1 : name == "vggnet" ? 2 : cpu_batch, 2, 1, false);
+    if (cuda) {
+      const int64_t b = rmn ? rmn_batch : batch, n = rmn ? std::max<int64_t>(1, iters / 4) : iters;
+      add(name, Device::cuda, b, n, 3, false);
+      if (!no_graph) add(name, Device::cuda, b, n, 3, true);
+    }
   }
   Reporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
@@ -221,7 +247,8 @@ int main(int argc, char** argv) {
   table << "impl,model,device,precision,batch,inputs,images_per_s,step_ms,peak_mib\n";
   for (const Row& r : g_rows) {
     char line[256];
-    std::snprintf(line, sizeof line, "fer,%s,%s,fp32,%lld,%lld,%.1f,%.3f,%.1f\n", r.model.c_str(), r.device.c_str(),
+    std::snprintf(line, sizeof line, "%s,%s,%s,fp32,%lld,%lld,%.1f,%.3f,%.1f\n", r.impl.c_str(), r.model.c_str(),
+                  r.device.c_str(),
                   static_cast<long long>(r.batch), static_cast<long long>(r.inputs), r.images_per_s, r.step_ms,
                   r.peak_mib);
     table << line;

@@ -1,6 +1,7 @@
 // kernels/device.cu: CUDA runtime wrappers, error reporting with hints, the process stream and
 // cuBLAS handle.
 #include <cstdlib>
+#include <map>
 #include <mutex>
 #include <sstream>
 
@@ -134,6 +135,12 @@ cublasContext* cublas_handle() {
     // Deterministic by default: no atomics-based algorithms, plain fp32 math (TF32 is opt-in).
     FER_CUBLAS_CHECK(cublasSetAtomicsMode(h, CUBLAS_ATOMICS_NOT_ALLOWED));
     FER_CUBLAS_CHECK(cublasSetMathMode(h, CUBLAS_PEDANTIC_MATH));
+    // A workspace of our own, so cuBLAS never allocates inside a captured CUDA graph (cuBLAS asks
+    // for this when graphs are captured; 32 MiB covers Hopper's largest recommendation).
+    constexpr size_t kWorkspace = size_t(32) << 20;
+    void* workspace = nullptr;
+    FER_CUDA_CHECK(cudaMalloc(&workspace, kWorkspace));
+    FER_CUBLAS_CHECK(cublasSetWorkspace(h, workspace, kWorkspace));
     return h;
   }();
   return handle;
@@ -184,5 +191,71 @@ void fill_float(float* dst, float value, size_t count, cuda_stream stream) {
 }
 
 void stream_synchronize(cuda_stream stream) { FER_CUDA_CHECK(cudaStreamSynchronize(stream)); }
+
+namespace {
+std::mutex g_graph_mutex;
+std::map<void*, int64_t> g_graph_nodes;  // executable -> node count of its graph
+}  // namespace
+
+void begin_capture(cuda_stream stream) {
+  FER_CHECK(!detail::debug_sync_enabled(),
+            "CUDA graph capture: FER_DEBUG_SYNC synchronises after every launch, which a capture cannot record; "
+            "hint: unset FER_DEBUG_SYNC or turn the graph off (--cuda-graph off)");
+  FER_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeRelaxed));
+}
+
+void* end_capture(cuda_stream stream) {
+  cudaGraph_t graph = nullptr;
+  const cudaError_t err = cudaStreamEndCapture(stream, &graph);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    if (graph) cudaGraphDestroy(graph);
+    FER_FAIL("CUDA graph capture failed: " << cudaGetErrorString(err)
+                                           << " (an operation in the captured step synchronised the stream or copied "
+                                              "from pageable host memory); hint: --cuda-graph off runs the step "
+                                              "uncaptured");
+  }
+  size_t nodes = 0;
+  FER_CUDA_CHECK(cudaGraphGetNodes(graph, nullptr, &nodes));
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t ierr = cudaGraphInstantiate(&exec, graph, 0);
+  cudaGraphDestroy(graph);
+  FER_CUDA_CHECK(ierr);
+  std::lock_guard<std::mutex> lock(g_graph_mutex);
+  g_graph_nodes[exec] = static_cast<int64_t>(nodes);
+  return exec;
+}
+
+void abort_capture(cuda_stream stream) {
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  if (cudaStreamIsCapturing(stream, &status) != cudaSuccess) {
+    cudaGetLastError();
+    return;
+  }
+  if (status == cudaStreamCaptureStatusNone) return;
+  cudaGraph_t graph = nullptr;
+  cudaStreamEndCapture(stream, &graph);
+  cudaGetLastError();
+  if (graph) cudaGraphDestroy(graph);
+}
+
+void graph_launch(void* graph_exec, cuda_stream stream) {
+  FER_CUDA_CHECK(cudaGraphLaunch(static_cast<cudaGraphExec_t>(graph_exec), stream));
+}
+
+void graph_destroy(void* graph_exec) {
+  if (graph_exec == nullptr) return;
+  {
+    std::lock_guard<std::mutex> lock(g_graph_mutex);
+    g_graph_nodes.erase(graph_exec);
+  }
+  FER_CUDA_CHECK(cudaGraphExecDestroy(static_cast<cudaGraphExec_t>(graph_exec)));
+}
+
+int64_t graph_node_count(void* graph_exec) {
+  std::lock_guard<std::mutex> lock(g_graph_mutex);
+  const auto it = g_graph_nodes.find(graph_exec);
+  return it == g_graph_nodes.end() ? -1 : it->second;
+}
 
 }  // namespace fer::cuda

@@ -43,4 +43,20 @@ void stream_synchronize(cuda_stream stream);
 // Free / total device memory in bytes.
 void memory_info(size_t* free_bytes, size_t* total_bytes);
 
+// CUDA graphs: the kernels a stream receives between begin_capture and end_capture are recorded,
+// not run, and the instantiated graph replays them with one launch. Capture uses the relaxed mode
+// (the allocator may call cudaMalloc meanwhile); anything that synchronises the stream or copies
+// from pageable host memory during a capture fails it, and end_capture reports the error.
+// FER_DEBUG_SYNC (a device synchronise after each launch) cannot be captured: begin_capture refuses.
+void begin_capture(cuda_stream stream);
+// Ends the capture and instantiates the graph; returns its executable handle.
+void* end_capture(cuda_stream stream);
+// Ends a capture after an error, discarding what was recorded (safe to call when none is active).
+void abort_capture(cuda_stream stream);
+void graph_launch(void* graph_exec, cuda_stream stream);
+void graph_destroy(void* graph_exec);
+// Number of nodes (kernels, copies, memsets) of an instantiated graph's source graph, for messages;
+// recorded by end_capture.
+int64_t graph_node_count(void* graph_exec);
+
 }  // namespace fer::cuda

@@ -117,6 +117,9 @@ int main(int argc, char** argv) {
   FER_FLAG("--fuse", fuse,
            "on | off: batch norm + relu/silu as one fused op (forward and backward; same numbers, less memory "
            "and traffic); off runs them as two ops");
+  FER_FLAG("--cuda-graph", cuda_graph,
+           "on | off: capture the training step once as a CUDA graph and replay it with one launch per step "
+           "(same numbers as off; --device cuda; not yet measured on a GPU, so off by default)");
   FER_FLAG("--seed", seed, "seed of everything random (init, order, dropout, augmentation)");
   FER_FLAG("--threads", threads, "CPU threads (0 = all cores)");
   FER_FLAG("--out", out, "run folder (default runs/<model>-<time>)");

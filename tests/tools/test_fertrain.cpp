@@ -129,6 +129,10 @@ TEST_CASE("fertrain: bad flags and paths give one clear line and a non-zero exit
   const Run r5 = run_fertrain("--resume /nonexistent/run");
   CHECK(r5.code != 0);
   CHECK(r5.output.find("config.json") != std::string::npos);
+  const Run r6 = run_fertrain("--cuda-graph on --no-progress");  // the default device is the CPU
+  CHECK(r6.code != 0);
+  CHECK(r6.output.find("--cuda-graph on captures the training step as a CUDA graph; with --device cpu use "
+                       "--cuda-graph off") != std::string::npos);
 }
 
 TEST_CASE("fertrain: --list-models and --list-recipes") {

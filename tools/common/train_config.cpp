@@ -18,7 +18,7 @@ namespace fer::tools {
   X(weight_decay) X(beta1) X(beta2) X(eps) X(grad_clip) X(freeze) X(unfreeze_epoch) X(unfreeze_lr) X(unfreeze_every) X(scheduler) X(gamma) X(step_size)              \
   X(plateau_factor) X(plateau_patience) X(plateau_metric) X(min_lr) X(cosine_t0) X(cosine_tmult) X(warmup_epochs)         \
   X(early_stop_patience) X(early_stop_metric) X(loss) X(weighted_loss) X(label_smoothing) X(focal_gamma) X(sampler) X(hflip) \
-  X(rotate_deg) X(translate_px) X(augment) X(ten_crop) X(device) X(precision) X(conv_impl) X(fuse) X(seed) X(threads) X(out) X(resume) X(init_from)  \
+  X(rotate_deg) X(translate_px) X(augment) X(ten_crop) X(device) X(precision) X(conv_impl) X(fuse) X(cuda_graph) X(seed) X(threads) X(out) X(resume) X(init_from)  \
   X(progress) X(detect_anomaly) X(trace) X(sync_every)
 
 nlohmann::json to_json(const TrainConfig& c) {
@@ -144,6 +144,18 @@ void validate(const TrainConfig& c) {
   check_choice("--precision", c.precision, {"fp32", "tf32", "bf16"});
   check_choice("--conv-impl", c.conv_impl, {"native", "cudnn", "tc"});
   check_choice("--fuse", c.fuse, {"on", "off"});
+  check_choice("--cuda-graph", c.cuda_graph, {"on", "off"});
+  if (c.cuda_graph == "on") {
+    FER_CHECK(c.device == "cuda", "--cuda-graph on captures the training step as a CUDA graph; with --device "
+                                      << c.device << " use --cuda-graph off");
+    FER_CHECK(kCudaBuilt, "--cuda-graph on: this build has no CUDA; hint: use --cuda-graph off");
+    FER_CHECK(c.trace == 0, "--cuda-graph on replays the step without running its host code, so --trace has "
+                            "nothing to print; hint: use --cuda-graph off with --trace");
+    FER_CHECK(!c.detect_anomaly, "--cuda-graph on cannot check each op's output inside a replay; hint: use "
+                                 "--cuda-graph off with --detect-anomaly");
+    FER_CHECK(c.sync_every != 1, "--cuda-graph on applies the update before the metrics are read; --sync-every 1 "
+                                 "(stop before the update) needs --cuda-graph off");
+  }
   FER_CHECK(c.conv_impl != "cudnn" || c.device == "cuda",
             "--conv-impl cudnn runs CUDA convolutions through cuDNN; with --device " << c.device
                                                                                   << " use --conv-impl native");

@@ -88,6 +88,8 @@ struct TrainConfig {
                                      // tc (implicit GEMM on the tensor cores; needs --precision tf32|bf16)
   std::string fuse = "on";         // on | off: batch norm + relu/silu as one fused op (nn::set_fusion);
                                    // a config.json without the key (older runs) means on
+  std::string cuda_graph = "off";  // on | off: capture the training step as a CUDA graph and replay it
+                                   // (nn/step_graph.h); CUDA only; a config.json without the key means off
   uint64_t seed = 1;
   int threads = 0;                 // CPU threads (0 = OpenMP default)
   std::string out;                 // run folder ("" = runs/<model>-<time>)

@@ -31,6 +31,7 @@
 #include "nn/lr_schedule.h"
 #include "nn/metrics.h"
 #include "nn/optimizer.h"
+#include "nn/step_graph.h"
 #include "nn/safetensors.h"
 #include "tensor/autograd.h"
 #include "tensor/ops.h"
@@ -511,6 +512,7 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
                                                      : (device == Device::cuda ? 50 : 1);
   if (sync_every != 1) head << ", metrics read every " << sync_every << " steps";
   head << ", bn+act fusion " << config.fuse;
+  if (config.cuda_graph == "on") head << ", cuda graph on";
   say(head.str());
 
   // 2. data
@@ -590,6 +592,29 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
   }
   const data::Sampler sampler(data::sampler_from_name(config.sampler), td.plan.train, td.dataset.labels,
                               td.dataset.num_classes(), config.seed);
+  // --cuda-graph on: the step below, from the forward to the metrics, captured once and replayed
+  // (nn/step_graph.h). The body is the uncaptured step's code minus its host-side checks, which
+  // --cuda-graph on excludes (--sync-every 1, --trace, --detect-anomaly).
+  std::unique_ptr<nn::StepGraph> step_graph;
+  if (config.cuda_graph == "on") {
+    step_graph = std::make_unique<nn::StepGraph>(
+        *optimizer, default_generator(), [&](const Tensor& images, const Tensor& labels) {
+          const Tensor logits = (*model)(images);
+          const Tensor loss = reconstruction ? ops::mse_loss(logits, images)
+                              : config.loss == "focal"
+                                  ? ops::focal_loss(logits, labels, config.focal_gamma, class_weights)
+                                  : ops::cross_entropy(logits, labels, class_weights, config.label_smoothing);
+          loss.backward();
+          nn::StepGraph::Outputs out;
+          out.norm = config.grad_clip > 0 ? nn::clip_grad_norm_tensor(flat, config.grad_clip)
+                                          : nn::grad_norm_tensor(flat);
+          optimizer->apply_step();
+          optimizer->zero_grad();
+          out.loss = loss.detach();
+          if (!reconstruction) out.correct = ops::count_correct(logits.detach(), labels);
+          return out;
+        });
+  }
   // Augmentation (training batches only): --hflip p 0.5, --rotate U(-DEG, DEG), --translate U(-PX, PX)
   // pixels of the 48-pixel side; image i of epoch e is keyed by augment_key(e, i) under the run's seed.
   AugmentSpec augment = config.augment.empty() ? AugmentSpec{} : augment_preset(config.augment);
@@ -728,95 +753,103 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
                                 : augment.is_identity() ? data::make_batch(images, indices, input)
                                                         : data::make_batch(images, indices, input, augment_options);
 
-      std::optional<StepTrace> trace;  // --trace N: the first N steps of this process, as tables
-      if (steps_this_process < config.trace) {
-        trace.emplace(*model);
-        trace->start_forward();
-      }
-      std::string first_bad_op;  // --detect-anomaly: the first forward op with a non-finite output
-      struct ForwardHookReset {
-        ~ForwardHookReset() { set_forward_op_hook(nullptr); }
-      } forward_hook_reset;
-      if (config.detect_anomaly) {
-        const uint64_t first_sequence = next_node_sequence();
-        set_forward_op_hook([&](const Node& node, const Tensor& output) {
-          if (!first_bad_op.empty() || all_finite(output)) return;
-          std::string op = node.name();  // the node is named after its backward: Conv2dBackward -> Conv2d
-          if (op.size() > 8 && op.compare(op.size() - 8, 8, "Backward") == 0) op.resize(op.size() - 8);
-          std::ostringstream s;
-          s << "the forward op " << op << " (op " << node.sequence - first_sequence + 1 << " of the step, autograd node "
-            << node.name() << ") produced a non-finite output " << describe(output);
-          first_bad_op = s.str();
-        });
-      }
-      const Tensor logits = (*model)(batch.images);
-      if (trace) trace->end_forward();
-      // reconstruction: the target is the very batch the model saw (augmented too, when augmentation is on)
-      const Tensor loss = reconstruction        ? ops::mse_loss(logits, batch.images)
-                          : config.loss == "focal"
-                              ? ops::focal_loss(logits, batch.labels, config.focal_gamma, class_weights)
-                              : ops::cross_entropy(logits, batch.labels, class_weights, config.label_smoothing);
-      // One step's metrics stay on the device until they are read (see `sync_every` above); with
-      // sync_every 1 (the CPU default, --trace, --detect-anomaly) they are checked right here, before
-      // the backward and before the update, as they come.
-      const bool immediate = sync_every == 1 || trace.has_value();
-      double loss_value = nan_value;
-      if (immediate) {
-        loss_value = loss.item();
-        set_forward_op_hook(nullptr);
-        FER_CHECK(first_bad_op.empty(), "training stopped at epoch " << epoch + 1 << ", step " << step + 1 << ": "
-                                                                    << first_bad_op << " (loss " << loss_value << ")");
-        check_loss(epoch, step, loss_value, false);
-      }
-      std::string first_bad_node;  // --detect-anomaly: the first backward op with a non-finite gradient
-      struct HookReset {
-        ~HookReset() { set_backward_hook(nullptr); }
-      } hook_reset;
-      if (config.detect_anomaly || trace) {
-        set_backward_hook([&](const Node& node, const std::vector<Tensor>& grads) {
-          if (trace) trace->on_backward_node(node, grads);
-          if (!config.detect_anomaly || !first_bad_node.empty()) return;
-          for (size_t i = 0; i < grads.size(); ++i)
-            if (grads[i].defined() && !all_finite(grads[i])) {
-              std::ostringstream s;
-              s << node.name() << " gave a non-finite gradient for its input " << i << " " << describe(grads[i]);
-              first_bad_node = s.str();
-              return;
-            }
-        });
-      }
-      loss.backward();
-      if (trace) trace->print(out, epoch + 1, step + 1);
-      FER_CHECK(first_bad_node.empty(), "training stopped at epoch " << epoch + 1 << ", step " << step + 1 << ": "
-                                                                    << first_bad_node);
-      // the global gradient norm (clipping to --grad-clip when set, which leaves non-finite ones alone),
-      // computed where the gradients are
-      const Tensor norm = config.grad_clip > 0 ? nn::clip_grad_norm_tensor(flat, config.grad_clip)
-                                               : nn::grad_norm_tensor(flat);
-      if (immediate && !std::isfinite(norm.item())) {
-        std::string name;
-        for (const auto& e : flat.entries())
-          if (e.param.grad().defined() && !all_finite(e.param.grad())) {
-            name = e.name;
-            break;
-          }
-        FER_FAIL("training stopped at epoch " << epoch + 1 << ", step " << step + 1 << ": the gradient of " << name
-                                              << " is not finite (loss " << loss_value
-                                              << "); hint: lower --lr, set --grad-clip, or rerun with "
-                                              << "--detect-anomaly to name the op");
-      }
-      optimizer->step();
-      optimizer->zero_grad();
-
       PendingStep p;
       p.epoch = epoch;
       p.step = step;
       p.images = static_cast<int64_t>(indices.size());
-      p.loss = loss.detach();
-      p.loss_value = loss_value;
-      p.checked = immediate;
-      p.norm = norm;
-      if (!reconstruction) p.correct = ops::count_correct(logits.detach(), batch.labels);
+      bool immediate = false;  // the metrics are read and checked during this step (sync_every 1)
+      if (step_graph) {
+        const nn::StepGraph::Outputs o = step_graph->run(batch.images, batch.labels);
+        p.loss = o.loss;
+        p.norm = o.norm;
+        p.correct = o.correct;
+      } else {
+        std::optional<StepTrace> trace;  // --trace N: the first N steps of this process, as tables
+        if (steps_this_process < config.trace) {
+          trace.emplace(*model);
+          trace->start_forward();
+        }
+        std::string first_bad_op;  // --detect-anomaly: the first forward op with a non-finite output
+        struct ForwardHookReset {
+          ~ForwardHookReset() { set_forward_op_hook(nullptr); }
+        } forward_hook_reset;
+        if (config.detect_anomaly) {
+          const uint64_t first_sequence = next_node_sequence();
+          set_forward_op_hook([&](const Node& node, const Tensor& output) {
+            if (!first_bad_op.empty() || all_finite(output)) return;
+            std::string op = node.name();  // the node is named after its backward: Conv2dBackward -> Conv2d
+            if (op.size() > 8 && op.compare(op.size() - 8, 8, "Backward") == 0) op.resize(op.size() - 8);
+            std::ostringstream s;
+            s << "the forward op " << op << " (op " << node.sequence - first_sequence + 1 << " of the step, autograd node "
+              << node.name() << ") produced a non-finite output " << describe(output);
+            first_bad_op = s.str();
+          });
+        }
+        const Tensor logits = (*model)(batch.images);
+        if (trace) trace->end_forward();
+        // reconstruction: the target is the very batch the model saw (augmented too, when augmentation is on)
+        const Tensor loss = reconstruction        ? ops::mse_loss(logits, batch.images)
+                            : config.loss == "focal"
+                                ? ops::focal_loss(logits, batch.labels, config.focal_gamma, class_weights)
+                                : ops::cross_entropy(logits, batch.labels, class_weights, config.label_smoothing);
+        // One step's metrics stay on the device until they are read (see `sync_every` above); with
+        // sync_every 1 (the CPU default, --trace, --detect-anomaly) they are checked right here, before
+        // the backward and before the update, as they come.
+        immediate = sync_every == 1 || trace.has_value();
+        double loss_value = nan_value;
+        if (immediate) {
+          loss_value = loss.item();
+          set_forward_op_hook(nullptr);
+          FER_CHECK(first_bad_op.empty(), "training stopped at epoch " << epoch + 1 << ", step " << step + 1 << ": "
+                                                                      << first_bad_op << " (loss " << loss_value << ")");
+          check_loss(epoch, step, loss_value, false);
+        }
+        std::string first_bad_node;  // --detect-anomaly: the first backward op with a non-finite gradient
+        struct HookReset {
+          ~HookReset() { set_backward_hook(nullptr); }
+        } hook_reset;
+        if (config.detect_anomaly || trace) {
+          set_backward_hook([&](const Node& node, const std::vector<Tensor>& grads) {
+            if (trace) trace->on_backward_node(node, grads);
+            if (!config.detect_anomaly || !first_bad_node.empty()) return;
+            for (size_t i = 0; i < grads.size(); ++i)
+              if (grads[i].defined() && !all_finite(grads[i])) {
+                std::ostringstream s;
+                s << node.name() << " gave a non-finite gradient for its input " << i << " " << describe(grads[i]);
+                first_bad_node = s.str();
+                return;
+              }
+          });
+        }
+        loss.backward();
+        if (trace) trace->print(out, epoch + 1, step + 1);
+        FER_CHECK(first_bad_node.empty(), "training stopped at epoch " << epoch + 1 << ", step " << step + 1 << ": "
+                                                                      << first_bad_node);
+        // the global gradient norm (clipping to --grad-clip when set, which leaves non-finite ones alone),
+        // computed where the gradients are
+        const Tensor norm = config.grad_clip > 0 ? nn::clip_grad_norm_tensor(flat, config.grad_clip)
+                                                 : nn::grad_norm_tensor(flat);
+        if (immediate && !std::isfinite(norm.item())) {
+          std::string name;
+          for (const auto& e : flat.entries())
+            if (e.param.grad().defined() && !all_finite(e.param.grad())) {
+              name = e.name;
+              break;
+            }
+          FER_FAIL("training stopped at epoch " << epoch + 1 << ", step " << step + 1 << ": the gradient of " << name
+                                                << " is not finite (loss " << loss_value
+                                                << "); hint: lower --lr, set --grad-clip, or rerun with "
+                                                << "--detect-anomaly to name the op");
+        }
+        optimizer->step();
+        optimizer->zero_grad();
+
+        p.loss = loss.detach();
+        p.loss_value = loss_value;
+        p.checked = immediate;
+        p.norm = norm;
+        if (!reconstruction) p.correct = ops::count_correct(logits.detach(), batch.labels);
+      }
       pending.push_back(std::move(p));
       ++steps_this_process;
       if (g_stop_after_steps.load() > 0 && steps_this_process == g_stop_after_steps.load()) request_stop();
@@ -984,6 +1017,11 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
                   {"wall time", format_duration(summary.seconds)}};
   write_report_html(report, (dir / "report.html").string());
   nn::write_file_atomic((dir / "summary.json").string(), result.dump(2) + "\n");
+  if (step_graph)
+    say("cuda graph: " + std::to_string(step_graph->captures()) + " capture(s), " +
+        std::to_string(step_graph->replays()) + " replays, " + std::to_string(step_graph->uncaptured_steps()) +
+        " uncaptured steps (warm-up, other batch shapes), " + std::to_string(step_graph->graph_nodes()) +
+        " nodes in the graph");
   say("done in " + format_duration(summary.seconds) + "; report: " + (dir / "report.html").string());
   return summary;
 }
