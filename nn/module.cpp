@@ -56,6 +56,9 @@ Tensor Module::operator()(const Tensor& x) {
     const int64_t order = g_forward_order++;
     const int depth = g_forward_depth++;
     MacCounter macs;
+    if constexpr (kCudaBuilt) {  // earlier work still queued on the stream is not this module's
+      if (x.is_cuda()) cuda::stream_synchronize(cuda::default_stream());
+    }
     const auto start = std::chrono::steady_clock::now();
     y = forward(x);
     if constexpr (kCudaBuilt) {
