@@ -1,6 +1,8 @@
 // nn/step_graph.cpp: see step_graph.h.
 #include "nn/step_graph.h"
 
+#include <string>
+
 #include "fer/config.h"
 #include "kernels/device.h"
 
@@ -61,6 +63,16 @@ void StepGraph::capture(const Tensor& images, const Tensor& labels) {
       cuda::begin_capture(stream);
       outputs_ = body_(images_, labels_);
       exec_ = cuda::end_capture(stream);
+    } catch (const Error& e) {
+      cuda::abort_capture(stream);
+      generator_.end_capture();
+      generator_.set_state(generator_.seed(), start);
+      release();
+      const std::string what = e.what();
+      if (what.find("--cuda-graph off") != std::string::npos) throw;  // end_capture's own message
+      FER_FAIL("CUDA graph capture of the training step failed: "
+               << what << "; hint: something in the step waits for the host or copies to it (an item(), a "
+               << "host read); --cuda-graph off runs the step uncaptured");
     } catch (...) {
       cuda::abort_capture(stream);
       generator_.end_capture();
