@@ -46,6 +46,11 @@ case $phase in
       tail -15 /tmp/fer-runs-r001.log
       cp /tmp/fer-runs-r001.log "$run/fertrain.log" 2>/dev/null
       tar czf "$OUT/run-r001-cnn6.tar.gz" --exclude='*.safetensors' -C /tmp/fer-runs r001-cnn6 || rc=1
+      # the same recipe's first 2 epochs with the step replayed as a CUDA graph: epoch images/s side by
+      # side with the run above (docs/cuda-graphs.md)
+      timeout 50 build-gpu/bin/fertrain --recipe r001-cnn6 --data /tmp/fer-data/fer2013 --device cuda \
+        --epochs 2 --cuda-graph on --no-progress --out /tmp/fer-runs/r001-cnn6-graph > "$OUT/run-r001-cnn6-graph.log" 2>&1 || rc=1
+      tail -6 "$OUT/run-r001-cnn6-graph.log"
     else
       echo "gpu-check: no /tmp/fer-data/fer2013 (stage with --data): the training run is skipped"
     fi
