@@ -127,6 +127,14 @@ cuda_stream default_stream() {
   return stream;
 }
 
+namespace {
+// A workspace of our own, so cuBLAS never allocates inside a captured CUDA graph (cuBLAS asks for
+// this when graphs are captured; 32 MiB covers Hopper's largest recommendation). cublasSetStream
+// resets the handle to cuBLAS's default workspace, so cublas_use_stream sets it again.
+constexpr size_t kCublasWorkspace = size_t(32) << 20;
+void* g_cublas_workspace = nullptr;
+}  // namespace
+
 cublasContext* cublas_handle() {
   static cublasHandle_t handle = [] {
     cublasHandle_t h = nullptr;
@@ -135,15 +143,22 @@ cublasContext* cublas_handle() {
     // Deterministic by default: no atomics-based algorithms, plain fp32 math (TF32 is opt-in).
     FER_CUBLAS_CHECK(cublasSetAtomicsMode(h, CUBLAS_ATOMICS_NOT_ALLOWED));
     FER_CUBLAS_CHECK(cublasSetMathMode(h, CUBLAS_PEDANTIC_MATH));
-    // A workspace of our own, so cuBLAS never allocates inside a captured CUDA graph (cuBLAS asks
-    // for this when graphs are captured; 32 MiB covers Hopper's largest recommendation).
-    constexpr size_t kWorkspace = size_t(32) << 20;
-    void* workspace = nullptr;
-    FER_CUDA_CHECK(cudaMalloc(&workspace, kWorkspace));
-    FER_CUBLAS_CHECK(cublasSetWorkspace(h, workspace, kWorkspace));
+    FER_CUDA_CHECK(cudaMalloc(&g_cublas_workspace, kCublasWorkspace));
+    FER_CUBLAS_CHECK(cublasSetWorkspace(h, g_cublas_workspace, kCublasWorkspace));
     return h;
   }();
   return handle;
+}
+
+cublasContext* cublas_use_stream(cuda_stream stream) {
+  cublasHandle_t h = cublas_handle();
+  cudaStream_t current = nullptr;
+  FER_CUBLAS_CHECK(cublasGetStream(h, &current));
+  if (current != stream) {
+    FER_CUBLAS_CHECK(cublasSetStream(h, stream));
+    FER_CUBLAS_CHECK(cublasSetWorkspace(h, g_cublas_workspace, kCublasWorkspace));
+  }
+  return h;
 }
 
 void memory_info(size_t* free_bytes, size_t* total_bytes) { FER_CUDA_CHECK(cudaMemGetInfo(free_bytes, total_bytes)); }
@@ -210,10 +225,10 @@ void* end_capture(cuda_stream stream) {
   if (err != cudaSuccess) {
     cudaGetLastError();
     if (graph) cudaGraphDestroy(graph);
-    FER_FAIL("CUDA graph capture failed: " << cudaGetErrorString(err)
-                                           << " (an operation in the captured step synchronised the stream or copied "
-                                              "from pageable host memory); hint: --cuda-graph off runs the step "
-                                              "uncaptured");
+    FER_FAIL("CUDA graph capture failed: " << cudaGetErrorName(err) << " (" << cudaGetErrorString(err)
+                                           << "); the usual cause is an operation in the captured step that "
+                                              "synchronises the stream or copies from pageable host memory; hint: "
+                                              "--cuda-graph off runs the step uncaptured");
   }
   size_t nodes = 0;
   FER_CUDA_CHECK(cudaGraphGetNodes(graph, nullptr, &nodes));

@@ -26,8 +26,10 @@ int compute_capability(int dev = 0);
 
 // The stream all of fer's kernels run on (one non-blocking stream per process).
 cuda_stream default_stream();
-// cuBLAS handle bound to default_stream(), with deterministic settings.
+// cuBLAS handle bound to default_stream(), with deterministic settings and a fixed workspace.
 cublasContext* cublas_handle();
+// The handle bound to `stream`, its fixed workspace kept (cublasSetStream alone would reset it).
+cublasContext* cublas_use_stream(cuda_stream stream);
 
 // Raw memory. Allocation failures throw fer::Error naming the requested and free bytes
 // (kernels/cuda_messages.h); `held_bytes` (fer's live tensors, < 0 unknown) is named too.

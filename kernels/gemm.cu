@@ -37,8 +37,7 @@ bool with_tensor_cores(cublasHandle_t h, Call&& call) {
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
           const float* B, int64_t ldb, float beta, float* C, int64_t ldc, cuda_stream stream, MathPrecision operands) {
   if (M == 0 || N == 0) return;
-  cublasHandle_t h = cublas_handle();
-  FER_CUBLAS_CHECK(cublasSetStream(h, stream));
+  cublasHandle_t h = cublas_use_stream(stream);
   const cublasOperation_t opa = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, opb = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
   if (operands != MathPrecision::fp32 && K > 0 && with_tensor_cores(h, [&] {
         return cublasGemmEx(h, opb, opa, (int)N, (int)M, (int)K, &alpha, B, CUDA_R_32F, (int)ldb, A, CUDA_R_32F,
@@ -54,8 +53,7 @@ void gemm_strided_batched(bool trans_a, bool trans_b, int64_t M, int64_t N, int6
                           float* C, int64_t ldc, int64_t stride_c, int64_t batch, cuda_stream stream,
                           MathPrecision operands) {
   if (M == 0 || N == 0 || batch == 0) return;
-  cublasHandle_t h = cublas_handle();
-  FER_CUBLAS_CHECK(cublasSetStream(h, stream));
+  cublasHandle_t h = cublas_use_stream(stream);
   const cublasOperation_t opa = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, opb = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
   if (operands != MathPrecision::fp32 && K > 0 && with_tensor_cores(h, [&] {
         return cublasGemmStridedBatchedEx(h, opb, opa, (int)N, (int)M, (int)K, &alpha, B, CUDA_R_32F, (int)ldb,

@@ -1,6 +1,7 @@
 // nn/step_graph.cpp: see step_graph.h.
 #include "nn/step_graph.h"
 
+#include <exception>
 #include <string>
 
 #include "fer/config.h"
@@ -13,7 +14,12 @@ StepGraph::StepGraph(Optimizer& optimizer, Generator& generator, Body body)
   FER_CHECK(kCudaBuilt, "StepGraph: CUDA graphs need the CUDA backend; hint: rebuild with nvcc or --cuda-graph off");
 }
 
-StepGraph::~StepGraph() { release(); }
+StepGraph::~StepGraph() {
+  try {
+    release();
+  } catch (const std::exception&) {  // a device fault already reported elsewhere: nothing to add here
+  }
+}
 
 void StepGraph::release() {
   if constexpr (kCudaBuilt) {
@@ -55,7 +61,6 @@ void StepGraph::capture(const Tensor& images, const Tensor& labels) {
     const auto start = generator_.state();
     host_bases_ = start;
     cuda::memcpy_h2d(bases_.data<int64_t>(), host_bases_.data(), sizeof(host_bases_), stream);
-    runs_ = optimizer_.runs();
     pool_ = std::make_unique<MemoryPool>(Device::cuda);
     generator_.begin_capture(reinterpret_cast<const uint64_t*>(bases_.data<int64_t>()));
     try {
@@ -87,35 +92,43 @@ void StepGraph::capture(const Tensor& images, const Tensor& labels) {
   }
 }
 
+StepGraph::Key StepGraph::key_of(const Tensor& images, const Tensor& labels) const {
+  return Key{images.shape(), labels.shape(), images.dtype(), labels.dtype(), optimizer_.runs()};
+}
+
 StepGraph::Outputs StepGraph::run(const Tensor& images, const Tensor& labels) {
   FER_CHECK(images.device() == Device::cuda && labels.device() == Device::cuda,
             "StepGraph::run: the batch must be on CUDA, got " << describe(images) << " and " << describe(labels));
   optimizer_.prepare_step();  // host side: the step counts and scalars (written to the device)
-  if constexpr (!kCudaBuilt) return run_uncaptured(images, labels);
-  if (uncaptured_ == 0 && captures_ == 0) return run_uncaptured(images, labels);  // warm-up
   // frozen parameters between trainable ones: the gradient norm adds the runs' norms on the host,
   // which synchronises, so such steps run uncaptured
   if (optimizer_.params().trainable_runs().size() > 1) return run_uncaptured(images, labels);
-  const bool same_shape = exec_ && images.shape() == images_.shape() && labels.shape() == labels_.shape() &&
-                          images.dtype() == images_.dtype() && labels.dtype() == labels_.dtype();
-  if (exec_ && !same_shape && optimizer_.runs() == runs_) return run_uncaptured(images, labels);  // e.g. last batch
+  const Key key = key_of(images, labels);
   if constexpr (kCudaBuilt) {
-    const cuda_stream stream = cuda::default_stream();
-    if (!exec_ || optimizer_.runs() != runs_) {
-      capture(images, labels);  // records the step (runs nothing); the launch below runs it
-    } else {
-      images_.copy_from(images);
-      labels_.copy_from(labels);
-      host_bases_ = generator_.state();
-      cuda::memcpy_h2d(bases_.data<int64_t>(), host_bases_.data(), sizeof(host_bases_), stream);
-      auto next = host_bases_;
-      for (size_t s = 0; s < kRngStreams; ++s) next[s] += consumed_[s];
-      generator_.set_state(generator_.seed(), next);
-      ++replays_;
+    const bool replay = exec_ != nullptr && key == captured_;
+    // A configuration (batch shape, trainable runs) is captured only after it ran once uncaptured:
+    // first-use work (cuBLAS and cuDNN plans, lazily loaded kernels) must not happen inside a capture.
+    if (replay || key == warmed_) {
+      const cuda_stream stream = cuda::default_stream();
+      if (replay) {
+        images_.copy_from(images);
+        labels_.copy_from(labels);
+        host_bases_ = generator_.state();
+        cuda::memcpy_h2d(bases_.data<int64_t>(), host_bases_.data(), sizeof(host_bases_), stream);
+        auto next = host_bases_;
+        for (size_t s = 0; s < kRngStreams; ++s) next[s] += consumed_[s];
+        generator_.set_state(generator_.seed(), next);
+        ++replays_;
+      } else {
+        capture(images, labels);  // records the step (runs nothing); the launch below runs it
+        captured_ = key;
+      }
+      cuda::graph_launch(exec_, stream);
+      return copy(outputs_);
     }
-    cuda::graph_launch(exec_, stream);
   }
-  return copy(outputs_);
+  warmed_ = key;  // a new configuration (or the very first step): run it uncaptured once
+  return run_uncaptured(images, labels);
 }
 
 }  // namespace fer::nn

@@ -7,6 +7,9 @@
 //   step 1       uncaptured (warm-up: cuBLAS, lazy module loading, the optimizer's buffers)
 //   step 2       captured into a graph, then launched
 //   step 3, ...  the batch is copied into the graph's input tensors, then one launch
+// A configuration (batch shape and dtype, the optimizer's runs) is captured only after it ran once
+// uncaptured, so first-use work (cuBLAS / cuDNN plans, lazily loaded kernels) never happens inside
+// a capture.
 //
 // What a replay needs that a kernel argument would freeze is written to device memory before each
 // launch, on the host's side of the step:
@@ -18,10 +21,10 @@
 // A replay therefore computes exactly what an uncaptured step on the same batch would: the same
 // kernels with the same arguments in the same order, so the same bits (tests/cuda/test_step_graph).
 //
-// The graph is captured again when the batch shape or the optimizer's runs (which parameters are
-// trainable) change. A batch of another shape (an epoch's last, smaller batch) runs uncaptured
-// without discarding the graph, and so do steps with frozen parameters between trainable ones (the
-// gradient norm then adds the runs' norms on the host). The body must not synchronise with the host (no item(), no
+// A batch of another shape (an epoch's last, smaller batch) runs uncaptured without discarding the
+// graph, and so do steps with frozen parameters between trainable ones (the gradient norm then adds
+// the runs' norms on the host). When the trainable set changes for good (an unfreeze stage), the
+// new configuration runs once uncaptured and is then captured, replacing the old graph. The body must not synchronise with the host (no item(), no
 // copy to the host): the capture fails with a message naming the fix (--cuda-graph off).
 #pragma once
 
@@ -29,6 +32,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -67,6 +71,14 @@ class StepGraph {
   int64_t graph_nodes() const;
 
  private:
+  // What a graph is specific to: the batch's shapes and dtypes and the optimizer's runs.
+  struct Key {
+    Shape images, labels;
+    DType images_dtype = DType::f32, labels_dtype = DType::i32;
+    std::vector<std::pair<int64_t, int64_t>> runs;
+    bool operator==(const Key&) const = default;
+  };
+  Key key_of(const Tensor& images, const Tensor& labels) const;
   Outputs run_uncaptured(const Tensor& images, const Tensor& labels);
   void capture(const Tensor& images, const Tensor& labels);
   void release();
@@ -80,7 +92,8 @@ class StepGraph {
   std::unique_ptr<MemoryPool> pool_;
   Tensor images_, labels_;  // the graph's inputs (filled before each launch)
   Outputs outputs_;         // the graph's outputs (rewritten by each launch)
-  std::vector<std::pair<int64_t, int64_t>> runs_;  // the optimizer's runs at capture
+  std::optional<Key> captured_;  // the configuration of the current graph
+  std::optional<Key> warmed_;    // the last configuration that ran uncaptured
   std::array<uint64_t, kRngStreams> consumed_{};   // numbers each stream's draws advance per step
   std::array<uint64_t, kRngStreams> host_bases_{};
   Tensor bases_;  // u64-sized [kRngStreams] on the device: the stream positions at the step's start

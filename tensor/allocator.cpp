@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "fer/config.h"
@@ -29,6 +30,8 @@ std::mutex g_mutex;
 Counters g_cpu, g_cuda;
 // CUDA free lists: rounded size -> cached blocks of exactly that size.
 std::map<size_t, std::vector<void*>> g_cuda_free;
+// Per device (index: Device::cpu, Device::cuda): the private pool of the active PoolScope, 0 none.
+int64_t g_active_pool[2] = {0, 0};
 
 size_t round_cuda(size_t bytes) {
   constexpr size_t kSmall = 512, kLarge = size_t(2) << 20;
@@ -38,13 +41,15 @@ size_t round_cuda(size_t bytes) {
 }
 
 void release_cuda_cache_locked() {
-  for (auto& [size, blocks] : g_cuda_free) {
+  // emptied first: should a cudaFree throw, no freed block stays listed for reuse
+  const std::map<size_t, std::vector<void*>> blocks_by_size = std::move(g_cuda_free);
+  g_cuda_free.clear();
+  for (const auto& [size, blocks] : blocks_by_size) {
     for (void* p : blocks) {
-      if constexpr (kCudaBuilt) cuda::device_free(p);
       g_cuda.stats.reserved_bytes -= static_cast<int64_t>(size);
+      if constexpr (kCudaBuilt) cuda::device_free(p);
     }
   }
-  g_cuda_free.clear();
 }
 
 void* cuda_allocate_locked(size_t bytes) {
@@ -60,8 +65,13 @@ void* cuda_allocate_locked(size_t bytes) {
   if constexpr (kCudaBuilt) {
     try {
       p = cuda::device_malloc(size);
-    } catch (const Error&) {
-      release_cuda_cache_locked();  // give cached blocks back and try once more
+    } catch (const Error& e) {
+      // give cached blocks back and try once more; not while a graph is captured into a pool (cudaFree
+      // is not allowed during a capture)
+      if (g_active_pool[1] != 0)
+        FER_FAIL(e.what() << "; this happened while a CUDA graph was being captured; hint: a smaller --batch-size, "
+                          << "or --cuda-graph off");
+      release_cuda_cache_locked();
       p = cuda::device_malloc(size, g_cuda.stats.allocated_bytes);
     }
   } else {
@@ -147,7 +157,6 @@ struct PoolState {
 std::map<int64_t, PoolState> g_pools;
 std::unordered_map<void*, int64_t> g_pool_of;  // block -> owning pool id
 int64_t g_next_pool_id = 1;
-int64_t g_active_pool[2] = {0, 0};  // per device (index: Device::cpu, Device::cuda): the scope's pool, 0 none
 
 int dev_index(Device d) { return d == Device::cuda ? 1 : 0; }
 size_t round_for(Device d, size_t bytes) { return d == Device::cuda ? round_cuda(bytes) : round_cpu(bytes); }

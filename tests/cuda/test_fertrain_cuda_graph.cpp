@@ -1,7 +1,7 @@
 // fertrain --device cuda --cuda-graph on: the same run as --cuda-graph off, bit for bit (per-epoch
 // figures and the final weights), with the graph captured and replayed (its summary line), and a
-// partial last batch in every epoch (280 synthetic faces, batch 32 -> 8 steps of 32 and one of 24
-// after the split). Runs the fertrain binary, as a user would.
+// partial last batch in every epoch (280 synthetic faces: 224 for training; batch 30 -> 7 steps of
+// 30, captured or replayed, and one of 14, uncaptured). Runs the fertrain binary, as a user would.
 #include <doctest/doctest.h>
 
 #include <cstdlib>

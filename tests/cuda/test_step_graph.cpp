@@ -3,7 +3,7 @@
 //   - the pool keeps the graph's blocks away from other tensors on CUDA as on the CPU;
 //   - StepGraph: CNN6 (dropout 0.2 / 0.5, batch norm) with Adam, gradient clipping and a learning
 //     rate change trains bit for bit like the uncaptured step, including an epoch's smaller last
-//     batch (run uncaptured) and a freeze change (captured again);
+//     batch (run uncaptured) and a freeze change (run once uncaptured, then captured again);
 //   - a capture that synchronises fails with a message naming --cuda-graph off, and the stream is
 //     usable afterwards.
 #include <doctest/doctest.h>
@@ -43,8 +43,10 @@ struct Trained {
   int64_t captures = 0, replays = 0, uncaptured = 0, nodes = 0;
 };
 
-// Eight steps of CNN6 (width 0.25) on fixed batches: steps 0-5 of 8 images, step 6 of 5 (an epoch's
-// last batch), then the first conv frozen for step 7; the learning rate drops at step 4.
+// Ten steps of CNN6 (width 0.25) on fixed batches: steps 0-5 of 8 images, step 6 of 5 (an epoch's
+// last batch), then the first conv frozen from step 7; the learning rate drops at step 4.
+// With the graph: 0 warm-up, 1 capture, 2-5 replays, 6 uncaptured (5 images), 7 uncaptured (the new
+// trainable set runs once), 8 capture, 9 replay.
 Trained train_cnn6(bool graph) {
   manual_seed(11);
   models::ModelConfig mc;
@@ -70,7 +72,7 @@ Trained train_cnn6(bool graph) {
   };
   nn::StepGraph sg(*opt, default_generator(), body);
   Trained t;
-  for (int step = 0; step < 8; ++step) {
+  for (int step = 0; step < 10; ++step) {
     if (step == 4) opt->set_lr(1e-3);
     if (step == 7) model->children()[0].second->set_trainable(false);
     const int64_t n = step == 6 ? 5 : 8;
@@ -139,9 +141,9 @@ TEST_CASE("cuda pool: blocks of a scope are not handed out elsewhere") {
 TEST_CASE("StepGraph: CNN6 with dropout, Adam and clipping trains bit for bit like the uncaptured step") {
   const Trained eager = train_cnn6(false);
   const Trained graph = train_cnn6(true);
-  CHECK(graph.captures == 2);    // step 1, then step 7 after the freeze change
-  CHECK(graph.replays == 4);     // steps 2-5
-  CHECK(graph.uncaptured == 2);  // step 0 (warm-up) and step 6 (5 images)
+  CHECK(graph.captures == 2);    // step 1, then step 8 after the freeze change
+  CHECK(graph.replays == 5);     // steps 2-5 and 9
+  CHECK(graph.uncaptured == 3);  // step 0 (warm-up), step 6 (5 images), step 7 (new trainable set)
   CHECK(graph.nodes > 50);
   MESSAGE("CNN6 step graph: " << graph.nodes << " nodes");
   CHECK(graph.losses == eager.losses);
