@@ -41,7 +41,8 @@ namespace tc {
 // Block tile of the implicit GEMM: 64 (M) x 64 (N) x 16 (K), 4 warps of 32x32 each (2 x 4 mma tiles).
 constexpr int kTileM = 64, kTileN = 64, kTileK = 16, kThreads = 128;
 // Blocks a split-K grad-weight grid aims at (about two per SM of an H100); a constant, not a device
-// query, so the split and hence the bits of dw do not depend on the GPU.
+// query, so the split (the order of dw's slice sums) does not depend on the GPU; the bits inside
+// each mma may still differ between GPU generations.
 constexpr int64_t kTargetBlocks = 264;
 constexpr int64_t kMaxSplits = 64;
 

@@ -48,6 +48,13 @@ Plan plan(const Conv2dDims& d, Pass pass) {
             "conv2d_tc " << pass_name(pass) << ": GEMM " << pl.m << " x " << pl.n << " x " << pl.k
                          << " exceeds the kernels' 32-bit indexing (" << kIndexLimit
                          << "); hint: split the batch, or use --conv-impl native");
+  // the gathers index one image's planes in 32 bits too (conv2d_tc_ops.h: h * W + w, c * H * W)
+  const int64_t plane_in = d.h_in * d.w_in, plane_out = P;
+  FER_CHECK(plane_in <= kIndexLimit && plane_out <= kIndexLimit && d.c_in * plane_in <= kIndexLimit &&
+                d.c_out * plane_out <= kIndexLimit,
+            "conv2d_tc " << pass_name(pass) << ": one image (" << d.c_in << "x" << d.h_in << "x" << d.w_in << " -> "
+                         << d.c_out << "x" << d.h_out() << "x" << d.w_out()
+                         << ") exceeds the kernels' 32-bit indexing; hint: use --conv-impl native");
   pl.tiles_m = ceil_div(pl.m, kTileM);
   pl.tiles_n = ceil_div(pl.n, kTileN);
   if (pass == Pass::backward_weight) {

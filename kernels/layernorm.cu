@@ -10,6 +10,8 @@
 //                 lane order. Fixed order everywhere: deterministic, no atomics, no workspace.
 // Versus the CPU twin: float partial sums combined in a tree instead of double sequential sums;
 // the results agree to rounding (tolerances in tests/cuda/test_norm_parity.cpp).
+#include <cmath>
+
 #include "kernels/cuda_common.cuh"
 #include "kernels/layernorm.h"
 #include "kernels/softmax_reduce.cuh"
@@ -115,7 +117,7 @@ void layernorm_forward(const LayerNormDims& d, const float* x, const float* gamm
   const char* op = "cuda::layernorm_forward";
   check_layernorm(op, d);
   FER_CHECK(save_mean != nullptr && save_invstd != nullptr, op << ": save_mean and save_invstd are required");
-  FER_CHECK(eps >= 0, op << ": eps must be >= 0, got " << eps);
+  FER_CHECK(eps >= 0 && std::isfinite(eps), op << ": eps must be finite and >= 0, got " << eps);
   ln_forward_kernel<<<row_grid(d.rows), kRowThreads, 0, to_cuda(stream)>>>(d, x, gamma, beta, float(eps), y, save_mean,
                                                                            save_invstd);
   FER_LAUNCH_CHECK();

@@ -1,5 +1,5 @@
-// kernels/softmax_reduce.cuh: deterministic warp and block reductions shared by the softmax,
-// loss and masking kernels (softmax.cu, loss.cu, masking.cu).
+// kernels/softmax_reduce.cuh: deterministic warp and block reductions shared by the softmax and
+// loss kernels (softmax.cu, loss.cu) and others that reduce over a row.
 //
 // Every reduction is a fixed tree: a value's position in the tree depends only on the thread
 // index, never on timing, so results are bit-identical run to run (no atomics anywhere).
