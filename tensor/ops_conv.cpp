@@ -14,11 +14,13 @@
 // stays native. With set_conv_impl(ConvImpl::tc) they run as implicit GEMMs on the tensor cores
 // (kernels/conv2d_tc.h) on the same rounded operands; that needs the precision tf32 or bf16 (fp32:
 // fer::Error "--conv-impl tc needs --precision tf32|bf16"); the bias gradient stays the native fp32
-// reduction of dy.
+// reduction of dy, and convolutions whose output channels each read one input channel (depthwise,
+// the 1-channel first layer) take the native direct kernels on the rounded operands (use_tc).
 // MACs (tensor/op_stats.h): N*Cout*Ho*Wo*(Cin/groups)*kh*kw for conv2d, N*Cin*H*W*(Cout/groups)*kh*kw
 // for the transposed convolution.
 #include "kernels/conv2d.h"
 #include "kernels/conv2d_cudnn.h"
+#include "kernels/conv2d_depthwise.h"
 #include "kernels/conv2d_tc.h"
 #include "tensor/autograd.h"
 #include "tensor/dispatch.h"
@@ -49,6 +51,11 @@ struct CudnnWorkspace {
 };
 
 ConvImpl g_conv_impl = ConvImpl::native;
+
+// --conv-impl tc, except where each output channel reads one input channel (depthwise, the 1-channel
+// first layer): a 64-wide GEMM tile would sit almost idle there, and the direct kernels of
+// conv2d_depthwise.h take those shapes on the rounded operands instead.
+bool use_tc(const Conv2dDims& d) { return g_conv_impl == ConvImpl::tc && !takes_direct_path_cuda(d); }
 
 template <typename T>
 T* opt_data(const Tensor& t) {
@@ -94,7 +101,7 @@ struct Conv2dBackward final : Node {
             cpu::conv2d_backward_input<T>(d, dyr.data<T>(), wr.data<T>(), dx.data<T>());
           },
           [&](cuda_stream s) {
-            if (g_conv_impl == ConvImpl::tc) {
+            if (use_tc(d)) {
               tc::check_precision("conv2d backward (--conv-impl tc)", prec);
               return cuda::conv2d_tc_backward_input(d, dyr.data<float>(), wr.data<float>(), dx.data<float>(), prec, s);
             }
@@ -121,7 +128,7 @@ struct Conv2dBackward final : Node {
               cpu::conv2d_backward_weight<T>(d, xs.data<T>(), dys.data<T>(), opt_data<T>(dws), opt_data<T>(dbs));
             },
             [&](cuda_stream s) {
-              if (g_conv_impl == ConvImpl::tc) {
+              if (use_tc(d)) {
                 tc::check_precision("conv2d backward (--conv-impl tc)", prec);
                 if (dws.defined()) {
                   Workspace ws(cuda::conv2d_tc_workspace_floats(d));
@@ -257,7 +264,7 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
         cpu::conv2d_forward<T>(d, xr.data<T>(), wr.data<T>(), opt_data<T>(b), y.data<T>());
       },
       [&](cuda_stream s) {
-        if (g_conv_impl == ConvImpl::tc) {
+        if (use_tc(d)) {
           tc::check_precision("conv2d (--conv-impl tc)", prec);
           return cuda::conv2d_tc_forward(d, xr.data<float>(), wr.data<float>(), opt_data<float>(b), y.data<float>(),
                                          prec, s);
