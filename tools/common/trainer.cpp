@@ -595,15 +595,20 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
   // --cuda-graph on: the step below, from the forward to the metrics, captured once and replayed
   // (nn/step_graph.h). The body is the uncaptured step's code minus its host-side checks, which
   // --cuda-graph on excludes (--sync-every 1, --trace, --detect-anomaly).
+  // The step's loss; reconstruction: the target is the very batch the model saw (augmented too, when
+  // augmentation is on).
+  auto step_loss = [&](const Tensor& logits, const Tensor& images, const Tensor& labels) {
+    return reconstruction ? ops::mse_loss(logits, images)
+           : config.loss == "focal"
+               ? ops::focal_loss(logits, labels, config.focal_gamma, class_weights)
+               : ops::cross_entropy(logits, labels, class_weights, config.label_smoothing);
+  };
   std::unique_ptr<nn::StepGraph> step_graph;
   if (config.cuda_graph == "on") {
     step_graph = std::make_unique<nn::StepGraph>(
         *optimizer, default_generator(), [&](const Tensor& images, const Tensor& labels) {
           const Tensor logits = (*model)(images);
-          const Tensor loss = reconstruction ? ops::mse_loss(logits, images)
-                              : config.loss == "focal"
-                                  ? ops::focal_loss(logits, labels, config.focal_gamma, class_weights)
-                                  : ops::cross_entropy(logits, labels, class_weights, config.label_smoothing);
+          const Tensor loss = step_loss(logits, images, labels);
           loss.backward();
           nn::StepGraph::Outputs out;
           out.norm = config.grad_clip > 0 ? nn::clip_grad_norm_tensor(flat, config.grad_clip)
@@ -787,11 +792,7 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
         }
         const Tensor logits = (*model)(batch.images);
         if (trace) trace->end_forward();
-        // reconstruction: the target is the very batch the model saw (augmented too, when augmentation is on)
-        const Tensor loss = reconstruction        ? ops::mse_loss(logits, batch.images)
-                            : config.loss == "focal"
-                                ? ops::focal_loss(logits, batch.labels, config.focal_gamma, class_weights)
-                                : ops::cross_entropy(logits, batch.labels, class_weights, config.label_smoothing);
+        const Tensor loss = step_loss(logits, batch.images, batch.labels);
         // One step's metrics stay on the device until they are read (see `sync_every` above); with
         // sync_every 1 (the CPU default, --trace, --detect-anomaly) they are checked right here, before
         // the backward and before the update, as they come.
