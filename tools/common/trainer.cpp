@@ -1,5 +1,7 @@
 // tools/common/trainer.cpp: see trainer.h. Read run_training() first; the helpers above it each do
-// one step of it.
+// one step of it. One training step (forward, loss, backward, clipping, update, with --trace and
+// --detect-anomaly) is train_step.h; the resume state and the last/best checkpoint files are
+// run_state.h; the --trace tables are step_trace.h.
 #include "tools/common/trainer.h"
 
 #include <omp.h>
@@ -42,7 +44,9 @@
 #include "tools/common/reconstruction.h"
 #include "tools/common/report_html.h"
 #include "tools/common/run_log.h"
+#include "tools/common/run_state.h"
 #include "tools/common/train_data.h"
+#include "tools/common/train_step.h"
 
 namespace fer::tools {
 
@@ -61,18 +65,6 @@ extern "C" void on_sigint(int) {
 
 // ---- small formatting helpers -------------------------------------------------------------------
 
-// True when every element of a floating tensor is finite (copied to the host: for fault checks).
-bool all_finite(const Tensor& t) {
-  const std::vector<double> v = t.to_dtype(DType::f64).to(Device::cpu).to_vector<double>();
-  return std::all_of(v.begin(), v.end(), [](double x) { return std::isfinite(x); });
-}
-
-std::string exact(double v) {  // round-trips a double through text (checkpoint metadata)
-  std::ostringstream s;
-  s << std::setprecision(17) << v;
-  return s.str();
-}
-
 std::string percent(double v) {
   std::ostringstream s;
   s << std::fixed << std::setprecision(2) << 100.0 * v << "%";
@@ -87,138 +79,6 @@ std::string default_run_dir(const TrainConfig& c) {
   std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
   return (fs::path("runs") / (c.model + "-" + stamp)).string();
 }
-
-// ---- fertrain --trace: one step's forward modules and backward nodes, as tables -------------------
-
-std::string shape_text(const Shape& s) {
-  std::ostringstream o;
-  o << "[";
-  for (size_t i = 0; i < s.size(); ++i) o << (i ? "," : "") << s[i];
-  o << "]";
-  return o.str();
-}
-
-class StepTrace {
- public:
-  explicit StepTrace(nn::Module& model) {
-    for (const auto& [path, module] : model.named_modules()) paths_[module] = path.empty() ? "(model)" : path;
-  }
-  // Records the module calls of the forward pass (Module::operator() reports each one).
-  void start_forward() {
-    nn::set_forward_hook([this](const nn::ForwardEvent& e) {
-      auto it = paths_.find(e.module);
-      forward_.push_back({e.order, e.depth, it != paths_.end() ? it->second : "?", e.module->type_name(),
-                          shape_text(e.input_shape), shape_text(e.output_shape), e.macs, e.bytes, e.seconds});
-    });
-  }
-  void end_forward() {
-    nn::set_forward_hook(nullptr);
-    std::sort(forward_.begin(), forward_.end(), [](const Row& a, const Row& b) { return a.order < b.order; });
-    last_ = std::chrono::steady_clock::now();
-  }
-  // One backward node (called after it ran): its name, the gradient shapes it produced, its FLOPs
-  // and bytes, its time. FLOPs: a conv / linear / bmm node computes each of its first two input
-  // gradients (dx and dw, or da and db) with one GEMM of the forward's size, 2 FLOPs per MAC;
-  // other nodes count 0 (MODELS.md's convention). Bytes: the incoming gradient dy plus the
-  // gradients it wrote (a lower bound: the tensors it saved in the forward are read too).
-  void on_backward_node(const Node& node, const std::vector<Tensor>& grads) {
-    std::ostringstream shapes;
-    bool on_cuda = false;
-    int64_t bytes = 0, gemms = 0, elem = 4;
-    for (size_t i = 0; i < grads.size(); ++i) {
-      shapes << (i ? " " : "") << (grads[i].defined() ? shape_text(grads[i].shape()) : "-");
-      if (!grads[i].defined()) continue;
-      on_cuda = on_cuda || grads[i].is_cuda();
-      bytes += static_cast<int64_t>(grads[i].nbytes());
-      elem = static_cast<int64_t>(dtype_size(grads[i].dtype()));
-      if (i < 2) ++gemms;
-    }
-    int64_t dy_elems = 1;
-    for (int64_t s : node.output_shape) dy_elems *= s;
-    if (!grads.empty()) bytes += dy_elems * elem;
-    if constexpr (kCudaBuilt) {
-      if (on_cuda) cuda::stream_synchronize(cuda::default_stream());  // time the node, not its launch
-    }
-    const auto now = std::chrono::steady_clock::now();
-    backward_.push_back({node.name(), shapes.str(), 2 * node.forward_macs * gemms, bytes,
-                         std::chrono::duration<double>(now - last_).count()});
-    last_ = now;
-  }
-  void print(std::FILE* out, int64_t epoch, int64_t step) const {
-    std::fprintf(out,
-                 "trace: epoch %lld, step %lld: forward (modules in call order; time, MACs and bytes include "
-                 "children; bytes = inputs + outputs of the recorded ops)\n",
-                 static_cast<long long>(epoch), static_cast<long long>(step));
-    std::fprintf(out, "  %-4s %-34s %-18s %-18s %-18s %14s %14s %10s\n", "#", "module", "type", "input", "output",
-                 "MACs", "bytes", "ms");
-    for (const Row& r : forward_) {
-      std::ostringstream module;  // indented by nesting depth
-      module << std::string(static_cast<size_t>(2 * r.depth), ' ') << r.path;
-      std::fprintf(out, "  %-4lld %-34s %-18s %-18s %-18s %14lld %14lld %10.3f\n", static_cast<long long>(r.order),
-                   module.str().c_str(), r.type.c_str(), r.input.c_str(), r.output.c_str(),
-                   static_cast<long long>(r.macs), static_cast<long long>(r.bytes), 1e3 * r.seconds);
-    }
-    std::fprintf(out,
-                 "trace: backward (autograd nodes in execution order; gradient shapes per input; FLOPs of the "
-                 "conv/linear/matmul gradients; bytes = dy + gradients)\n");
-    std::fprintf(out, "  %-4s %-28s %-48s %14s %14s %10s\n", "#", "node", "input gradients", "FLOPs", "bytes", "ms");
-    double backward_seconds = 0;
-    int64_t backward_flops = 0, backward_bytes = 0;
-    for (size_t i = 0; i < backward_.size(); ++i) {
-      const NodeRow& b = backward_[i];
-      std::fprintf(out, "  %-4zu %-28s %-48s %14lld %14lld %10.3f\n", i, b.name.c_str(), b.shapes.c_str(),
-                   static_cast<long long>(b.flops), static_cast<long long>(b.bytes), 1e3 * b.seconds);
-      backward_seconds += b.seconds;
-      backward_flops += b.flops;
-      backward_bytes += b.bytes;
-    }
-    if (!forward_.empty()) {  // row 0 is the model: its counts include every module's
-      const Row& m = forward_.front();
-      std::fprintf(out, "trace: totals: forward %s FLOP, %s, %.3f ms, %s; backward %s FLOP, %s, %.3f ms, %s\n",
-                   si(2.0 * double(m.macs)).c_str(), bytes_text(double(m.bytes)).c_str(), 1e3 * m.seconds,
-                   rates(2.0 * double(m.macs), double(m.bytes), m.seconds).c_str(), si(double(backward_flops)).c_str(),
-                   bytes_text(double(backward_bytes)).c_str(), 1e3 * backward_seconds,
-                   rates(double(backward_flops), double(backward_bytes), backward_seconds).c_str());
-    }
-    std::fflush(out);
-  }
-
- private:
-  static std::string si(double v) {  // 1234567 -> "1.23 G"
-    const char* units[] = {"", " k", " M", " G", " T"};
-    int u = 0;
-    while (v >= 1000.0 && u < 4) v /= 1000.0, ++u;
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.3g%s", v, units[u]);
-    return buf;
-  }
-  static std::string bytes_text(double v) { return si(v) + "B"; }
-  // fixed units (GFLOP/s, GB/s) so that lines compare across machines of different speed
-  static std::string rates(double flops, double bytes, double seconds) {
-    if (seconds <= 0) return "- GFLOP/s, - GB/s";
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.3g GFLOP/s, %.3g GB/s", flops / seconds / 1e9, bytes / seconds / 1e9);
-    return buf;
-  }
-
- private:
-  struct Row {
-    int64_t order;
-    int depth;
-    std::string path, type, input, output;
-    int64_t macs, bytes;
-    double seconds;
-  };
-  struct NodeRow {
-    std::string name, shapes;
-    int64_t flops, bytes;
-    double seconds;
-  };
-  std::map<const nn::Module*, std::string> paths_;
-  std::vector<Row> forward_;
-  std::vector<NodeRow> backward_;
-  std::chrono::steady_clock::time_point last_;
-};
 
 // ---- optimizer, schedule, early stopping from the config -----------------------------------------
 
@@ -248,139 +108,6 @@ std::unique_ptr<nn::LrScheduler> make_run_scheduler(const TrainConfig& c) {
   o.cosine_tmult = c.cosine_tmult;
   o.warmup_epochs = c.warmup_epochs;
   return nn::make_scheduler(o);
-}
-
-// ---- one epoch's running figures ----------------------------------------------------------------
-
-struct EpochTally {
-  double loss_sum = 0;  // sum over images of the per-image (batch-mean) loss
-  int64_t correct = 0;
-  int64_t seen = 0;
-  double seconds = 0;
-  double mean_loss() const { return seen ? loss_sum / static_cast<double>(seen) : 0.0; }
-  double accuracy() const { return seen ? static_cast<double>(correct) / static_cast<double>(seen) : 0.0; }
-};
-
-// A finished step whose metrics may still be on the device: they are read (one synchronisation for
-// the lot), checked and added to the tally in step order every `sync_every` steps, so the tally has
-// the same bits whatever sync_every is.
-struct PendingStep {
-  int64_t epoch = 0, step = 0, images = 0;
-  Tensor loss;     // f32 [] (detached)
-  Tensor norm;     // f64 [] global gradient norm (before clipping)
-  Tensor correct;  // i64 [] rows whose argmax is the label (undefined for reconstruction)
-  bool checked = false;  // loss and norm were read and checked during the step (sync_every 1)
-  double loss_value = 0;
-};
-
-// Everything beyond the model and optimizer tensors that a resumed run needs.
-struct RunState {
-  int64_t epoch = 0;  // epochs completed
-  int64_t step = 0;   // steps done inside epoch `epoch` (non-zero only for an interrupted epoch)
-  EpochTally partial; // the interrupted epoch's tally so far
-  double best_val_acc = -1;
-  double best_val_loss = 0;
-  int64_t best_epoch = 0;
-  json scheduler, early_stop;
-};
-
-// ---- checkpoints ------------------------------------------------------------------------------
-
-std::map<std::string, std::string> checkpoint_metadata(const TrainConfig& c, const data::ClassSet& classes,
-                                                       const RunState& s) {
-  std::map<std::string, std::string> m;
-  m["fer.model"] = c.model;
-  m["fer.config"] = to_json(c).dump();
-  m["fer.classes"] = json(classes.names).dump();
-  m["fer.class_set"] = classes.id;
-  m["fer.epoch"] = std::to_string(s.epoch);
-  m["fer.step"] = std::to_string(s.step);
-  m["fer.partial"] = json{{"loss_sum", exact(s.partial.loss_sum)},
-                          {"correct", s.partial.correct},
-                          {"seen", s.partial.seen},
-                          {"seconds", s.partial.seconds}}
-                         .dump();
-  m["fer.best_val_acc"] = exact(s.best_val_acc);
-  m["fer.best_val_loss"] = exact(s.best_val_loss);
-  m["fer.best_epoch"] = std::to_string(s.best_epoch);
-  m["fer.scheduler"] = s.scheduler.dump();
-  m["fer.early_stop"] = s.early_stop.dump();
-  return m;
-}
-
-void save_last(const fs::path& dir, const TrainConfig& c, const data::ClassSet& classes, const RunState& s,
-               nn::Module& model, nn::Optimizer& opt, const Generator& gen) {
-  std::vector<nn::safetensors::TensorRef> optim_state;
-  for (auto& [name, t] : opt.state_tensors()) optim_state.push_back({name, t});
-  const auto pos = gen.state();
-  std::vector<int64_t> positions(pos.begin(), pos.end());
-  positions.push_back(static_cast<int64_t>(gen.seed()));
-  optim_state.push_back({"fer.rng", Tensor::from_vector(positions, {static_cast<int64_t>(positions.size())})});
-  // Two files cannot be replaced in one atomic step, so the new optimizer state goes to
-  // last.optim.next.safetensors first, then last.safetensors (the file that names the step), then
-  // the next file is renamed over last.optim.safetensors. Killed anywhere in between, one of the two
-  // optimizer files matches last.safetensors's step and load_last picks that one.
-  const fs::path next = dir / "last.optim.next.safetensors";
-  nn::safetensors::save(next.string(), optim_state,
-                        {{"fer.epoch", std::to_string(s.epoch)}, {"fer.step", std::to_string(s.step)}});
-  nn::save_state_dict((dir / "last.safetensors").string(), model, checkpoint_metadata(c, classes, s));
-  fs::rename(next, dir / "last.optim.safetensors");
-}
-
-RunState load_last(const fs::path& dir, nn::Module& model, nn::Optimizer& opt, Generator& gen) {
-  const fs::path last = dir / "last.safetensors", last_optim = dir / "last.optim.safetensors";
-  FER_CHECK(fs::exists(last) && fs::exists(last_optim),
-            "--resume " << dir.string() << ": no last.safetensors + last.optim.safetensors there; hint: "
-                        << "point --resume at the run folder a previous fertrain wrote");
-  nn::load_state_dict(last.string(), model, true);
-  const auto meta = nn::read_checkpoint_metadata(last.string());
-  // The optimizer file of the same step: last.optim.safetensors, or, when save_last was killed
-  // after writing last.safetensors, last.optim.next.safetensors (see save_last).
-  const auto same_step = [&](const nn::safetensors::File& f) {
-    return f.metadata().count("fer.epoch") && f.metadata().count("fer.step") && meta.count("fer.epoch") &&
-           meta.count("fer.step") && f.metadata().at("fer.epoch") == meta.at("fer.epoch") &&
-           f.metadata().at("fer.step") == meta.at("fer.step");
-  };
-  auto file = nn::safetensors::File::load(last_optim.string());
-  const fs::path next = dir / "last.optim.next.safetensors";
-  if (!same_step(file) && fs::exists(next)) {
-    auto f = nn::safetensors::File::load(next.string());
-    if (same_step(f)) file = std::move(f);
-  }
-  FER_CHECK(same_step(file), "--resume " << dir.string() << ": last.safetensors and last.optim.safetensors are from "
-                                         << "different steps; cannot resume exactly");
-  std::vector<std::pair<std::string, Tensor>> state;  // in the optimizer's own order
-  for (const auto& [name, unused] : opt.state_tensors()) {
-    FER_CHECK(file.contains(name), "--resume: " << last_optim.string() << " lacks optimizer state '" << name
-                                                << "'; hint: was the run made with another --optimizer?");
-    state.emplace_back(name, file.at(name));
-  }
-  opt.load_state(state);
-  const auto positions = file.at("fer.rng").to_vector<int64_t>();
-  FER_CHECK(positions.size() == kRngStreams + 1, "--resume: fer.rng has " << positions.size() << " entries");
-  std::array<uint64_t, kRngStreams> pos{};
-  for (size_t i = 0; i < kRngStreams; ++i) pos[i] = static_cast<uint64_t>(positions[i]);
-  gen.set_state(static_cast<uint64_t>(positions[kRngStreams]), pos);
-
-  auto get = [&](const char* key) -> const std::string& {
-    auto it = meta.find(key);
-    FER_CHECK(it != meta.end(), "--resume: " << last.string() << " lacks metadata '" << key << "'");
-    return it->second;
-  };
-  RunState s;
-  s.epoch = std::stoll(get("fer.epoch"));
-  s.step = std::stoll(get("fer.step"));
-  const json partial = json::parse(get("fer.partial"));
-  s.partial.loss_sum = std::stod(partial.at("loss_sum").get<std::string>());
-  s.partial.correct = partial.at("correct").get<int64_t>();
-  s.partial.seen = partial.at("seen").get<int64_t>();
-  s.partial.seconds = partial.at("seconds").get<double>();
-  s.best_val_acc = std::stod(get("fer.best_val_acc"));
-  s.best_val_loss = std::stod(get("fer.best_val_loss"));
-  s.best_epoch = std::stoll(get("fer.best_epoch"));
-  s.scheduler = json::parse(get("fer.scheduler"));
-  s.early_stop = json::parse(get("fer.early_stop"));
-  return s;
 }
 
 // ---- the end-of-run evaluation artefacts ---------------------------------------------------------
@@ -663,7 +390,7 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
     std::ostringstream s;
     s << "resume:    " << dir.string() << " at epoch " << state.epoch + 1 << ", step " << state.step;
     if (reconstruction)
-      s << " (best val MSE so far " << (state.best_epoch > 0 ? exact(state.best_val_loss) : std::string("none")) << ")";
+      s << " (best val MSE so far " << (state.best_epoch > 0 ? exact_text(state.best_val_loss) : std::string("none")) << ")";
     else
       s << " (best val acc so far " << percent(std::max(0.0, state.best_val_acc)) << ")";
     say(s.str());
@@ -759,98 +486,29 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
                                                         : data::make_batch(images, indices, input, augment_options);
 
       PendingStep p;
-      p.epoch = epoch;
-      p.step = step;
-      p.images = static_cast<int64_t>(indices.size());
       bool immediate = false;  // the metrics are read and checked during this step (sync_every 1)
       if (step_graph) {
         const nn::StepGraph::Outputs o = step_graph->run(batch.images, batch.labels);
+        p.epoch = epoch;
+        p.step = step;
         p.loss = o.loss;
         p.norm = o.norm;
         p.correct = o.correct;
       } else {
-        std::optional<StepTrace> trace;  // --trace N: the first N steps of this process, as tables
-        if (steps_this_process < config.trace) {
-          trace.emplace(*model);
-          trace->start_forward();
-        }
-        std::string first_bad_op;  // --detect-anomaly: the first forward op with a non-finite output
-        struct ForwardHookReset {
-          ~ForwardHookReset() { set_forward_op_hook(nullptr); }
-        } forward_hook_reset;
-        if (config.detect_anomaly) {
-          const uint64_t first_sequence = next_node_sequence();
-          set_forward_op_hook([&](const Node& node, const Tensor& output) {
-            if (!first_bad_op.empty() || all_finite(output)) return;
-            std::string op = node.name();  // the node is named after its backward: Conv2dBackward -> Conv2d
-            if (op.size() > 8 && op.compare(op.size() - 8, 8, "Backward") == 0) op.resize(op.size() - 8);
-            std::ostringstream s;
-            s << "the forward op " << op << " (op " << node.sequence - first_sequence + 1 << " of the step, autograd node "
-              << node.name() << ") produced a non-finite output " << describe(output);
-            first_bad_op = s.str();
-          });
-        }
-        const Tensor logits = (*model)(batch.images);
-        if (trace) trace->end_forward();
-        const Tensor loss = step_loss(logits, batch.images, batch.labels);
+        EagerStepOptions o;
+        o.epoch = epoch;
+        o.step = step;
+        o.trace = steps_this_process < config.trace;  // --trace N: the first N steps of this process
         // One step's metrics stay on the device until they are read (see `sync_every` above); with
-        // sync_every 1 (the CPU default, --trace, --detect-anomaly) they are checked right here, before
-        // the backward and before the update, as they come.
-        immediate = sync_every == 1 || trace.has_value();
-        double loss_value = nan_value;
-        if (immediate) {
-          loss_value = loss.item();
-          set_forward_op_hook(nullptr);
-          FER_CHECK(first_bad_op.empty(), "training stopped at epoch " << epoch + 1 << ", step " << step + 1 << ": "
-                                                                      << first_bad_op << " (loss " << loss_value << ")");
-          check_loss(epoch, step, loss_value, false);
-        }
-        std::string first_bad_node;  // --detect-anomaly: the first backward op with a non-finite gradient
-        struct HookReset {
-          ~HookReset() { set_backward_hook(nullptr); }
-        } hook_reset;
-        if (config.detect_anomaly || trace) {
-          set_backward_hook([&](const Node& node, const std::vector<Tensor>& grads) {
-            if (trace) trace->on_backward_node(node, grads);
-            if (!config.detect_anomaly || !first_bad_node.empty()) return;
-            for (size_t i = 0; i < grads.size(); ++i)
-              if (grads[i].defined() && !all_finite(grads[i])) {
-                std::ostringstream s;
-                s << node.name() << " gave a non-finite gradient for its input " << i << " " << describe(grads[i]);
-                first_bad_node = s.str();
-                return;
-              }
-          });
-        }
-        loss.backward();
-        if (trace) trace->print(out, epoch + 1, step + 1);
-        FER_CHECK(first_bad_node.empty(), "training stopped at epoch " << epoch + 1 << ", step " << step + 1 << ": "
-                                                                      << first_bad_node);
-        // the global gradient norm (clipping to --grad-clip when set, which leaves non-finite ones alone),
-        // computed where the gradients are
-        const Tensor norm = config.grad_clip > 0 ? nn::clip_grad_norm_tensor(flat, config.grad_clip)
-                                                 : nn::grad_norm_tensor(flat);
-        if (immediate && !std::isfinite(norm.item())) {
-          std::string name;
-          for (const auto& e : flat.entries())
-            if (e.param.grad().defined() && !all_finite(e.param.grad())) {
-              name = e.name;
-              break;
-            }
-          FER_FAIL("training stopped at epoch " << epoch + 1 << ", step " << step + 1 << ": the gradient of " << name
-                                                << " is not finite (loss " << loss_value
-                                                << "); hint: lower --lr, set --grad-clip, or rerun with "
-                                                << "--detect-anomaly to name the op");
-        }
-        optimizer->step();
-        optimizer->zero_grad();
-
-        p.loss = loss.detach();
-        p.loss_value = loss_value;
-        p.checked = immediate;
-        p.norm = norm;
-        if (!reconstruction) p.correct = ops::count_correct(logits.detach(), batch.labels);
+        // sync_every 1 (the CPU default, --trace, --detect-anomaly) they are checked during the step.
+        o.check_now = immediate = sync_every == 1 || o.trace;
+        o.detect_anomaly = config.detect_anomaly;
+        o.grad_clip = config.grad_clip;
+        o.classifier = !reconstruction;
+        p = run_eager_step(*model, flat, *optimizer, batch, step_loss,
+                           [&](double value) { check_loss(epoch, step, value, false); }, o, out);
       }
+      p.images = static_cast<int64_t>(indices.size());
       pending.push_back(std::move(p));
       ++steps_this_process;
       if (g_stop_after_steps.load() > 0 && steps_this_process == g_stop_after_steps.load()) request_stop();
