@@ -2,6 +2,7 @@
 #include "nn/checkpoint.h"
 
 #include <nlohmann/json.hpp>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -123,6 +124,66 @@ void load_state_dict(const std::string& path, Module& model, bool strict) {
       t.copy_from(file.at(name).to_dtype(t.dtype()));
     }
   }
+}
+
+LoadReport load_matching(const std::string& path, Module& model) {
+  const safetensors::File file = safetensors::File::load(path);
+  check_version(file.metadata(), path);
+  const std::set<std::string> extras = extra_names(file);
+  auto loadable = [&](const safetensors::File::Entry& e, const Tensor& t) {
+    return e.shape == t.shape() && (e.dtype == t.dtype() || (is_floating(e.dtype) && is_floating(t.dtype())));
+  };
+  LoadReport r;
+  std::map<std::string, Tensor> model_tensors;
+  std::vector<std::pair<std::string, Tensor>> to_load;
+  for (auto& [name, t] : state_dict(model)) {
+    model_tensors.emplace(name, t);
+    ++r.model_tensors;
+    r.model_values += t.numel();
+    if (file.contains(name) && loadable(file.entry(name), t)) {
+      to_load.emplace_back(name, t);
+      ++r.loaded_tensors;
+      r.loaded_values += t.numel();
+    } else {
+      r.kept.push_back(name);
+    }
+  }
+  for (const auto& name : file.names()) {
+    if (extras.count(name)) continue;
+    const safetensors::File::Entry& e = file.entry(name);
+    auto it = model_tensors.find(name);
+    if (it != model_tensors.end() && loadable(e, it->second)) continue;
+    std::ostringstream why;
+    why << name << " " << shape_str(e.shape);
+    if (it == model_tensors.end())
+      why << " (not in the model)";
+    else if (e.shape != it->second.shape())
+      why << " (model " << shape_str(it->second.shape()) << ")";
+    else
+      why << " (" << dtype_name(e.dtype) << ", model " << dtype_name(it->second.dtype()) << ")";
+    r.unused.push_back(why.str());
+  }
+  if (to_load.empty()) {
+    auto first = [](const std::vector<std::string>& v) {
+      std::ostringstream f;
+      for (size_t i = 0; i < v.size() && i < 4; ++i) f << (i ? ", " : "") << v[i];
+      if (v.size() > 4) f << ", ...";
+      return f.str();
+    };
+    FER_FAIL("--init-from '" << path << "': none of its " << file.names().size()
+                             << " tensors matches a parameter or buffer of the model by name and shape (the file has "
+                             << first(file.names()) << "; the model has " << first(r.kept)
+                             << "); hint: weights of another architecture, or names with a prefix such as 'module.' "
+                                "that the model's names lack");
+  }
+  for (auto& [name, t] : to_load) {
+    if (file.entry(name).dtype == t.dtype()) {
+      file.copy_to(name, t);
+    } else {
+      t.copy_from(file.at(name).to_dtype(t.dtype()));
+    }
+  }
+  return r;
 }
 
 std::map<std::string, std::string> read_checkpoint_metadata(const std::string& path) {

@@ -10,6 +10,7 @@
 // model skips them instead of calling them unexpected. Files are written atomically.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -37,6 +38,22 @@ void save_state_dict(const std::string& path, const Module& model, const std::ma
 // (f64/bf16 -> f32 and so on). All problems (missing keys, unexpected keys, shape and dtype
 // mismatches) are reported together in one fer::Error naming the file, before anything is loaded.
 void load_state_dict(const std::string& path, Module& model, bool strict = true);
+
+// What load_matching loaded and what it left alone.
+struct LoadReport {
+  int64_t model_tensors = 0, loaded_tensors = 0;    // parameters and buffers of the model; loaded
+  int64_t model_values = 0, loaded_values = 0;      // their elements
+  std::vector<std::string> kept;                    // model keys not loaded (keep their values)
+  std::vector<std::string> unused;                  // file keys not loaded, with the reason:
+                                                    //   "fc.weight [1000,512] (model [7,512])", "fc.bias [1000] (not in the model)"
+};
+
+// Transfer learning from weights made for another head or by another program (a torchvision
+// ImageNet backbone, a checkpoint of another model): loads every tensor of the file whose name
+// and shape match one of the model's (dtype converted between floating types), leaves the rest
+// of the model as it is and reports both sides. Throws fer::Error when no tensor matches,
+// showing the first names of each side.
+LoadReport load_matching(const std::string& path, Module& model);
 
 std::map<std::string, std::string> read_checkpoint_metadata(const std::string& path);
 

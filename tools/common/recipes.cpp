@@ -95,7 +95,10 @@ json r004(const std::string& resample) {
 
 const char* kNoImageNet =
     " The report starts from ImageNet weights, which this engine cannot download: the recipe trains from "
-    "random initialisation unless --init-from names a checkpoint of this model holding imported weights.";
+    "random initialisation unless --init-from gives them. tools/import_torchvision.py converts torchvision's "
+    "ImageNet weights for resnet18, resnet34 (also rmn's backbone), vgg11 and efficientnet-b0; --init-from "
+    "loads such a file by name and shape and keeps the model's own head as initialised (R002's Keras models "
+    "vgg16 and resnet50 have no converter).";
 
 const char* kResnetNames =
     " The frozen modules are the torchvision ResNet names conv1, bn1, layer1..layer4 (everything but the head).";

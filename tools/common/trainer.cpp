@@ -158,6 +158,40 @@ void write_split_artefacts(const fs::path& dir, const SplitEvaluation& e, const 
   report.images.push_back({"Confusion matrix, " + e.name + ", normalized", (dir / (stem + "_normalized.png")).string()});
 }
 
+// --init-from: a fer checkpoint of the same model and classes loads strictly (every tensor, as a
+// fine-tuning stage needs); anything else (ImageNet weights converted by tools/import_torchvision.py,
+// a checkpoint of another model or class set) loads by name and shape (nn::load_matching). Returns
+// the lines that say what was loaded.
+std::string load_initial_weights(const std::string& path, nn::Module& model, const std::string& model_name,
+                                 const std::string& class_set) {
+  const auto meta = nn::read_checkpoint_metadata(path);
+  auto get = [&](const char* key) { return meta.count(key) ? meta.at(key) : std::string(); };
+  if (get("format") == nn::kCheckpointFormat && get("fer.model") == model_name && get("fer.class_set") == class_set) {
+    nn::load_state_dict(path, model, true);
+    return "weights:   from " + path + " (a fer checkpoint of " + model_name + ", every tensor)";
+  }
+  const nn::LoadReport r = nn::load_matching(path, model);
+  const std::string source = !get("source").empty()                 ? get("source")
+                             : get("format") == nn::kCheckpointFormat ? "a fer checkpoint of " + get("fer.model") + " (" +
+                                                                           get("fer.class_set") + ")"
+                                                                     : "a safetensors file";
+  auto listed = [](const std::vector<std::string>& v) {
+    std::ostringstream s;
+    for (size_t i = 0; i < v.size() && i < 6; ++i) s << (i ? ", " : "") << v[i];
+    if (v.size() > 6) s << ", ...";
+    s << " (" << v.size() << ")";
+    return s.str();
+  };
+  std::ostringstream s;
+  s << "weights:   from " << path << " (" << source << "), by name and shape: " << r.loaded_tensors << " of "
+    << r.model_tensors << " tensors, " << std::fixed << std::setprecision(2) << r.loaded_values / 1e6 << " M of "
+    << r.model_values / 1e6 << " M values (" << std::setprecision(1)
+    << 100.0 * static_cast<double>(r.loaded_values) / static_cast<double>(std::max<int64_t>(r.model_values, 1)) << "%)";
+  if (!r.kept.empty()) s << "\n           kept as initialised: " << listed(r.kept);
+  if (!r.unused.empty()) s << "\n           not used from the file: " << listed(r.unused);
+  return s.str();
+}
+
 }  // namespace
 
 std::string frozen_modules_at(const TrainConfig& config, int64_t epoch) {
@@ -277,10 +311,7 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
   nn::ModulePtr model = models::build_model(config.model, {td.dataset.num_classes(), config.width, config.model_variant});
   const int64_t macs = models::count_forward_macs(*model, spec.input_channels, spec.input_size);
   model->to(device);
-  if (!config.init_from.empty()) {
-    nn::load_state_dict(config.init_from, *model, true);
-    say("weights:   from " + config.init_from);
-  }
+  if (!config.init_from.empty()) say(load_initial_weights(config.init_from, *model, config.model, td.dataset.classes.id));
   {
     std::ostringstream s;
     s << "model:     " << spec.name << " (" << spec.source << "), width " << config.width << ", "
