@@ -183,7 +183,7 @@ void resize_gray(const uint8_t* src, int sw, int sh, uint8_t* dst, int dw, int d
   }
 }
 
-std::string decode_to_gray48(const uint8_t* bytes, size_t size, uint8_t* out) {
+std::string decode_to_gray(const uint8_t* bytes, size_t size, GrayImage& out) {
   if (size == 0) return "empty file";
   if (size > static_cast<size_t>(1) << 30) return "file larger than 1 GiB";
   const int len = static_cast<int>(size);
@@ -202,18 +202,26 @@ std::string decode_to_gray48(const uint8_t* bytes, size_t size, uint8_t* out) {
   if (!img) return std::string("cannot decode image (") + stbi_failure_reason() + ")";
   const stbi_uc* p = img.get();
   const size_t npix = static_cast<size_t>(w) * h;
-  std::vector<uint8_t> gray;
-  const uint8_t* g = p;
-  if (comp != 1) {  // to gray: BT.601 luma for color, the gray channel for gray+alpha
-    gray.resize(npix);
+  out.width = w;
+  out.height = h;
+  out.pixels.resize(npix);
+  if (comp == 1) {
+    std::memcpy(out.pixels.data(), p, npix);
+  } else {  // to gray: BT.601 luma for color, the gray channel for gray+alpha
     for (size_t i = 0; i < npix; ++i) {
       const stbi_uc* px = p + i * comp;
-      gray[i] = comp >= 3 ? luma601(px[0], px[1], px[2]) : px[0];
+      out.pixels[i] = comp >= 3 ? luma601(px[0], px[1], px[2]) : px[0];
     }
-    g = gray.data();
   }
-  if (w == kImageSide && h == kImageSide) std::memcpy(out, g, kImagePixels);
-  else resize_gray(g, w, h, out, kImageSide, kImageSide);
+  return "";
+}
+
+std::string decode_to_gray48(const uint8_t* bytes, size_t size, uint8_t* out) {
+  GrayImage g;
+  const std::string err = decode_to_gray(bytes, size, g);
+  if (!err.empty()) return err;
+  if (g.width == kImageSide && g.height == kImageSide) std::memcpy(out, g.pixels.data(), kImagePixels);
+  else resize_gray(g.pixels.data(), g.width, g.height, out, kImageSide, kImageSide);
   return "";
 }
 
@@ -228,6 +236,14 @@ std::vector<uint8_t> read_file_bytes(const std::filesystem::path& path) {
   std::fclose(f);
   FER_CHECK(!failed, path.string() << ": read error");
   return data;
+}
+
+GrayImage load_image_gray(const std::filesystem::path& path) {
+  const std::vector<uint8_t> bytes = read_file_bytes(path);
+  GrayImage out;
+  const std::string err = decode_to_gray(bytes.data(), bytes.size(), out);
+  FER_CHECK(err.empty(), path.string() << ": " << err);
+  return out;
 }
 
 std::vector<uint8_t> load_image_gray48(const std::filesystem::path& path) {

@@ -35,6 +35,21 @@ inline uint8_t luma601(uint8_t r, uint8_t g, uint8_t b) {
 // Resizes a gray image src (sh x sw, row-major) to dst (dh x dw) with the rules above.
 void resize_gray(const uint8_t* src, int sw, int sh, uint8_t* dst, int dw, int dh);
 
+// A gray image at its own size, row-major.
+struct GrayImage {
+  int width = 0, height = 0;
+  std::vector<uint8_t> pixels;
+  uint8_t at(int x, int y) const { return pixels[static_cast<size_t>(y) * static_cast<size_t>(width) + static_cast<size_t>(x)]; }
+};
+
+// Decodes `size` bytes of an encoded image to gray at its own size (the checks and the luma above,
+// no resize). Returns "" on success, else what is wrong.
+std::string decode_to_gray(const uint8_t* bytes, size_t size, GrayImage& out);
+
+// Reads and decodes one image file to gray at its own size (ferpredict's face detection works on
+// it); throws fer::Error naming the path on failure.
+GrayImage load_image_gray(const std::filesystem::path& path);
+
 // Decodes `size` bytes of an encoded image into `out` (2,304 bytes, 48x48 gray). Returns "" on
 // success, else what is wrong ("truncated JPEG (no end-of-image marker)", stb's reason, ...);
 // the caller adds the file name. Thread-safe (no shared state).

@@ -7,6 +7,12 @@
 // (sorted by path). Images go through the model in batches. An unreadable file gives one error
 // line on stderr (and an "errors" entry with --json); the others are still printed, and the exit
 // status is then 1.
+//
+// Photos (not face crops): --detect haar finds the faces first (data/face_detect.h, OpenCV's
+// frontal-face Haar cascade from Debian's opencv-data, evaluated by fer) and classifies each one's
+// 48x48 crop; every face is printed with its box. An image without a face is said so ("no face
+// found", the JSON's "no_face" list), or classified whole with --fallback whole; it is never
+// dropped silently.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cctype>
@@ -19,6 +25,7 @@
 #include <sstream>
 
 #include "data/dataset.h"
+#include "data/face_detect.h"
 #include "data/image_io.h"
 #include "data/loader.h"
 #include "kernels/common.h"
@@ -46,6 +53,9 @@ int main(int argc, char** argv) {
   bool as_json = false;
   int top = 0;
   int64_t batch_size = 128;
+  std::string detect = "none", cascade_path = fer::data::kDefaultFaceCascade, fallback = "none";
+  int min_face = 0;
+  double face_margin = 0.0;
   app.add_option("--checkpoint", checkpoint, "fer checkpoint (best.safetensors of a fertrain run)")->required();
   app.add_option("inputs", inputs, "image files and/or folders (searched recursively for .jpg .jpeg .png .bmp)")
       ->required();
@@ -53,6 +63,15 @@ int main(int argc, char** argv) {
   app.add_option("--device", device_flag, "cpu | cuda");
   app.add_option("--batch-size", batch_size, "images per forward pass");
   app.add_flag("--json", as_json, "print one JSON object");
+  app.add_option("--detect", detect, "none: each image is one face crop (FER2013-style); haar: find the faces in "
+                                     "each image first (OpenCV's frontal-face Haar cascade)")
+      ->check(CLI::IsMember({"none", "haar"}));
+  app.add_option("--cascade", cascade_path, "the Haar cascade XML for --detect haar (Debian: opencv-data)");
+  app.add_option("--min-face", min_face, "--detect haar: smallest face side in pixels (default: the cascade's 24)");
+  app.add_option("--face-margin", face_margin, "--detect haar: widen each face box by this fraction of its side");
+  app.add_option("--fallback", fallback, "--detect haar, an image without a face: none (say so) | whole (classify "
+                                         "the whole image)")
+      ->check(CLI::IsMember({"none", "whole"}));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -62,6 +81,16 @@ int main(int argc, char** argv) {
   try {
     FER_CHECK(top >= 0, "--top must be positive, got " << top);
     FER_CHECK(batch_size >= 1, "--batch-size must be positive, got " << batch_size);
+    FER_CHECK(min_face >= 0, "--min-face must be >= 0, got " << min_face);
+    FER_CHECK(face_margin >= 0 && face_margin <= 1, "--face-margin must be in [0, 1], got " << face_margin);
+    const bool detecting = detect == "haar";
+    fer::data::HaarCascade cascade;
+    if (detecting) {
+      FER_CHECK(fs::exists(cascade_path), "--detect haar: no cascade at " << cascade_path
+                                                                          << "; hint: apt-get install opencv-data, or "
+                                                                             "--cascade FILE");
+      cascade = fer::data::load_haar_cascade(cascade_path);
+    }
     const fer::Device device = fer::tools::device_from_name(device_flag);
     const fer::tools::LoadedModel model = fer::tools::load_model_from_checkpoint(checkpoint, device);
     fer::tools::require_classifier(model, "ferpredict");
@@ -94,13 +123,51 @@ int main(int argc, char** argv) {
       }
     }
 
-    // decode (48x48 gray, as the readers do)
+    // decode (48x48 gray, as the readers do); with --detect, one 48x48 crop per face
     fer::data::Dataset ds;
     ds.classes = model.classes;
+    struct Face {
+      fer::data::FaceBox box;
+      int index = 0;       // 1-based within its image; 0: the whole image
+    };
+    std::vector<Face> faces;  // per entry of ds (with --detect)
+    std::vector<std::string> no_face;
+    // the text output in file order: each readable file's entries of ds [first, first + count), or
+    // its "no face found" line
+    struct FileLines {
+      std::string file;
+      int64_t first = 0, count = 0;
+    };
+    std::vector<FileLines> file_lines;
     for (const std::string& f : files) {
       try {
-        const std::vector<uint8_t> img = fer::data::load_image_gray48(f);
-        ds.push_back(img.data(), 0, fer::data::Split::unknown, f);
+        if (!detecting) {
+          const std::vector<uint8_t> img = fer::data::load_image_gray48(f);
+          file_lines.push_back({f, ds.size(), 1});
+          ds.push_back(img.data(), 0, fer::data::Split::unknown, f);
+          continue;
+        }
+        const fer::data::GrayImage image = fer::data::load_image_gray(f);
+        fer::data::FaceDetectOptions o;
+        o.min_size = min_face;
+        const std::vector<fer::data::FaceBox> found = fer::data::detect_faces(cascade, image, o);
+        file_lines.push_back({f, ds.size(), static_cast<int64_t>(found.size())});
+        for (size_t i = 0; i < found.size(); ++i) {
+          const std::vector<uint8_t> crop = fer::data::crop_face48(image, found[i], face_margin);
+          ds.push_back(crop.data(), 0, fer::data::Split::unknown, f);
+          faces.push_back({found[i], static_cast<int>(i) + 1});
+        }
+        if (!found.empty()) continue;
+        if (fallback == "whole") {
+          std::vector<uint8_t> whole(fer::data::kImagePixels);
+          fer::data::resize_gray(image.pixels.data(), image.width, image.height, whole.data(), fer::data::kImageSide,
+                                 fer::data::kImageSide);
+          ds.push_back(whole.data(), 0, fer::data::Split::unknown, f);
+          faces.push_back({{0, 0, image.width, image.height, 0}, 0});
+          file_lines.back().count = 1;
+        } else {
+          no_face.push_back(f);
+        }
       } catch (const std::exception& e) {
         fail(f, e.what());
       }
@@ -115,7 +182,7 @@ int main(int argc, char** argv) {
     }
 
     json preds = json::array();
-    std::ostringstream text;
+    std::vector<std::string> entry_text(static_cast<size_t>(ds.size()));
     for (int64_t i = 0; i < ds.size(); ++i) {
       const float* row = probs.data() + i * k;
       std::vector<int> order(static_cast<size_t>(k));
@@ -123,7 +190,19 @@ int main(int argc, char** argv) {
       std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return row[a] > row[b]; });
       json top_list = json::array(), all = json::object();
       for (int c = 0; c < k; ++c) all[names[static_cast<size_t>(c)]] = row[c];
-      text << ds.sources[static_cast<size_t>(i)] << ":";
+      std::ostringstream text;
+      text << ds.sources[static_cast<size_t>(i)];
+      json face_json;
+      if (detecting) {
+        const Face& fc = faces[static_cast<size_t>(i)];
+        const fer::data::FaceBox& b = fc.box;
+        if (fc.index > 0)
+          text << " face " << fc.index << " at " << b.x << "," << b.y << " " << b.w << "x" << b.h;
+        else
+          text << " (no face found: the whole image)";
+        face_json = {{"index", fc.index}, {"box", {b.x, b.y, b.w, b.h}}, {"neighbors", b.neighbors}};
+      }
+      text << ":";
       for (int t = 0; t < shown; ++t) {
         const int c = order[static_cast<size_t>(t)];
         top_list.push_back({{"class", names[static_cast<size_t>(c)]}, {"probability", row[c]}});
@@ -131,15 +210,24 @@ int main(int argc, char** argv) {
              << row[c];
       }
       text << "\n";
-      preds.push_back({{"file", ds.sources[static_cast<size_t>(i)]},
-                       {"label", names[static_cast<size_t>(order[0])]},
-                       {"probability", row[order[0]]},
-                       {"top", top_list},
-                       {"probabilities", all}});
+      entry_text[static_cast<size_t>(i)] = text.str();
+      json entry = {{"file", ds.sources[static_cast<size_t>(i)]},
+                    {"label", names[static_cast<size_t>(order[0])]},
+                    {"probability", row[order[0]]},
+                    {"top", top_list},
+                    {"probabilities", all}};
+      if (detecting) entry["face"] = face_json;
+      preds.push_back(entry);
+    }
+    std::ostringstream text;
+    for (const FileLines& fl : file_lines) {
+      if (fl.count == 0) text << fl.file << ": no face found\n";
+      for (int64_t i = fl.first; i < fl.first + fl.count; ++i) text << entry_text[static_cast<size_t>(i)];
     }
     if (as_json) {
-      const json j = {{"checkpoint", checkpoint}, {"model", model.name},  {"class_set", model.classes.id},
-                      {"classes", names},         {"predictions", preds}, {"errors", errors}};
+      json j = {{"checkpoint", checkpoint}, {"model", model.name},  {"class_set", model.classes.id},
+                {"classes", names},         {"predictions", preds}, {"errors", errors}};
+      if (detecting) j["no_face"] = no_face;
       std::cout << j.dump() << "\n";
     } else {
       std::cout << text.str();

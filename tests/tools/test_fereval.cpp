@@ -282,3 +282,68 @@ TEST_CASE("ferpredict: files and folders, any size and colour, --top, --json, an
   CHECK(none.code != 0);
   CHECK(lines(none.err) == 1);
 }
+
+TEST_CASE("ferpredict --detect haar: the face in a photo with its box, no face said, --fallback whole") {
+  const char* data_root = std::getenv("FER_DATA");
+  const fs::path face_file = fs::path(data_root ? data_root : "") / "fer2013/test/angry/PublicTest_10116449.jpg";
+  if (!data_root || !fs::exists(face_file) || !fs::exists("/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml")) {
+    MESSAGE("skipped: needs $FER_DATA's fer2013/ and /usr/share/opencv4/haarcascades (apt-get install opencv-data)");
+    return;
+  }
+  Fixture& fx = fixture();
+  REQUIRE(fx.ok);
+  const fer::test::TempDir d;
+  // a 320x240 RGB photo: a gradient with a FER2013 face enlarged 2x at (120, 70); OpenCV 4.6 finds it at
+  // (116, 60) 93x93 (tests/fixtures/face_detect_opencv.json)
+  const std::vector<uint8_t> face = fer::data::load_image_gray48(face_file);
+  std::vector<uint8_t> photo(320 * 240 * 3), blank(320 * 240 * 3);
+  for (int y = 0; y < 240; ++y)
+    for (int x = 0; x < 320; ++x) {
+      const bool in_face = x >= 120 && x < 216 && y >= 70 && y < 166;
+      const uint8_t g = static_cast<uint8_t>(40 + (x + y) * 160 / 560);
+      const uint8_t v = in_face ? face[static_cast<size_t>(((y - 70) / 2) * 48 + (x - 120) / 2)] : g;
+      for (int c = 0; c < 3; ++c) {
+        photo[static_cast<size_t>((y * 320 + x) * 3 + c)] = v;
+        blank[static_cast<size_t>((y * 320 + x) * 3 + c)] = g;
+      }
+    }
+  fer::data::write_image(d / "photo.png", photo.data(), 320, 240, 3);
+  fer::data::write_image(d / "blank.png", blank.data(), 320, 240, 3);
+  std::ostringstream file_args;  // (not " " + string: GCC 12's -Wrestrict false positive)
+  file_args << " " << (d / "blank.png").string() << " " << (d / "photo.png").string();
+  const std::string files = file_args.str();
+
+  const json j = parse_json(run_program("ferpredict", "--checkpoint " + fx.ckpt_a + " --detect haar --json" + files));
+  REQUIRE(j.at("predictions").size() == 1);
+  const json& p = j.at("predictions")[0];
+  CHECK(p.at("file") == (d / "photo.png").string());
+  CHECK(p.at("face").at("index") == 1);
+  const std::vector<int> box = p.at("face").at("box").get<std::vector<int>>();
+  const int ix = std::max(0, std::min(box[0] + box[2], 216) - std::max(box[0], 120));
+  const int iy = std::max(0, std::min(box[1] + box[3], 166) - std::max(box[1], 70));
+  CHECK(static_cast<double>(ix) * iy / (box[2] * box[3] + 96.0 * 96.0 - static_cast<double>(ix) * iy) >= 0.5);
+  CHECK(p.at("face").at("neighbors").get<int>() > 3);
+  CHECK(j.at("no_face") == json::array({(d / "blank.png").string()}));
+
+  const Run text = run_program("ferpredict", "--checkpoint " + fx.ckpt_a + " --detect haar" + files);
+  INFO(text.out);
+  CHECK(text.code == 0);
+  CHECK(text.out.find("blank.png: no face found\n") == text.out.find("blank.png"));  // first, in file order
+  CHECK(text.out.find("photo.png face 1 at ") != std::string::npos);
+
+  const json whole = parse_json(
+      run_program("ferpredict", "--checkpoint " + fx.ckpt_a + " --detect haar --fallback whole --json" + files));
+  REQUIRE(whole.at("predictions").size() == 2);
+  CHECK(whole.at("predictions")[0].at("face").at("index") == 0);
+  CHECK(whole.at("predictions")[0].at("face").at("box") == json::array({0, 0, 320, 240}));
+  CHECK(whole.at("no_face").empty());
+
+  const json big = parse_json(run_program("ferpredict", "--checkpoint " + fx.ckpt_a + " --detect haar --min-face 150 --json" + files));
+  CHECK(big.at("predictions").empty());
+  CHECK(big.at("no_face").size() == 2);
+
+  const Run missing = run_program("ferpredict", "--checkpoint " + fx.ckpt_a + " --detect haar --cascade /nonexistent.xml" + files);
+  CHECK(missing.code != 0);
+  CHECK(lines(missing.err) == 1);
+  CHECK(missing.err.find("apt-get install opencv-data") != std::string::npos);
+}
