@@ -2,6 +2,7 @@
 // use: elements, text, comments and the <?xml?> declaration (attributes are skipped).
 #include "data/haar_cascade.h"
 
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <memory>
@@ -123,6 +124,14 @@ std::vector<double> numbers(const std::string& text, const std::string& where) {
   return v;
 }
 
+// v as an int when it is a whole number in [lo, hi]; else a fer::Error naming `what` (the file's
+// numbers are read as doubles: a cast of anything else would be undefined)
+int whole(double v, double lo, double hi, const std::string& where, const char* what) {
+  FER_CHECK(v == std::floor(v) && v >= lo && v <= hi,
+            where << ": " << what << " " << v << " must be a whole number in [" << lo << ", " << hi << "]");
+  return static_cast<int>(v);
+}
+
 }  // namespace
 
 HaarCascade parse_haar_cascade(const std::string& xml, const std::string& what) {
@@ -148,10 +157,13 @@ HaarCascade parse_haar_cascade(const std::string& xml, const std::string& what) 
                  << ", expected HAAR (LBP and HOG cascades are not supported)");
   HaarCascade h;
   h.source = what;
-  h.window_w = std::atoi(need(*c, "width").text.c_str());
-  h.window_h = std::atoi(need(*c, "height").text.c_str());
-  FER_CHECK(h.window_w >= 3 && h.window_h >= 3 && h.window_w <= 256 && h.window_h <= 256,
-            what << ": window " << h.window_w << "x" << h.window_h << " out of range");
+  auto one = [&](const char* name) {
+    const std::vector<double> v = numbers(need(*c, name).text, what + ": <" + name + ">");
+    FER_CHECK(v.size() == 1, what << ": <" << name << "> needs one number");
+    return whole(v[0], 3, 256, what, name);
+  };
+  h.window_w = one("width");
+  h.window_h = one("height");
 
   const std::vector<const XmlNode*> feature_items = items(need(*c, "features"));
   for (size_t j = 0; j < feature_items.size(); ++j) {
@@ -163,12 +175,14 @@ HaarCascade parse_haar_cascade(const std::string& xml, const std::string& what) 
     for (const XmlNode* r : items(need(*feature_items[j], "rects"))) {
       const std::vector<double> v = numbers(r->text, where);
       FER_CHECK(v.size() == 5, where << ": a rectangle needs 'x y w h weight', got " << v.size() << " numbers");
-      HaarRect rect{static_cast<int>(v[0]), static_cast<int>(v[1]), static_cast<int>(v[2]), static_cast<int>(v[3]),
-                    static_cast<float>(v[4])};
-      FER_CHECK(rect.x >= 0 && rect.y >= 0 && rect.w > 0 && rect.h > 0 && rect.x + rect.w <= h.window_w &&
-                    rect.y + rect.h <= h.window_h,
-                where << ": rectangle " << rect.x << "," << rect.y << " " << rect.w << "x" << rect.h
+      // every bound in double before any cast: a rectangle inside the window
+      FER_CHECK(v[0] >= 0 && v[1] >= 0 && v[2] >= 1 && v[3] >= 1 && v[0] + v[2] <= h.window_w &&
+                    v[1] + v[3] <= h.window_h,
+                where << ": rectangle " << v[0] << "," << v[1] << " " << v[2] << "x" << v[3]
                       << " is not inside the " << h.window_w << "x" << h.window_h << " window");
+      HaarRect rect{whole(v[0], 0, h.window_w, where, "x"), whole(v[1], 0, h.window_h, where, "y"),
+                    whole(v[2], 1, h.window_w, where, "width"), whole(v[3], 1, h.window_h, where, "height"),
+                    static_cast<float>(v[4])};
       f.rects.push_back(rect);
     }
     FER_CHECK(f.rects.size() >= 1 && f.rects.size() <= 3, where << ": " << f.rects.size() << " rectangles, expected 1-3");
@@ -182,7 +196,8 @@ HaarCascade parse_haar_cascade(const std::string& xml, const std::string& what) 
     HaarStage stage;
     const std::vector<double> t = numbers(need(*stage_items[k], "stageThreshold").text, where);
     FER_CHECK(t.size() == 1, where << ": stageThreshold needs one number");
-    stage.threshold = static_cast<float>(t[0]);
+    // OpenCV lowers every stage threshold by 1e-5 (THRESHOLD_EPS) when it reads it
+    stage.threshold = static_cast<float>(t[0]) - 1e-5f;
     for (const XmlNode* w : items(need(*stage_items[k], "weakClassifiers"))) {
       const std::vector<double> in = numbers(need(*w, "internalNodes").text, where);
       const std::vector<double> leaves = numbers(need(*w, "leafValues").text, where);
@@ -190,16 +205,20 @@ HaarCascade parse_haar_cascade(const std::string& xml, const std::string& what) 
                                                          << " numbers, expected groups of 'left right feature threshold'");
       HaarWeak weak;
       for (double l : leaves) weak.leaves.push_back(static_cast<float>(l));
+      FER_CHECK(in.size() / 4 <= 1024 && !leaves.empty() && leaves.size() <= 1025,
+                where << ": a weak classifier of " << in.size() / 4 << " nodes and " << leaves.size() << " leaves");
       const int n_nodes = static_cast<int>(in.size() / 4);
+      const double n_leaves = static_cast<double>(weak.leaves.size());
       for (int n = 0; n < n_nodes; ++n) {
-        HaarNode node{static_cast<int>(in[4 * n]), static_cast<int>(in[4 * n + 1]), static_cast<int>(in[4 * n + 2]),
+        for (double next : {in[4 * n], in[4 * n + 1]})  // a later node (> 0) or a leaf (-index <= 0)
+          FER_CHECK(next == std::floor(next) && (next > 0 ? (next > n && next < n_nodes) : -next < n_leaves),
+                    where << ": a node points to " << (next > 0 ? "node " : "leaf ") << std::fabs(next) << " of "
+                          << (next > 0 ? n_nodes : static_cast<int>(n_leaves)));
+        FER_CHECK(in[4 * n + 2] >= 0 && in[4 * n + 2] < static_cast<double>(h.features.size()),
+                  where << ": a node names feature " << in[4 * n + 2] << " of " << h.features.size());
+        HaarNode node{static_cast<int>(in[4 * n]), static_cast<int>(in[4 * n + 1]),
+                      whole(in[4 * n + 2], 0, static_cast<double>(h.features.size()) - 1, where, "feature"),
                       static_cast<float>(in[4 * n + 3])};
-        FER_CHECK(node.feature >= 0 && node.feature < static_cast<int>(h.features.size()),
-                  where << ": a node names feature " << node.feature << " of " << h.features.size());
-        for (int next : {node.left, node.right})
-          FER_CHECK(next > 0 ? (next > n && next < n_nodes) : -next < static_cast<int>(weak.leaves.size()),
-                    where << ": a node points to " << (next > 0 ? "node " : "leaf ") << std::abs(next) << " of "
-                          << (next > 0 ? n_nodes : static_cast<int>(weak.leaves.size())));
         weak.nodes.push_back(node);
       }
       stage.weak.push_back(std::move(weak));
@@ -237,13 +256,17 @@ IntegralImage integral_image(const uint8_t* pixels, int w, int h) {
 }
 
 int haar_window_stages(const HaarCascade& c, const IntegralImage& ii, int x, int y) {
-  // variance normalisation over the window minus a one-pixel border
+  // variance normalisation over the window minus a one-pixel border; a window of little contrast
+  // (standard deviation <= 10 grey levels: nf = A sigma <= 10 A, or flat) is rejected before any
+  // stage, as OpenCV's HaarEvaluator::setWindow does
   const int nw = c.window_w - 2, nh = c.window_h - 2;
   const double area = static_cast<double>(nw) * nh;
   const double s = static_cast<double>(ii.rect(x + 1, y + 1, nw, nh));
   const double q = static_cast<double>(ii.rect_sq(x + 1, y + 1, nw, nh));
   double nf = area * q - s * s;
-  nf = nf > 0 ? std::sqrt(nf) : 1.0;
+  if (!(nf > 0)) return -1;
+  nf = std::sqrt(nf);
+  if (!(area / nf < 0.1)) return -1;
   const double inv_nf = 1.0 / nf;
   auto feature = [&](int j) {
     double f = 0;

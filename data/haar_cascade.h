@@ -7,13 +7,15 @@
 //   S(u, v) = sum_{u' < u, v' < v} I(u', v')   and   Q the same over I^2,
 // every rectangle sum is four lookups: R(x, y, w, h) = S(x+w, y+h) - S(x, y+h) - S(x+w, y) + S(x, y).
 //   normalisation: over the window shrunk by one pixel on each side (area A), s = R_S, q = R_Q,
-//                  nf = sqrt(A q - s^2)   (1 when A q - s^2 <= 0: a flat window)
+//                  nf = sqrt(A q - s^2) = A sigma; a window with nf <= 10 A (sigma <= 10 grey
+//                  levels, or flat) is rejected before any stage
 //   feature j:     f_j = (sum_r weight_r R(x + rx_r, y + ry_r, w_r, h_r)) / nf   (2 or 3 rectangles)
 //   weak classifier (a tree; a stump is one node): from node 0, go left when f_j < threshold, right
 //                  otherwise, until the index is <= 0; the leaf -index gives the value
-//   stage k:       passes when sum of its weak classifiers' values >= stage threshold
+//   stage k:       passes when sum of its weak classifiers' values >= stage threshold - 1e-5
 //   window:        a detection when it passes every stage (most windows fail stage 0 or 1)
-// This is OpenCV's HaarEvaluator and predictOrdered (new XML format, upright features only).
+// This is OpenCV's HaarEvaluator and predictOrdered (new XML format, upright features only), in
+// double where OpenCV computes features and sums in float.
 #pragma once
 
 #include <cstdint>
@@ -79,8 +81,8 @@ struct IntegralImage {
 };
 IntegralImage integral_image(const uint8_t* pixels, int w, int h);
 
-// The number of stages the window at (x, y) passes (== cascade.stages.size(): a detection).
-// The window must lie inside the image.
+// The number of stages the window at (x, y) passes (== cascade.stages.size(): a detection), or -1
+// for a window of too little contrast. The window must lie inside the image.
 int haar_window_stages(const HaarCascade& cascade, const IntegralImage& ii, int x, int y);
 
 }  // namespace fer::data

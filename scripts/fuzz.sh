@@ -2,7 +2,7 @@
 # Builds the libFuzzer harnesses in tests/fuzz/ with clang (ASan + UBSan) and runs each for a
 # bounded time on its seed corpus (tests/fuzz/corpus/<target>/); fails on any crash, sanitizer
 # report, timeout or out-of-memory.
-#   scripts/fuzz.sh [seconds-per-target] [target...]     (default 20 s; targets: csv image safetensors config)
+#   scripts/fuzz.sh [seconds-per-target] [target...]     (default 20 s; targets: csv image safetensors config haar)
 # Only the few sources the readers use are compiled (not the engine, no CUDA), into build-fuzz/.
 # New inputs found while fuzzing go to build-fuzz/corpus/<target>/ (not committed); a crasher is
 # written to build-fuzz/artifacts/ -- add it as a regression test in tests/unit/ and fix the reader.
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-20}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(csv image safetensors config)
+[ ${#targets[@]} -gt 0 ] || targets=(csv image safetensors config haar)
 
 CXX=${FER_FUZZ_CXX:-}
 if [ -z "$CXX" ]; then
@@ -45,11 +45,12 @@ stb_inc=/usr/include/stb
 flags=(-std=c++20 -O1 -g -fno-omit-frame-pointer -fopenmp
        -fsanitize=address,undefined -fno-sanitize-recover=undefined
        -I. -I"$out/generated" -I"$stb_inc" -w)
-# The engine sources the four readers need (linked from an archive: only what is used comes in).
+# The engine sources the five readers need (linked from an archive: only what is used comes in).
 lib_src=(kernels/common.cpp kernels/cast_cpu.cpp kernels/elementwise_cpu.cpp
          tensor/tensor.cpp tensor/allocator.cpp tensor/autograd.cpp tensor/dispatch.cpp
          nn/safetensors.cpp tensor/atomic_file.cpp
          data/dataset.cpp data/fer_csv.cpp data/image_io.cpp data/stb_impl.cpp data/image_folder.cpp
+         data/haar_cascade.cpp data/face_detect.cpp
          kernels/augment_cpu.cpp
          tools/common/train_config.cpp)
 

@@ -84,6 +84,8 @@ int main(int argc, char** argv) {
     FER_CHECK(min_face >= 0, "--min-face must be >= 0, got " << min_face);
     FER_CHECK(face_margin >= 0 && face_margin <= 1, "--face-margin must be in [0, 1], got " << face_margin);
     const bool detecting = detect == "haar";
+    for (const char* flag : {"--cascade", "--min-face", "--face-margin", "--fallback"})
+      FER_CHECK(detecting || app.count(flag) == 0, flag << " applies to --detect haar; hint: add --detect haar");
     fer::data::HaarCascade cascade;
     if (detecting) {
       FER_CHECK(fs::exists(cascade_path), "--detect haar: no cascade at " << cascade_path
@@ -151,10 +153,11 @@ int main(int argc, char** argv) {
         fer::data::FaceDetectOptions o;
         o.min_size = min_face;
         const std::vector<fer::data::FaceBox> found = fer::data::detect_faces(cascade, image, o);
+        std::vector<std::vector<uint8_t>> crops;  // all of them first: a failure adds nothing
+        for (const fer::data::FaceBox& b : found) crops.push_back(fer::data::crop_face48(image, b, face_margin));
         file_lines.push_back({f, ds.size(), static_cast<int64_t>(found.size())});
         for (size_t i = 0; i < found.size(); ++i) {
-          const std::vector<uint8_t> crop = fer::data::crop_face48(image, found[i], face_margin);
-          ds.push_back(crop.data(), 0, fer::data::Split::unknown, f);
+          ds.push_back(crops[i].data(), 0, fer::data::Split::unknown, f);
           faces.push_back({found[i], static_cast<int>(i) + 1});
         }
         if (!found.empty()) continue;

@@ -92,7 +92,7 @@ TEST_CASE("face detection: FER2013 faces pasted into scenes are found where they
   const double side = size_ratio / std::max(found, 1);
   MESSAGE("found " << found << " of " << files.size() << " faces (" << 100.0 * rate << "%), mean box side "
                    << side << " of the pasted image's, " << extra << " other boxes");
-  // measured: 108 of 140 (77.1%), side 0.97, 9 other boxes
+  // measured: 109 of 140 (77.9%), side 0.98, 9 other boxes
   CHECK(rate >= 0.70);
   CHECK(side > 0.85);
   CHECK(side < 1.1);
@@ -122,7 +122,7 @@ TEST_CASE("face detection: the boxes OpenCV's own detectMultiScale finds in the 
   REQUIRE(in.good());
   const nlohmann::json doc = nlohmann::json::parse(in);
   const HaarCascade cascade = load_haar_cascade(kDefaultFaceCascade);
-  int opencv_boxes = 0, ours = 0, matched = 0;
+  int opencv_boxes = 0, ours = 0, matched = 0, exact = 0;
   for (auto it = doc.at("boxes").begin(); it != doc.at("boxes").end(); ++it) {
     const std::vector<uint8_t> face = load_image_gray48(fer::test::fer_data_root() / it.key());
     GrayImage scene;
@@ -139,15 +139,20 @@ TEST_CASE("face detection: the boxes OpenCV's own detectMultiScale finds in the 
     for (const auto& b : it.value()) {
       ++opencv_boxes;
       const FaceBox theirs{b.at(0).get<int>(), b.at(1).get<int>(), b.at(2).get<int>(), b.at(3).get<int>(), 0};
-      bool m = false;
-      for (const FaceBox& f : found) m = m || box_iou(f, theirs) >= 0.7;
+      bool m = false, same = false;
+      for (const FaceBox& f : found) {
+        m = m || box_iou(f, theirs) >= 0.7;
+        same = same || (f.x == theirs.x && f.y == theirs.y && f.w == theirs.w && f.h == theirs.h);
+      }
       matched += m;
+      exact += same;
     }
   }
   MESSAGE("OpenCV found " << opencv_boxes << " boxes, fer " << ours << "; " << matched
-                          << " of OpenCV's have a fer box with IoU >= 0.7");
-  // measured: 116 and 116 boxes, 115 matched (the JPEG decoders and the pyramid's resampling differ)
+                          << " of OpenCV's have a fer box with IoU >= 0.7, " << exact << " the very same box");
+  // measured: 116 and 116 boxes, all 116 matched (the JPEG decoders, libjpeg and stb, and the
+  // bilinear rounding may still move a borderline window)
   CHECK(opencv_boxes == 116);
-  CHECK(std::abs(ours - opencv_boxes) <= 4);
-  CHECK(matched >= 110);
+  CHECK(std::abs(ours - opencv_boxes) <= 2);
+  CHECK(matched >= 114);
 }

@@ -342,6 +342,10 @@ TEST_CASE("ferpredict --detect haar: the face in a photo with its box, no face s
   CHECK(big.at("predictions").empty());
   CHECK(big.at("no_face").size() == 2);
 
+  const Run without = run_program("ferpredict", "--checkpoint " + fx.ckpt_a + " --min-face 40" + files);
+  CHECK(without.code != 0);
+  CHECK(without.err.find("--min-face applies to --detect haar") != std::string::npos);
+
   const Run missing = run_program("ferpredict", "--checkpoint " + fx.ckpt_a + " --detect haar --cascade /nonexistent.xml" + files);
   CHECK(missing.code != 0);
   CHECK(lines(missing.err) == 1);

@@ -79,7 +79,7 @@ TEST_CASE("integral image: every rectangle sum and square sum equals the direct 
         }
 }
 
-TEST_CASE("haar cascade: a hand-written stump decides by the normalised feature, whatever the contrast") {
+TEST_CASE("haar cascade: a hand-written stump decides by the normalised feature, whatever the contrast above 10") {
   const HaarCascade c = parse_haar_cascade(tiny_cascade(), "tiny.xml");
   REQUIRE(c.window_w == 6);
   REQUIRE(c.stages.size() == 1);
@@ -91,7 +91,7 @@ TEST_CASE("haar cascade: a hand-written stump decides by the normalised feature,
       for (int x = 0; x < 8; ++x) px[y * 8 + x] = static_cast<uint8_t>((x >= 3) == right_bright ? hi : lo);
     return px;
   };
-  for (const auto& [lo, hi] : std::vector<std::pair<int, int>>{{100, 110}, {0, 255}, {50, 200}}) {
+  for (const auto& [lo, hi] : std::vector<std::pair<int, int>>{{100, 122}, {0, 255}, {50, 200}}) {
     CAPTURE(lo);
     const auto bright = image(lo, hi, true), dark = image(lo, hi, false);
     const IntegralImage a = integral_image(bright.data(), 8, 6), b = integral_image(dark.data(), 8, 6);
@@ -100,9 +100,13 @@ TEST_CASE("haar cascade: a hand-written stump decides by the normalised feature,
     CHECK(haar_window_stages(c, a, 0, 0) == 1);
     CHECK(haar_window_stages(c, b, 0, 0) == 0);  // f = -1 < 0.1: left leaf -1 < 0.5
   }
-  // a flat window: s^2 = A q, nf = 1, f = 0 < 0.1: fails
-  const std::vector<uint8_t> flat(36, 90);
-  CHECK(haar_window_stages(c, integral_image(flat.data(), 6, 6), 0, 0) == 0);
+  // too little contrast (sigma <= 10 grey levels: nf <= 10 A) or none: rejected before any stage
+  for (const auto& [lo, hi] : std::vector<std::pair<int, int>>{{100, 120}, {90, 90}}) {
+    CAPTURE(lo);
+    CAPTURE(hi);
+    const auto px = image(lo, hi, true);
+    CHECK(haar_window_stages(c, integral_image(px.data(), 8, 6), 0, 0) == -1);
+  }
 }
 
 TEST_CASE("haar cascade: the reader names what is wrong") {
@@ -111,6 +115,16 @@ TEST_CASE("haar cascade: the reader names what is wrong") {
   CHECK(error_of(tiny_cascade("HAAR", "", "0 -1 3 0.1")).find("a node names feature 3 of 1") != std::string::npos);
   CHECK(error_of(tiny_cascade("HAAR", "", "0 -5 0 0.1")).find("points to leaf 5 of 2") != std::string::npos);
   CHECK(error_of(tiny_cascade("HAAR", "", "0 -1 0 abc")).find("'abc' is not a number") != std::string::npos);
+  // numbers beyond int, or not whole, never reach a cast
+  CHECK(error_of(tiny_cascade("HAAR", "", "0 -2147483648 0 0.1")).find("points to leaf 2.14748e+09 of 2") != std::string::npos);
+  CHECK(error_of(tiny_cascade("HAAR", "", "0 -1 0.5 0.1")).find("feature 0.5 must be a whole number") != std::string::npos);
+  CHECK(error_of(tiny_cascade("HAAR", "", "0 -0.5 0 0.1")).find("points to leaf") != std::string::npos);
+  std::string huge = tiny_cascade();
+  huge.replace(huge.find("3 1 2 4 1."), 10, "1 1 2147483647 4 1.");
+  CHECK(error_of(huge).find("is not inside the 6x6 window") != std::string::npos);
+  std::string width = tiny_cascade();
+  width.replace(width.find("<width>6</width>"), 16, "<width>1e10</width>");
+  CHECK(error_of(width).find("width 1e+10 must be a whole number in [3, 256]") != std::string::npos);
   const std::string unclosed = error_of("<opencv_storage>\n<cascade>\n<stages>");
   CHECK(unclosed.find("test.xml:3:") != std::string::npos);
   CHECK(unclosed.find("is not closed") != std::string::npos);
@@ -134,9 +148,10 @@ TEST_CASE("group_boxes: OpenCV's clusters, means and the box inside a stronger o
   CHECK(g[0].neighbors == 5);
   CHECK(g[1].x == 300);
   CHECK(g[1].neighbors == 4);
-  // min_neighbors 0 keeps the lone box (the small cluster is still inside the face's: dropped)
-  const std::vector<FaceBox> all = group_boxes(boxes, 0);
-  CHECK(all.size() == 3);
+  // min_neighbors 1: the same two (the lone box has one window, the small cluster lies inside the
+  // face's); 0 does not group at all (OpenCV)
+  CHECK(group_boxes(boxes, 1).size() == 2);
+  CHECK(group_boxes(boxes, 0).size() == boxes.size());
 }
 
 TEST_CASE("crop_face48: the box (with margin, clamped to the image) resized to 48x48") {
@@ -159,4 +174,33 @@ TEST_CASE("crop_face48: the box (with margin, clamped to the image) resized to 4
   CHECK_THROWS_WITH_AS(crop_face48(img, {200, 10, 10, 10, 1}, 0.0), doctest::Contains("lies outside"), fer::Error);
   CHECK(box_iou({0, 0, 10, 10, 0}, {5, 0, 10, 10, 0}) == doctest::Approx(50.0 / 150.0));
   CHECK(box_iou({0, 0, 10, 10, 0}, {20, 0, 10, 10, 0}) == 0.0);
+}
+
+TEST_CASE("detect_faces: every box lies inside the image (windows of a shrunk image map back past its edge)") {
+  // a cascade every window with contrast passes (stage threshold below both leaves)
+  std::string always = tiny_cascade();
+  always.replace(always.find("<stageThreshold>0.5"), 19, "<stageThreshold>-5.0");
+  const HaarCascade c = parse_haar_cascade(always, "always.xml");
+  GrayImage img;
+  img.width = 25;
+  img.height = 19;
+  img.pixels.resize(25 * 19);
+  for (int y = 0; y < 19; ++y)
+    for (int x = 0; x < 25; ++x) img.pixels[y * 25 + x] = static_cast<uint8_t>((x + y) % 2 ? 255 : 0);
+  FaceDetectOptions o;
+  o.scale_factor = 1.7;
+  o.min_neighbors = 0;
+  const std::vector<FaceBox> raw = detect_windows(c, img, o);
+  bool past_edge = false;
+  for (const FaceBox& b : raw) past_edge = past_edge || b.x + b.w > img.width || b.y + b.h > img.height;
+  CHECK(past_edge);  // what the clipping is for
+  const std::vector<FaceBox> boxes = detect_faces(c, img, o);
+  REQUIRE(boxes.size() == raw.size());
+  for (const FaceBox& b : boxes) {
+    CHECK(b.x >= 0);
+    CHECK(b.y >= 0);
+    CHECK(b.w >= 1);
+    CHECK(b.x + b.w <= img.width);
+    CHECK(b.y + b.h <= img.height);
+  }
 }
