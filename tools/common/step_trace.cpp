@@ -42,7 +42,12 @@ StepTrace::StepTrace(nn::Module& model) {
   for (const auto& [path, module] : model.named_modules()) paths_[module] = path.empty() ? "(model)" : path;
 }
 
+StepTrace::~StepTrace() {
+  if (recording_) nn::set_forward_hook(nullptr);
+}
+
 void StepTrace::start_forward() {
+  recording_ = true;
   nn::set_forward_hook([this](const nn::ForwardEvent& e) {
     auto it = paths_.find(e.module);
     forward_.push_back({e.order, e.depth, it != paths_.end() ? it->second : "?", e.module->type_name(),
@@ -52,6 +57,7 @@ void StepTrace::start_forward() {
 
 void StepTrace::end_forward() {
   nn::set_forward_hook(nullptr);
+  recording_ = false;
   std::sort(forward_.begin(), forward_.end(), [](const Row& a, const Row& b) { return a.order < b.order; });
   last_ = std::chrono::steady_clock::now();
 }

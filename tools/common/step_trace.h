@@ -26,6 +26,9 @@ namespace fer::tools {
 class StepTrace {
  public:
   explicit StepTrace(nn::Module& model);
+  ~StepTrace();  // switches the forward hook off if end_forward() did not (an exception in the forward)
+  StepTrace(const StepTrace&) = delete;
+  StepTrace& operator=(const StepTrace&) = delete;
   // Records the module calls of the forward pass from now until end_forward().
   void start_forward();
   void end_forward();
@@ -51,6 +54,7 @@ class StepTrace {
   std::vector<Row> forward_;
   std::vector<NodeRow> backward_;
   std::chrono::steady_clock::time_point last_;
+  bool recording_ = false;
 };
 
 }  // namespace fer::tools

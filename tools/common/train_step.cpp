@@ -42,7 +42,7 @@ PendingStep run_eager_step(nn::Module& model, nn::FlatParameters& flat, nn::Opti
   } forward_hook_reset;
   if (o.detect_anomaly) {
     const uint64_t first_sequence = next_node_sequence();
-    set_forward_op_hook([&](const Node& node, const Tensor& output) {
+    set_forward_op_hook([&, first_sequence](const Node& node, const Tensor& output) {
       if (!first_bad_op.empty() || all_finite(output)) return;
       std::string op = node.name();  // the node is named after its backward: Conv2dBackward -> Conv2d
       if (op.size() > 8 && op.compare(op.size() - 8, 8, "Backward") == 0) op.resize(op.size() - 8);

@@ -355,7 +355,7 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
   // --cuda-graph on excludes (--sync-every 1, --trace, --detect-anomaly).
   // The step's loss; reconstruction: the target is the very batch the model saw (augmented too, when
   // augmentation is on).
-  auto step_loss = [&](const Tensor& logits, const Tensor& images, const Tensor& labels) {
+  const StepLossFn step_loss = [&](const Tensor& logits, const Tensor& images, const Tensor& labels) {
     return reconstruction ? ops::mse_loss(logits, images)
            : config.loss == "focal"
                ? ops::focal_loss(logits, labels, config.focal_gamma, class_weights)
