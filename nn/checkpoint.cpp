@@ -135,9 +135,11 @@ LoadReport load_matching(const std::string& path, Module& model) {
   };
   LoadReport r;
   std::map<std::string, Tensor> model_tensors;
+  std::vector<std::string> model_names;  // in state_dict order
   std::vector<std::pair<std::string, Tensor>> to_load;
   for (auto& [name, t] : state_dict(model)) {
     model_tensors.emplace(name, t);
+    model_names.push_back(name);
     ++r.model_tensors;
     r.model_values += t.numel();
     if (file.contains(name) && loadable(file.entry(name), t)) {
@@ -163,18 +165,34 @@ LoadReport load_matching(const std::string& path, Module& model) {
       why << " (" << dtype_name(e.dtype) << ", model " << dtype_name(it->second.dtype()) << ")";
     r.unused.push_back(why.str());
   }
-  if (to_load.empty()) {
+  // what counts is a floating tensor of more than one value: num_batches_tracked ([] int64) matches
+  // at any width and would otherwise make a file of other shapes look loaded
+  // matches; and a file whose weights are for another width may still match a head bias: under 5% of
+  // the model's values (a backbone of ImageNet weights is 15% of the RMN, 80% of ResNet18) is no match
+  int64_t weights = 0, scalars = 0, weight_values = 0;
+  for (const auto& [name, t] : to_load) {
+    const bool weight = is_floating(t.dtype()) && t.numel() > 1;
+    (weight ? weights : scalars) += 1;
+    if (weight) weight_values += t.numel();
+  }
+  if (weights == 0 || weight_values * 20 < r.model_values) {
     auto first = [](const std::vector<std::string>& v) {
       std::ostringstream f;
       for (size_t i = 0; i < v.size() && i < 4; ++i) f << (i ? ", " : "") << v[i];
       if (v.size() > 4) f << ", ...";
       return f.str();
     };
-    FER_FAIL("--init-from '" << path << "': none of its " << file.names().size()
-                             << " tensors matches a parameter or buffer of the model by name and shape (the file has "
-                             << first(file.names()) << "; the model has " << first(r.kept)
-                             << "); hint: weights of another architecture, or names with a prefix such as 'module.' "
-                                "that the model's names lack");
+    FER_FAIL("load_matching: '" << path << "': none of its " << file.names().size()
+                                << " tensors matches a weight of the model by name and shape"
+                                << (weights > 0 ? " (" + std::to_string(weights) + " match, " +
+                                                      std::to_string(weight_values) + " of the model's " +
+                                                      std::to_string(r.model_values) + " values: under 5%)"
+                                    : scalars > 0 ? " (only " + std::to_string(scalars) + " scalar counters such as "
+                                                                                         "num_batches_tracked do)"
+                                                  : std::string())
+                                << "; the file has " << first(file.names()) << ", the model " << first(model_names)
+                                << "; hint: weights of another architecture or --width, or names with a prefix such "
+                                   "as 'module.' that the model's names lack");
   }
   for (auto& [name, t] : to_load) {
     if (file.entry(name).dtype == t.dtype()) {

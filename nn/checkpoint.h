@@ -51,7 +51,9 @@ struct LoadReport {
 // Transfer learning from weights made for another head or by another program (a torchvision
 // ImageNet backbone, a checkpoint of another model): loads every tensor of the file whose name
 // and shape match one of the model's (dtype converted between floating types), leaves the rest
-// of the model as it is and reports both sides. Throws fer::Error when no tensor matches,
+// of the model as it is and reports both sides. Throws fer::Error, before loading anything, when
+// the weights that match (floating tensors of more than one value) hold under 5% of the model's
+// values (weights for another width match nothing but a head bias and the scalar counters),
 // showing the first names of each side.
 LoadReport load_matching(const std::string& path, Module& model);
 

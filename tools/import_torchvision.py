@@ -32,7 +32,7 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_fixtures import write_safetensors  # noqa: E402
+from make_fixtures import DTYPES, write_safetensors  # noqa: E402
 
 ARCHS = ["resnet18", "resnet34", "vgg11", "efficientnet_b0"]
 
@@ -79,13 +79,18 @@ def main():
         return
     if not a.out:
         ap.error("--out FILE is required with --arch or --state-dict")
+    if a.state_dict and a.weights != "DEFAULT":
+        ap.error("--weights applies to --arch (a torchvision weight set), not to --state-dict")
 
     if a.arch:
         model, source = torchvision_model(a.arch, a.weights)
         state = model.state_dict()
         source = f"torchvision {a.arch} ({source})"
     else:
-        state = torch.load(a.state_dict, map_location="cpu")
+        try:  # tensors only: a pickle could run code
+            state = torch.load(a.state_dict, map_location="cpu", weights_only=True)
+        except Exception as e:  # noqa: BLE001 (the reason goes to the user)
+            sys.exit(f"import_torchvision: cannot read {a.state_dict} as a state_dict of tensors ({e})")
         for key in ("state_dict", "model", "net"):
             if isinstance(state, dict) and key in state and isinstance(state[key], dict):
                 state = state[key]
@@ -94,10 +99,17 @@ def main():
         source = os.path.basename(a.state_dict)
     tensors = {}
     for name, t in state.items():
+        original = name
         if a.strip_prefix and name.startswith(a.strip_prefix):
             name = name[len(a.strip_prefix):]
+        if name in tensors:
+            sys.exit(f"import_torchvision: '{original}' becomes '{name}' with --strip-prefix {a.strip_prefix}, "
+                     f"a name the file already has")
         if t.dtype in (torch.float16, torch.bfloat16):
-            t = t.float()  # fer reads f32/f64 (and converts on load)
+            t = t.float()  # the writer (numpy) has no bf16; fer converts f32 to the model's dtype on load
+        if t.dtype not in DTYPES:
+            sys.exit(f"import_torchvision: '{original}' is {t.dtype}; fer reads "
+                     f"{', '.join(str(d).replace('torch.', '') for d in DTYPES)}")
         tensors[name] = t
     write_safetensors(a.out, tensors, {"format": "pytorch-state-dict", "source": source})
     values = sum(t.numel() for t in tensors.values())

@@ -40,6 +40,8 @@ std::map<std::string, Tensor> tensors_of(nn::Module& m) {
 
 bool starts_with(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
 
+Tensor src_tensor(nn::Module& m, const std::string& name) { return tensors_of(m).at(name); }
+
 }  // namespace
 
 TEST_CASE("load_matching: the backbone of a 7-class checkpoint into a 6-class model, the head kept") {
@@ -53,10 +55,12 @@ TEST_CASE("load_matching: the backbone of a 7-class checkpoint into a 6-class mo
   for (auto& [name, t] : before) initial[name] = values(t);
 
   const fs::path file = temp_file("fer_test_transfer");
-  // an extra tensor the model does not have, in bf16 to exercise the dtype conversion elsewhere
+  // conv1.weight stored as f64 (converted on load), and an extra tensor the model does not have
   const Tensor extra = Tensor::from_vector(std::vector<float>{1, 2, 3}, {3});
+  const Tensor conv1_f64 = src_tensor(*source, "conv1.weight").to_dtype(DType::f64);
   st::save(file.string(), [&] {
-    std::vector<st::TensorRef> refs = nn::state_dict(*source);
+    std::vector<st::TensorRef> refs;
+    for (auto& r : nn::state_dict(*source)) refs.push_back(r.name == "conv1.weight" ? st::TensorRef{r.name, conv1_f64} : r);
     refs.push_back({"projection.weight", extra});
     return refs;
   }(), {});
@@ -91,10 +95,40 @@ TEST_CASE("load_matching: no tensor in common is one error naming both sides") {
   } catch (const Error& e) {
     message = e.what();
   }
-  CHECK(message.find("none of its 1 tensors matches") != std::string::npos);
+  CHECK(message.find("none of its 1 tensors matches a weight of the model") != std::string::npos);
   CHECK(message.find("module.conv1.weight") != std::string::npos);
   CHECK(message.find("conv1.weight") != std::string::npos);
   CHECK(message.find("hint:") != std::string::npos);
+  fs::remove(file);
+}
+
+TEST_CASE("load_matching: weights of another width (a head bias and BatchNorm's counters match) are no match") {
+  nn::ModulePtr narrow = models::build_model("cnn6", {7, 0.25, ""});
+  nn::ModulePtr wide = models::build_model("cnn6", {7, 0.5, ""});
+  const fs::path file = temp_file("fer_test_transfer_width");
+  st::save(file.string(), nn::state_dict(*narrow), {});
+  std::string message;
+  try {
+    nn::load_matching(file.string(), *wide);
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  CHECK(message.find("none of its") != std::string::npos);
+  CHECK(message.find("(1 match, 7 of the model's") != std::string::npos);  // fc2.bias
+  CHECK(message.find("--width") != std::string::npos);
+  // a file of nothing but BatchNorm's counters
+  nn::ModulePtr resnet = models::build_model("resnet18", {7, 0.125, ""});
+  std::vector<st::TensorRef> counters;
+  for (auto& r : nn::state_dict(*resnet))
+    if (r.name.find("num_batches_tracked") != std::string::npos) counters.push_back(r);
+  st::save(file.string(), counters, {});
+  message.clear();
+  try {
+    nn::load_matching(file.string(), *resnet);
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  CHECK(message.find("(only 20 scalar counters such as num_batches_tracked do)") != std::string::npos);
   fs::remove(file);
 }
 

@@ -41,6 +41,7 @@
 #include "tools/common/charts.h"
 #include "tools/common/evaluate.h"
 #include "tools/common/progress.h"
+#include "tools/common/recipes.h"
 #include "tools/common/reconstruction.h"
 #include "tools/common/report_html.h"
 #include "tools/common/run_log.h"
@@ -158,19 +159,34 @@ void write_split_artefacts(const fs::path& dir, const SplitEvaluation& e, const 
   report.images.push_back({"Confusion matrix, " + e.name + ", normalized", (dir / (stem + "_normalized.png")).string()});
 }
 
-// --init-from: a fer checkpoint of the same model and classes loads strictly (every tensor, as a
-// fine-tuning stage needs); anything else (ImageNet weights converted by tools/import_torchvision.py,
-// a checkpoint of another model or class set) loads by name and shape (nn::load_matching). Returns
-// the lines that say what was loaded.
-std::string load_initial_weights(const std::string& path, nn::Module& model, const std::string& model_name,
-                                 const std::string& class_set) {
+// --init-from. Every tensor, strictly (an error names what differs), when the run continues a model:
+// a recipe that fine-tunes a trained model (needs_init_from), or a fer checkpoint of the same model
+// whose class set is the run's (or not recorded). Anything else (ImageNet weights converted by
+// tools/import_torchvision.py, a checkpoint of another model or class set) loads by name and shape
+// (nn::load_matching), and then no module of --freeze may keep its initialisation: a frozen random
+// module would never learn. Returns the lines that say what was loaded.
+std::string load_initial_weights(const TrainConfig& config, nn::Module& model, const std::string& class_set) {
+  const std::string& path = config.init_from;
   const auto meta = nn::read_checkpoint_metadata(path);
   auto get = [&](const char* key) { return meta.count(key) ? meta.at(key) : std::string(); };
-  if (get("format") == nn::kCheckpointFormat && get("fer.model") == model_name && get("fer.class_set") == class_set) {
+  const bool fine_tuning = !config.recipe.empty() && needs_init_from(find_recipe(config.recipe));
+  const bool same_model = get("format") == nn::kCheckpointFormat && get("fer.model") == config.model &&
+                          (get("fer.class_set").empty() || get("fer.class_set") == class_set);
+  if (fine_tuning || same_model) {
     nn::load_state_dict(path, model, true);
-    return "weights:   from " + path + " (a fer checkpoint of " + model_name + ", every tensor)";
+    return "weights:   from " + path + " (" + (same_model ? "a fer checkpoint of " + config.model : std::string("the checkpoint")) +
+           ", every tensor" + (fine_tuning ? ": --recipe " + config.recipe + " continues a trained model" : std::string()) + ")";
   }
   const nn::LoadReport r = nn::load_matching(path, model);
+  for (const std::string& module : split_module_paths(config.freeze)) {
+    std::vector<std::string> random;
+    for (const std::string& k : r.kept)
+      if (k.rfind(module + ".", 0) == 0) random.push_back(k);
+    FER_CHECK(random.empty(), "--freeze " << module << ": " << random.size() << " of its tensors (" << random.front()
+                                          << (random.size() > 1 ? ", ..." : "") << ") are not in " << path
+                                          << " and would stay frozen at their initialisation; hint: weights made for "
+                                             "this model (and --width), or leave " << module << " out of --freeze");
+  }
   const std::string source = !get("source").empty()                 ? get("source")
                              : get("format") == nn::kCheckpointFormat ? "a fer checkpoint of " + get("fer.model") + " (" +
                                                                            get("fer.class_set") + ")"
@@ -311,7 +327,7 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
   nn::ModulePtr model = models::build_model(config.model, {td.dataset.num_classes(), config.width, config.model_variant});
   const int64_t macs = models::count_forward_macs(*model, spec.input_channels, spec.input_size);
   model->to(device);
-  if (!config.init_from.empty()) say(load_initial_weights(config.init_from, *model, config.model, td.dataset.classes.id));
+  if (!config.init_from.empty()) say(load_initial_weights(config, *model, td.dataset.classes.id));
   {
     std::ostringstream s;
     s << "model:     " << spec.name << " (" << spec.source << "), width " << config.width << ", "
