@@ -19,7 +19,8 @@
 #             is confined to its file): every kernel's parity test with NaN-prefilled outputs, golden
 #             models on CUDA, CUDA training, cuDNN and tensor-core convolutions, the CUDA graph step
 #   sanitize  compute-sanitizer memcheck on the kernel parity cases, file by file (model-sized
-#             cases left out)
+#             cases left out), with FER_CUDA_ALLOC=direct: every tensor its own cudaMalloc, so an
+#             access past a tensor's end is not hidden inside a cached block
 #   step      bench_train_step eager, the PyTorch twins eager / channels_last+bf16 right after (images/s
 #             and peak memory side by side), then bench_train_step's CUDA-graph rows
 #   train     r001-cnn6 on FER2013 on the GPU, 3 epochs, then 2 epochs with --cuda-graph on
@@ -270,7 +271,8 @@ step_sanitize() {
   # the kernel and op parity cases only: memcheck slows the model-sized ones 10-100x (doctest's
   # -tce drops test cases by name; ? stands for a space)
   FILTER_ARGS="-tce=*resnet*,*rmn*,*unet*,*autoencoder*,*vit*,*efficientnet*,*classifier*,*trains*,*tiny?model*,*out?of?memory*,*fertrain*,*CNN6*,*a?model?s?outputs*" \
-    per_file sanitize "$1" "$OUT/sanitize.log" compute-sanitizer --tool memcheck --error-exitcode 9 --print-limit 20
+    FER_CUDA_ALLOC=direct per_file sanitize "$1" "$OUT/sanitize.log" \
+    compute-sanitizer --tool memcheck --error-exitcode 9 --print-limit 20
   local rc=$?
   grep -E "ERROR SUMMARY: [1-9]" "$OUT/sanitize.log" | head -20
   return $rc

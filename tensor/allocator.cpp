@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <map>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -33,9 +34,22 @@ std::map<size_t, std::vector<void*>> g_cuda_free;
 // Per device (index: Device::cpu, Device::cuda): the private pool of the active PoolScope, 0 none.
 int64_t g_active_pool[2] = {0, 0};
 
+// FER_CUDA_ALLOC=direct (read once): no rounding and no cache; every CUDA block is a cudaMalloc of
+// exactly its tensor's bytes and goes back with cudaFree when the tensor dies (private pools still
+// keep theirs). Slow; it is for compute-sanitizer memcheck, which cannot see an access past a
+// tensor's end that stays inside a larger cached block.
+bool cuda_direct() {
+  static const bool direct = [] {
+    const char* v = std::getenv("FER_CUDA_ALLOC");
+    return v != nullptr && std::string(v) == "direct";
+  }();
+  return direct;
+}
+
 size_t round_cuda(size_t bytes) {
   constexpr size_t kSmall = 512, kLarge = size_t(2) << 20;
   if (bytes == 0) bytes = 1;
+  if (cuda_direct()) return bytes;
   if (bytes <= (size_t(1) << 20)) return (bytes + kSmall - 1) / kSmall * kSmall;
   return (bytes + kLarge - 1) / kLarge * kLarge;
 }
@@ -224,8 +238,13 @@ void deallocate(Device device, void* ptr, size_t bytes) {
     return;
   }
   if (device == Device::cuda) {
-    g_cuda_free[size].push_back(ptr);
     g_cuda.on_free(size);
+    if (cuda_direct()) {  // straight back (cudaFree waits for the kernels still using it)
+      g_cuda.stats.reserved_bytes -= static_cast<int64_t>(size);
+      if constexpr (kCudaBuilt) cuda::device_free(ptr);
+      return;
+    }
+    g_cuda_free[size].push_back(ptr);
     return;
   }
   cpu_deallocate_locked(ptr, bytes);

@@ -9,6 +9,9 @@
 // Sizes are rounded up (512 B granularity, 2 MiB above 1 MiB) so steady-state training stops calling
 // cudaMalloc after the first step. When cudaMalloc fails, the cache is released and the call retried
 // once; a second failure reports the requested and free bytes and suggests a smaller batch.
+// FER_CUDA_ALLOC=direct in the environment turns rounding and caching off (every block is a
+// cudaMalloc of exactly the tensor's bytes, cudaFree'd when it dies): for compute-sanitizer memcheck,
+// which cannot see an out-of-bounds access that stays inside a larger cached block.
 //
 // Private pools (what a captured CUDA graph needs, on either device so the CPU tests prove the
 // rules): while a PoolScope of device D is active, every allocation of D is served by the pool

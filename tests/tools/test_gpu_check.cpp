@@ -182,7 +182,7 @@ TEST_CASE("gpu-check: the real steps run against stub tools and binaries (order,
                "while [ $# -gt 0 ] && [ ! -x \"$1\" ]; do shift; done; echo \"sanitizer: $*\"; \"$@\"");
   const std::string flag = (dir / "slow-once").string();
   write_script(bin / "fer_tests_cuda",
-               "echo \"fer_tests_cuda $*\"\n"
+               "echo \"fer_tests_cuda $* alloc=${FER_CUDA_ALLOC:-cached}\"\n"
                "case \"$1\" in\n"
                "  *test_pool_parity.cpp) exit 1 ;;\n"
                "  *test_dropout_parity.cpp) if [ ! -e " + flag + " ]; then touch " + flag + "; sleep 30; fi ;;\n"
@@ -206,7 +206,7 @@ TEST_CASE("gpu-check: the real steps run against stub tools and binaries (order,
   CHECK(ran1.front().find("test_accuracy_parity.cpp") != std::string::npos);
   CHECK(tests1.find("-sf=*test_pool_parity.cpp") == std::string::npos);  // after the sleeping file: not run
   CHECK(tests1.find("test_pool_parity.cpp: not run (out of time)") != std::string::npos);
-  CHECK(tests1.find("fer_tests_cuda -sf=*test_accuracy_parity.cpp") != std::string::npos);
+  CHECK(tests1.find("fer_tests_cuda -sf=*test_accuracy_parity.cpp alloc=cached") != std::string::npos);
 
   // call 2: the rest of the test files (not the ones call 1 ran), then sanitize with its filter
   const Run r2 = run_script("OUT=" + (dir / "o2").string() + " FER_GPU_SECONDS=200 " + env, "all", dir);
@@ -227,6 +227,8 @@ TEST_CASE("gpu-check: the real steps run against stub tools and binaries (order,
   CHECK(sanitize.find("sanitizer: " + (dir / "b" / "bin" / "fer_tests_cuda").string() +
                       " -sf=*test_conv2d_tc_parity.cpp -tce=*resnet*") != std::string::npos);
   CHECK(sanitize.find("test_model_golden_cuda.cpp") == std::string::npos);  // nothing left after the filter
+  CHECK(sanitize.find("alloc=direct") != std::string::npos);                // no cache to hide an overrun
+  CHECK(tests2.find("alloc=cached") != std::string::npos);
   const std::string log = read_text(dir / "o2" / "gpu-check.log");
   CHECK(log.find("bench_train_step --benchmark_out=") != std::string::npos);
   CHECK(log.find("--no-cpu --no-graph --csv=") != std::string::npos);
