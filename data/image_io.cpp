@@ -143,15 +143,22 @@ bool jpeg_huffman_tables_ok(const uint8_t* b, size_t n) {
 // stb_image 2.27 grows its IDAT buffer to a chunk's declared length before reading the chunk, so a
 // 200-byte PNG declaring a 1 GiB chunk made it allocate 2 GiB (tests/fuzz/fuzz_image.cpp). Every
 // chunk's declared data must lie inside the file; stb reports anything else wrong itself.
+// Also refused: an empty IDAT chunk before any data (stb then copies 0 bytes into its still-null
+// buffer, undefined behaviour that UBSan reports; no encoder writes such a file).
 bool png_chunks_inside(const uint8_t* b, size_t n) {
   static const uint8_t kSignature[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
   if (n < 8 || std::memcmp(b, kSignature, 8) != 0) return true;  // not a PNG
   size_t i = 8;
+  bool seen_data = false;
   while (i + 8 <= n) {
     const size_t len = (static_cast<size_t>(b[i]) << 24) | (static_cast<size_t>(b[i + 1]) << 16) |
                        (static_cast<size_t>(b[i + 2]) << 8) | b[i + 3];
     if (len > n - i - 8) return false;
     if (std::memcmp(b + i + 4, "IEND", 4) == 0) return true;
+    if (std::memcmp(b + i + 4, "IDAT", 4) == 0) {
+      if (len == 0 && !seen_data) return false;
+      seen_data = seen_data || len > 0;
+    }
     i += 12 + len;  // length, type, data, CRC
   }
   return true;
@@ -190,7 +197,8 @@ std::string decode_to_gray(const uint8_t* bytes, size_t size, GrayImage& out) {
   // Before any stb call: stbi_info_from_memory already parses the Huffman tables before the frame header.
   if (jpeg_after_soi(bytes, size) > 0 && !jpeg_huffman_tables_ok(bytes, size))
     return "corrupt JPEG (a Huffman table declares more than 256 codes)";
-  if (!png_chunks_inside(bytes, size)) return "truncated or corrupt PNG (a chunk runs past the end of the file)";
+  if (!png_chunks_inside(bytes, size))
+    return "truncated or corrupt PNG (a chunk runs past the end of the file, or the first IDAT chunk is empty)";
   int w = 0, h = 0, comp = 0;
   if (!stbi_info_from_memory(bytes, len, &w, &h, &comp))
     return std::string("not a readable image (") + stbi_failure_reason() + "); expected JPEG, PNG or BMP";

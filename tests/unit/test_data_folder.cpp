@@ -312,7 +312,13 @@ TEST_CASE("image_io: a PNG chunk running past the end of the file is refused bef
       read_file_bytes(std::string(FER_SOURCE_DIR) + "/tests/fuzz/corpus/image/oom-stb-png-idat-length.png");
   std::vector<uint8_t> out(kImagePixels);
   CHECK(decode_to_gray48(bytes.data(), bytes.size(), out.data()) ==
-        "truncated or corrupt PNG (a chunk runs past the end of the file)");
+        "truncated or corrupt PNG (a chunk runs past the end of the file, or the first IDAT chunk is empty)");
+  // The CI fuzz run of 2026-12-07: a 48x48 PNG whose first IDAT chunk is empty made stb_image
+  // memcpy 0 bytes into a null buffer (UBSan: null pointer passed as argument 1).
+  const std::vector<uint8_t> empty_idat =
+      read_file_bytes(std::string(FER_SOURCE_DIR) + "/tests/fuzz/corpus/image/ubsan-stb-png-empty-idat.png");
+  CHECK(decode_to_gray48(empty_idat.data(), empty_idat.size(), out.data()).find("the first IDAT chunk is empty") !=
+        std::string::npos);
   // A whole PNG still decodes, and one cut inside its last chunk is refused the same way.
   TempDir dir;
   std::vector<uint8_t> gray(48 * 48, 90);
