@@ -18,12 +18,13 @@
 #include "data/image_io.h"
 #include "data/loader.h"
 #include "kernels/common.h"
+#include "tools/common/build_info.h"
 #include "tools/common/checkpoint_model.h"
 #include "tools/common/gradcam.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"fercam: Grad-CAM overlay of a face image for a fer checkpoint."};
-  app.set_version_flag("--version", "fercam (fer) 0.1");
+  app.set_version_flag("--version", fer::tools::version_text("fercam"));
   std::string checkpoint, image, layer, class_name, out, device_flag = "cpu";
   int scale = 4;
   app.add_option("--checkpoint", checkpoint, "fer checkpoint (best.safetensors of a fertrain run)")->required();

@@ -42,6 +42,7 @@
 #include "models/registry.h"
 #include "nn/atomic_file.h"
 #include "nn/checkpoint.h"
+#include "tools/common/build_info.h"
 #include "tools/common/checkpoint_model.h"
 #include "tools/common/reconstruction.h"
 
@@ -88,7 +89,7 @@ int main(int argc, char** argv) {
                            "by pixel hash, and write an index of images to exclude that `fertrain --exclude FILE` "
                            "accepts. The data is never modified.\n") +
                kPolicy + "\n" + kAutoencoderPolicy};
-  app.set_version_flag("--version", "ferclean (fer) 0.1");
+  app.set_version_flag("--version", fer::tools::version_text("ferclean"));
   std::string data_path, out_path, classes_flag = "7", autoencoder;
   bool as_json = false, skip_bad = false, keep_test_overlap = false;
   double percentile = 98.0;

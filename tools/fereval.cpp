@@ -31,6 +31,7 @@
 #include "kernels/precision.h"
 #include "nn/atomic_file.h"
 #include "nn/metrics.h"
+#include "tools/common/build_info.h"
 #include "tools/common/charts.h"
 #include "tools/common/checkpoint_model.h"
 #include "tools/common/roc_auc.h"
@@ -140,7 +141,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "fereval: evaluate a checkpoint (or an ensemble of several) on a split of FER data, with every "
       "figure also given without the images that duplicate Training images."};
-  app.set_version_flag("--version", "fereval (fer) 0.1");
+  app.set_version_flag("--version", fer::tools::version_text("fereval"));
   std::vector<std::string> checkpoints;
   std::string data_path, split = "test", tta_flag = "none", device_flag = "cpu", out_dir, val_flag;
   bool as_json = false;

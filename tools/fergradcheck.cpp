@@ -25,6 +25,7 @@
 #include "tensor/gradcheck.h"
 #include "tensor/ops.h"
 #include "tensor/rng.h"
+#include "tools/common/build_info.h"
 
 namespace {
 
@@ -422,7 +423,7 @@ int main(int argc, char** argv) {
       "fergradcheck: the finite-difference gradient check of one op (or a small model) at chosen shapes, in f64 on the "
       "CPU, through tensor/gradcheck.h (the tests' code path). Prints max abs/rel error per input and PASS/FAIL; "
       "exit 0 when every input passes, 1 otherwise."};
-  app.set_version_flag("--version", "fergradcheck (fer) 0.1");
+  app.set_version_flag("--version", fer::tools::version_text("fergradcheck"));
   std::string op, shape_text, model;
   bool list = false;
   OpFlags flags;

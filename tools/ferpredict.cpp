@@ -29,6 +29,7 @@
 #include "data/image_io.h"
 #include "data/loader.h"
 #include "kernels/common.h"
+#include "tools/common/build_info.h"
 #include "tools/common/checkpoint_model.h"
 
 namespace {
@@ -47,7 +48,7 @@ bool is_image_name(const fs::path& p) {
 
 int main(int argc, char** argv) {
   CLI::App app{"ferpredict: class probabilities of face images (any size, gray or RGB) from a fer checkpoint."};
-  app.set_version_flag("--version", "ferpredict (fer) 0.1");
+  app.set_version_flag("--version", fer::tools::version_text("ferpredict"));
   std::string checkpoint, device_flag = "cpu";
   std::vector<std::string> inputs;
   bool as_json = false;

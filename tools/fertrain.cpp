@@ -6,7 +6,11 @@
 //
 // Settings are resolved in layers: defaults (train_config.h) <- recipe <- the flags given. With
 // --resume the run folder's config.json replaces the first two layers, and only --epochs (to train
-// longer), --device, --threads and --progress may be given on top.
+// longer), --device, --threads, --checkpoint-every, --log-interval and --no-progress may be given on top.
+//
+// Ctrl-C (SIGINT) and SIGTERM (timeout, Slurm, docker stop) stop at the next step boundary with a
+// resumable checkpoint; the exit status is then 128 + the signal (130, 143).
+#include <csignal>
 #include <cstdio>
 #include <functional>
 #include <iostream>
@@ -16,6 +20,7 @@
 
 #include "kernels/common.h"
 #include "models/registry.h"
+#include "tools/common/build_info.h"
 #include "tools/common/recipes.h"
 #include "tools/common/train_config.h"
 #include "tools/common/trainer.h"
@@ -55,7 +60,7 @@ void list_recipes() {
 int main(int argc, char** argv) {
   CLI::App app{"fertrain: train a facial-expression model (fer engine). Without --data it trains on the "
                "built-in synthetic faces."};
-  app.set_version_flag("--version", "fertrain (fer) 0.1");
+  app.set_version_flag("--version", fer::tools::version_text("fertrain"));
   TrainConfig cli;
   std::vector<FlagBinding> bindings;
 #define FER_FLAG(flag, field, help) \
@@ -133,6 +138,12 @@ int main(int argc, char** argv) {
   FER_FLAG("--exclude", exclude, "file listing images to leave out (ferclean --out)");
   FER_FLAG("--trace", trace, "print every module of the forward and every autograd node of the backward for the first N steps");
   FER_FLAG("--sync-every", sync_every, "read the loss, accuracy and gradient norm back from the device and check them every N steps (0 = auto: 1 on the CPU, 50 on CUDA; 1 stops at the first bad step before the update)");
+  FER_FLAG("--checkpoint-every", checkpoint_every,
+           "also write the resumable checkpoint (last.safetensors) every N steps inside an epoch, so a killed run "
+           "loses at most N steps (0 = at the end of each epoch, and on Ctrl-C/SIGTERM)");
+  FER_FLAG("--log-interval", log_interval,
+           "when the output is not a terminal (a log file, nohup, CI): a plain progress line every N steps "
+           "(0 = only the per-epoch lines)");
   FER_SWITCH("--detect-anomaly", detect_anomaly, "check every forward op's output and every backward op's gradients; name the first non-finite one (slower)");
   FER_FLAG("--synthetic-count", synthetic_count, "number of synthetic faces (no --data)");
 #undef FER_FLAG
@@ -177,10 +188,12 @@ int main(int argc, char** argv) {
         FER_FAIL(path << ": not valid JSON: " << e.what());
       }
       fer::tools::apply_json(config, j);
-      const std::set<std::string> allowed = {"resume", "epochs", "device", "threads"};
+      // what may change on resume: the length, where it runs, and how it reports or checkpoints
+      const std::set<std::string> allowed = {"resume", "epochs", "device", "threads", "checkpoint_every", "log_interval"};
       for (const std::string& f : given)
         FER_CHECK(allowed.count(f), "--resume takes the run's own settings; the flag for '"
-                                        << f << "' cannot change them (allowed: --epochs, --device, --threads)");
+                                        << f << "' cannot change them (allowed: --epochs, --device, --threads, "
+                                        << "--checkpoint-every, --log-interval)");
     } else {
       const std::string recipe = given.count("recipe") ? cli.recipe : "";
       if (!recipe.empty()) {
@@ -209,7 +222,7 @@ int main(int argc, char** argv) {
                            << "best.safetensors of a " << config.recipe.substr(0, config.recipe.size() - 9) << " run)");
     fer::tools::request_stop_after_steps(stop_after_steps);
     const fer::tools::TrainSummary s = fer::tools::run_training(config, stdout);
-    return s.stop_reason == "interrupted" ? 130 : 0;
+    return s.stop_reason == "interrupted" ? 128 + (s.stop_signal > 0 ? s.stop_signal : SIGINT) : 0;
   } catch (const fer::Error& e) {
     std::fprintf(stderr, "fertrain: error: %s\n", e.what());
     return 1;

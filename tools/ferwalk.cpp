@@ -52,6 +52,7 @@
 #include "models/resnet.h"
 #include "tensor/ops.h"
 #include "tensor/rng.h"
+#include "tools/common/build_info.h"
 
 namespace {
 
@@ -616,7 +617,7 @@ int main(int argc, char** argv) {
   CLI::App app{"ferwalk: the numbers of docs/walkthrough.md: real data through R000's masking block (mask) and "
                "its weighted cross-entropy (xent), forward and backward, on the CPU; one element through an optimizer "
                "(optim), one face through the augmentation (augment) and one batch-norm channel by hand (bn)."};
-  app.set_version_flag("--version", "ferwalk (fer) 0.1");
+  app.set_version_flag("--version", fer::tools::version_text("ferwalk"));
   std::string mode, pixel, mask = "softmax";
   uint64_t seed = 1;
   double width = 0.0625;

@@ -257,3 +257,50 @@ TEST_CASE("fertrain --trace 1: tables of the first step's modules (shapes, MACs,
   CHECK(off.output.find("BatchNormActBackward") == std::string::npos);
   fs::remove_all(dir);
 }
+
+TEST_CASE("fertrain --log-interval: plain progress lines in a log; summary.json records the build and the machine") {
+  const fs::path dir = fresh_dir("fertrain_log_interval");
+  // 224 training images / 32 = 7 steps per epoch: lines after steps 3 and 6 of each epoch
+  const Run r = run_fertrain(kSmall + "--epochs 2 --log-interval 3 --out " + dir.string());
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  size_t lines = 0;
+  for (size_t at = r.output.find("ETA epoch"); at != std::string::npos; at = r.output.find("ETA epoch", at + 1)) ++lines;
+  CHECK(lines == 4);
+  for (const char* s : {"  epoch 1/2 step 3/7  loss ", "  epoch 1/2 step 6/7  loss ", "  epoch 2/2 step 3/7  loss ",
+                        "  epoch 2/2 step 6/7  loss "})
+    CHECK_MESSAGE(r.output.find(s) != std::string::npos, s);
+  CHECK(r.output.find("step 7/7") == std::string::npos);  // the epoch line follows instead
+  CHECK(r.output.find("\r") == std::string::npos);         // no bar redraws in a log
+
+  // provenance: the commit --version names, the compiler, the CPU and the thread count
+  const Run v = run_fertrain("--version");
+  REQUIRE(v.code == 0);
+  const auto summary = nlohmann::json::parse(read_text(dir / "summary.json"));
+  const auto& p = summary.at("provenance");
+  const std::string commit = p.at("commit").get<std::string>();
+  CHECK_FALSE(commit.empty());
+  CHECK(v.output.find("commit " + commit + ",") != std::string::npos);
+  CHECK(r.output.find("build:     fer ") != std::string::npos);
+  CHECK(r.output.find("commit " + commit) != std::string::npos);
+  CHECK(p.at("threads") == 2);
+  CHECK(p.at("device").get<std::string>().rfind("cpu, 2 threads, GEMM ", 0) == 0);
+  CHECK_FALSE(p.at("cpu").get<std::string>().empty());
+  const std::string compiler = p.at("compiler").get<std::string>();
+  CHECK((compiler.rfind("g++ ", 0) == 0 || compiler.rfind("clang++ ", 0) == 0));
+  CHECK(p.at("started_utc").get<std::string>().size() == 20);                  // 2026-12-07T04:31:02Z
+  CHECK(read_text(dir / "report.html").find(commit) != std::string::npos);
+
+  // --resume may change how a run reports and checkpoints, not what it trains
+  const Run more = run_fertrain("--resume " + dir.string() + " --no-progress --epochs 3 --log-interval 5 --checkpoint-every 2");
+  INFO(more.output);
+  CHECK(more.code == 0);
+  CHECK(more.output.find("  epoch 3/3 step 5/7  loss ") != std::string::npos);
+  const Run bad = run_fertrain("--resume " + dir.string() + " --no-progress --lr 0.5");
+  CHECK(bad.code != 0);
+  CHECK(bad.output.find("allowed: --epochs, --device, --threads, --checkpoint-every, --log-interval") != std::string::npos);
+  const Run neg = run_fertrain(kSmall + "--checkpoint-every -1");
+  CHECK(neg.code != 0);
+  CHECK(neg.output.find("--checkpoint-every must be >= 0") != std::string::npos);
+  fs::remove_all(dir);
+}

@@ -226,3 +226,116 @@ TEST_CASE("fertrain: killed between the model and optimizer renames, --resume ta
   fs::remove_all(b);
   fs::remove(log);
 }
+
+namespace {
+// Polls the run folder until last.safetensors is a checkpoint from inside an epoch (fer.step > 0);
+// returns its "epoch.step", or "" after `ms` without one.
+std::string wait_for_mid_epoch_checkpoint(const fs::path& dir, int ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    try {  // the file is replaced by rename, so a read sees a whole old or a whole new one
+      if (fs::exists(dir / "last.safetensors")) {
+        const auto meta = st::File::load((dir / "last.safetensors").string()).metadata();
+        if (meta.at("fer.step") != "0") return meta.at("fer.epoch") + "." + meta.at("fer.step");
+      }
+    } catch (const std::exception&) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return "";
+}
+
+// The 0-based epoch of the run folder's checkpoint.
+int64_t checkpoint_epoch(const fs::path& dir) {
+  return std::stoll(st::File::load((dir / "last.safetensors").string()).metadata().at("fer.epoch"));
+}
+}  // namespace
+
+TEST_CASE("fertrain --checkpoint-every: SIGTERM stops at a step with a resumable checkpoint (exit 143), SIGKILL loses "
+          "at most N steps, and both resume to the uninterrupted losses") {
+  const std::string tag = std::to_string(::getpid());
+  const fs::path log = fs::temp_directory_path() / ("fer_test_ckpt_every_" + tag + ".log");
+  // 140 images -> 112 training images / 16 = 7 steps per epoch; checkpoints after steps 3 and 6 of each
+  // epoch and at its end. The default schedule (none) does not depend on --epochs, so a run of 1000
+  // epochs stopped in epoch e and resumed with --epochs e+1 must equal a fresh run of e+1 epochs.
+  const std::vector<std::string> common = {"--synthetic-count", "140", "--width", "0.25", "--batch-size", "16",
+                                           "--threads",         "1",   "--no-progress", "--seed", "4"};
+  for (const int signo : {SIGTERM, SIGKILL}) {
+    const std::string name = signo == SIGTERM ? "sigterm" : "sigkill";
+    CAPTURE(name);
+    const fs::path run = fs::temp_directory_path() / ("fer_test_ckpt_every_" + name + "_" + tag);
+    const fs::path ref = fs::temp_directory_path() / ("fer_test_ckpt_every_ref_" + name + "_" + tag);
+    fs::remove_all(run);
+    fs::remove_all(ref);
+    std::vector<std::string> args = common;
+    for (const char* a : {"--epochs", "1000", "--checkpoint-every", "3"}) args.push_back(a);
+    args.push_back("--out");
+    args.push_back(run.string());
+    const pid_t pid = spawn_fertrain(args, log);
+    const std::string seen = wait_for_mid_epoch_checkpoint(run, 60000);
+    ::kill(pid, signo);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    INFO("log:\n" << read_text(log));
+    REQUIRE_MESSAGE(!seen.empty(), "no checkpoint from inside an epoch within 60 s");
+    MESSAGE(name << ": saw the mid-epoch checkpoint " << seen);
+    if (signo == SIGTERM) {
+      REQUIRE(WIFEXITED(status));
+      CHECK(WEXITSTATUS(status) == 143);
+      CHECK(read_text(log).find(" by SIGTERM: resumable checkpoint written") != std::string::npos);
+      // the stop is at a step boundary inside an epoch
+      CHECK(st::File::load((run / "last.safetensors").string()).metadata().at("fer.step") != "0");
+    } else {
+      REQUIRE(WIFSIGNALED(status));
+      CHECK(WTERMSIG(status) == SIGKILL);
+    }
+    check_run_folder(run);
+    const int64_t epochs = checkpoint_epoch(run) + 1;
+    const int code = run_to_end({"--resume", run.string(), "--no-progress", "--threads", "1", "--epochs",
+                                 std::to_string(epochs)},
+                                log);
+    INFO("resume log:\n" << read_text(log));
+    REQUIRE(code == 0);
+    std::vector<std::string> ref_args = common;
+    for (const std::string& a : {std::string("--epochs"), std::to_string(epochs), std::string("--out"), ref.string()})
+      ref_args.push_back(a);
+    REQUIRE(run_to_end(ref_args, log) == 0);
+    const auto lr = train_losses(run), lf = train_losses(ref);
+    REQUIRE(lr.size() == static_cast<size_t>(epochs));
+    REQUIRE(lf.size() == static_cast<size_t>(epochs));
+    for (size_t i = 0; i < lr.size(); ++i) CHECK(lr[i] == lf[i]);  // bit-exact
+    fs::remove_all(run);
+    fs::remove_all(ref);
+  }
+  fs::remove(log);
+}
+
+TEST_CASE("fertrain: killed inside its very first checkpoint save (no last.optim yet), --resume takes the next file") {
+  const std::string tag = std::to_string(::getpid());
+  const fs::path a = fs::temp_directory_path() / ("fer_test_first_full_" + tag);
+  const fs::path b = fs::temp_directory_path() / ("fer_test_first_cut_" + tag);
+  const fs::path log = fs::temp_directory_path() / ("fer_test_first_" + tag + ".log");
+  fs::remove_all(a);
+  fs::remove_all(b);
+  const std::vector<std::string> common = {"--synthetic-count", "140", "--width", "0.25", "--batch-size", "16",
+                                           "--threads", "1", "--no-progress", "--epochs", "2", "--seed", "11"};
+  std::vector<std::string> full = common, cut = common;
+  for (const std::string& s : {std::string("--out"), a.string()}) full.push_back(s);
+  for (const std::string& s : {std::string("--out"), b.string(), std::string("--stop-after-steps"), std::string("3")})
+    cut.push_back(s);
+  REQUIRE(run_to_end(full, log) == 0);
+  REQUIRE(run_to_end(cut, log) == 130);
+  // The first save's kill window: last.safetensors is in place, its optimizer state not yet renamed.
+  fs::rename(b / "last.optim.safetensors", b / "last.optim.next.safetensors");
+  check_run_folder(b);
+  const int code = run_to_end({"--resume", b.string(), "--no-progress"}, log);
+  INFO(read_text(log));
+  REQUIRE(code == 0);
+  const auto la = train_losses(a), lb = train_losses(b);
+  REQUIRE(la.size() == 2);
+  REQUIRE(lb.size() == 2);
+  for (size_t i = 0; i < la.size(); ++i) CHECK(la[i] == lb[i]);  // bit-exact
+  fs::remove_all(a);
+  fs::remove_all(b);
+  fs::remove(log);
+}

@@ -45,6 +45,20 @@ void Progress::step(int64_t step, double loss, double accuracy, int64_t images_d
   std::fflush(out_);
 }
 
+void Progress::log_line(int64_t step, double loss, double accuracy, int64_t images_done, int64_t epochs_after) {
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const double frac = steps_ > 0 ? double(step) / double(steps_) : 1.0;
+  const double epoch_eta = frac > 0 ? elapsed * (1.0 - frac) / frac : 0.0;
+  const double run_eta = epoch_eta + (frac > 0 ? elapsed / frac : 0.0) * double(epochs_after);
+  char acc[32] = "";
+  if (std::isfinite(accuracy)) std::snprintf(acc, sizeof acc, " acc %.2f%%", 100.0 * accuracy);
+  std::fprintf(out_, "  epoch %lld/%lld step %lld/%lld  loss %.4f%s  %.0f img/s  ETA epoch %s, run %s\n",
+               static_cast<long long>(epoch_), static_cast<long long>(epochs_), static_cast<long long>(step),
+               static_cast<long long>(steps_), loss, acc, elapsed > 0 ? double(images_done) / elapsed : 0.0,
+               format_duration(epoch_eta).c_str(), format_duration(run_eta).c_str());
+  std::fflush(out_);
+}
+
 void Progress::end_epoch() {
   if (!interactive_) return;
   std::fprintf(out_, "\r\033[K");

@@ -2,7 +2,7 @@
 //
 // On a terminal: one line redrawn in place with the epoch, a bar, loss, accuracy, images/s and the
 // ETA of the epoch. Otherwise (a pipe, a log file, CI): no bar, only the per-epoch summary lines,
-// so logs stay readable.
+// so logs stay readable, and with fertrain --log-interval N a plain line every N steps (log_line).
 #pragma once
 
 #include <chrono>
@@ -19,6 +19,10 @@ class Progress {
   void start_epoch(int64_t epoch, int64_t epochs, int64_t steps);
   // After each step: running mean loss and accuracy of the epoch so far.
   void step(int64_t step, double loss, double accuracy, int64_t images_done);
+  // One plain line (no bar, no carriage return): the step, the running loss and accuracy, images/s
+  // and the ETA of the epoch and of the run (`epochs_after` more epochs at this epoch's pace,
+  // validation not counted). For logs; the caller prints it only when !interactive().
+  void log_line(int64_t step, double loss, double accuracy, int64_t images_done, int64_t epochs_after);
   // Clears the bar; the caller prints the epoch summary line itself.
   void end_epoch();
   bool interactive() const { return interactive_; }

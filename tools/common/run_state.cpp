@@ -63,7 +63,9 @@ void save_last(const fs::path& dir, const TrainConfig& c, const data::ClassSet& 
 
 RunState load_last(const fs::path& dir, nn::Module& model, nn::Optimizer& opt, Generator& gen) {
   const fs::path last = dir / "last.safetensors", last_optim = dir / "last.optim.safetensors";
-  FER_CHECK(fs::exists(last) && fs::exists(last_optim),
+  const fs::path next = dir / "last.optim.next.safetensors";
+  // A run killed during its very first save may hold last.safetensors and only the next file.
+  FER_CHECK(fs::exists(last) && (fs::exists(last_optim) || fs::exists(next)),
             "--resume " << dir.string() << ": no last.safetensors + last.optim.safetensors there; hint: "
                         << "point --resume at the run folder a previous fertrain wrote");
   nn::load_state_dict(last.string(), model, true);
@@ -75,9 +77,8 @@ RunState load_last(const fs::path& dir, nn::Module& model, nn::Optimizer& opt, G
            meta.count("fer.step") && f.metadata().at("fer.epoch") == meta.at("fer.epoch") &&
            f.metadata().at("fer.step") == meta.at("fer.step");
   };
-  auto file = nn::safetensors::File::load(last_optim.string());
-  const fs::path next = dir / "last.optim.next.safetensors";
-  if (!same_step(file) && fs::exists(next)) {
+  auto file = nn::safetensors::File::load((fs::exists(last_optim) ? last_optim : next).string());
+  if (!same_step(file) && fs::exists(last_optim) && fs::exists(next)) {
     auto f = nn::safetensors::File::load(next.string());
     if (same_step(f)) file = std::move(f);
   }

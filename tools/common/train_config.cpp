@@ -19,7 +19,7 @@ namespace fer::tools {
   X(plateau_factor) X(plateau_patience) X(plateau_metric) X(min_lr) X(cosine_t0) X(cosine_tmult) X(warmup_epochs)         \
   X(early_stop_patience) X(early_stop_metric) X(loss) X(weighted_loss) X(label_smoothing) X(focal_gamma) X(sampler) X(hflip) \
   X(rotate_deg) X(translate_px) X(augment) X(ten_crop) X(device) X(precision) X(conv_impl) X(fuse) X(cuda_graph) X(seed) X(threads) X(out) X(resume) X(init_from)  \
-  X(progress) X(detect_anomaly) X(trace) X(sync_every)
+  X(progress) X(detect_anomaly) X(trace) X(sync_every) X(checkpoint_every) X(log_interval)
 
 nlohmann::json to_json(const TrainConfig& c) {
   nlohmann::json j;
@@ -114,6 +114,9 @@ void validate(const TrainConfig& c) {
   FER_CHECK(c.label_smoothing >= 0 && c.label_smoothing < 1, "--label-smoothing must be in [0, 1)");
   FER_CHECK(c.grad_clip >= 0, "--grad-clip must be >= 0");
   FER_CHECK(c.sync_every >= 0, "--sync-every must be >= 0 (0 = auto), got " << c.sync_every);
+  FER_CHECK(c.checkpoint_every >= 0, "--checkpoint-every must be >= 0 (0 = at the end of each epoch only), got "
+                                         << c.checkpoint_every);
+  FER_CHECK(c.log_interval >= 0, "--log-interval must be >= 0 (0 = one line per epoch), got " << c.log_interval);
   FER_CHECK(c.rotate_deg >= 0 && c.rotate_deg <= 180, "--rotate must be in [0, 180] degrees");
   FER_CHECK(c.translate_px >= 0 && c.translate_px < 24, "--translate must be in [0, 24) pixels");
   if (!c.augment.empty()) {

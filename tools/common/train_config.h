@@ -101,6 +101,10 @@ struct TrainConfig {
                                    // them every N steps; 0 = auto (1 on the CPU, 50 on CUDA)
   bool detect_anomaly = false;     // check every recorded forward op's output and every backward node's
                                    // gradients; name the first non-finite one
+  int64_t checkpoint_every = 0;    // also write the resumable last checkpoint every N steps inside an
+                                   // epoch (0 = only at the end of each epoch and on SIGINT/SIGTERM)
+  int64_t log_interval = 0;        // without a terminal (a log file, a pipe): a plain progress line every
+                                   // N steps (0 = only the per-epoch lines)
 };
 
 nlohmann::json to_json(const TrainConfig& c);

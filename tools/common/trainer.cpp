@@ -38,6 +38,7 @@
 #include "tensor/autograd.h"
 #include "tensor/ops.h"
 #include "tensor/rng.h"
+#include "tools/common/build_info.h"
 #include "tools/common/charts.h"
 #include "tools/common/evaluate.h"
 #include "tools/common/progress.h"
@@ -57,12 +58,34 @@ using nlohmann::json;
 namespace {
 
 std::atomic<bool> g_stop_requested{false};
+std::atomic<int> g_stop_signal{0};
 std::atomic<int64_t> g_stop_after_steps{0};
 
-extern "C" void on_sigint(int) {
+// SIGINT (Ctrl-C) and SIGTERM (timeout, Slurm, docker stop, kill): stop at the next step boundary.
+extern "C" void on_stop_signal(int signo) {
+  g_stop_signal.store(signo);
   g_stop_requested.store(true);
-  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C kills the process
+  std::signal(signo, SIG_DFL);  // a second signal of the same kind kills the process
 }
+
+// Installs on_stop_signal for SIGINT and SIGTERM for the lifetime of the object, then restores the
+// handlers that were there before.
+class StopSignals {
+ public:
+  StopSignals() : int_(std::signal(SIGINT, on_stop_signal)), term_(std::signal(SIGTERM, on_stop_signal)) {}
+  ~StopSignals() {
+    std::signal(SIGINT, int_);
+    std::signal(SIGTERM, term_);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+ private:
+  void (*int_)(int);
+  void (*term_)(int);
+};
+
+const char* signal_name(int signo) { return signo == SIGTERM ? "SIGTERM" : "SIGINT"; }
 
 // ---- small formatting helpers -------------------------------------------------------------------
 
@@ -266,13 +289,17 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
   // 1. device
   const Device device = config.device == "cuda" ? Device::cuda : Device::cpu;
   std::ostringstream head;
+  std::string device_text;  // also recorded in summary.json's provenance
   if (device == Device::cuda) {
     FER_CHECK(kCudaBuilt, "--device cuda: this build has no CUDA (configured with FER_CUDA=OFF or without nvcc)");
     FER_CHECK(cuda::device_count() > 0, "--device cuda: " << cuda::no_device_reason() << "; hint: --device cpu");
-    head << "device:    " << cuda::device_description(0) << " (build archs " << kCudaArchitectures << ")\n";
+    device_text = cuda::device_description(0) + " (build archs " + kCudaArchitectures + ")";
   } else {
-    head << "device:    cpu, " << omp_get_max_threads() << " threads, GEMM " << kCpuGemm << "\n";
+    device_text = "cpu, " + std::to_string(omp_get_max_threads()) + " threads, GEMM " + kCpuGemm;
   }
+  const nlohmann::json build = provenance(device_text);
+  head << "build:     fer " << kVersion << ", commit " << build_commit() << ", " << compiler_text() << "\n";
+  head << "device:    " << device_text << (device == Device::cpu ? " (" + cpu_model() + ")" : std::string()) << "\n";
   ops::set_conv_impl(ops::conv_impl_from_name(config.conv_impl));  // validate() allows cudnn only on CUDA
   nn::set_fusion(config.fuse != "off");                            // validate() allows on | off
   head << "precision: " << config.precision;
@@ -447,11 +474,8 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
 
   const data::DeviceImages images(td.dataset, device);
   g_stop_requested.store(false);
-  auto previous_handler = std::signal(SIGINT, on_sigint);
-  struct RestoreSignal {
-    decltype(previous_handler) h;
-    ~RestoreSignal() { std::signal(SIGINT, h); }
-  } restore_signal{previous_handler};
+  g_stop_signal.store(0);
+  const StopSignals stop_signals;
 
   Progress progress(config.progress, out);
   TrainSummary summary;
@@ -560,11 +584,19 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
       ++steps_this_process;
       if (g_stop_after_steps.load() > 0 && steps_this_process == g_stop_after_steps.load()) request_stop();
       const bool stopping = g_stop_requested.load();
-      if (immediate || stopping || static_cast<int64_t>(pending.size()) >= sync_every || step + 1 == steps_per_epoch)
+      const bool mid_epoch = step + 1 < steps_per_epoch;  // the epoch's end writes its own checkpoint
+      const bool checkpoint_now = mid_epoch && config.checkpoint_every > 0 && (step + 1) % config.checkpoint_every == 0;
+      const bool log_now = config.log_interval > 0 && (step + 1) % config.log_interval == 0 && !progress.interactive();
+      if (immediate || stopping || checkpoint_now || log_now || static_cast<int64_t>(pending.size()) >= sync_every ||
+          !mid_epoch)
         flush();
+      if (log_now)
+        progress.log_line(step + 1, tally.mean_loss(), reconstruction ? nan_value : tally.accuracy(), tally.seen,
+                          epoch + 1 < config.epochs ? config.epochs - epoch - 1 : 0);
 
-      if (stopping && step + 1 < steps_per_epoch) {
-        progress.end_epoch();
+      if ((stopping || checkpoint_now) && mid_epoch) {
+        // the resumable position after this step: a resume continues with step + 1
+        if (stopping) progress.end_epoch();
         tally.seconds = seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
         state.epoch = epoch;
         state.step = step + 1;
@@ -572,7 +604,10 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
         state.scheduler = scheduler->state();
         state.early_stop = early_stop.state();
         save_last(dir, config, td.dataset.classes, state, *model, *optimizer, gen);
+        if (!stopping) continue;
+        summary.stop_signal = g_stop_signal.load();
         say("interrupted at epoch " + std::to_string(epoch + 1) + ", step " + std::to_string(step + 1) +
+            (summary.stop_signal > 0 ? std::string(" by ") + signal_name(summary.stop_signal) : std::string()) +
             ": resumable checkpoint written; continue with: fertrain --resume " + dir.string());
         summary.stop_reason = "interrupted";
         summary.epochs_done = epoch;
@@ -673,7 +708,8 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
                  {"device", config.device},
                  {"epochs_done", summary.epochs_done},
                  {"best_epoch", state.best_epoch},
-                 {"stop_reason", summary.stop_reason}};
+                 {"stop_reason", summary.stop_reason},
+                 {"provenance", build}};
   const bool separate_test = !td.plan.test.empty() && td.plan.test != td.plan.val;
   if (reconstruction) {
     // no classes: the mean reconstruction error (MSE per image, averaged) per split, no confusion matrices
@@ -712,7 +748,9 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
   }
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
   result["seconds"] = summary.seconds;
-  report.facts = {{"device", config.device},
+  report.facts = {{"device", device_text + (device == Device::cpu ? " (" + cpu_model() + ")" : std::string())},
+                  {"build", std::string("fer ") + kVersion + ", commit " + build_commit() + ", " + compiler_text()},
+                  {"started", build["started_utc"].get<std::string>()},
                   {"model", spec.name + " (" + std::to_string(model->parameter_count()) + " parameters)"},
                   {"data", td.dataset.origin},
                   {"train / val / test", std::to_string(td.plan.train.size()) + " / " +

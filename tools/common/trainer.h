@@ -22,8 +22,10 @@
 //
 // Resuming (`config.resume`) restores the model, optimizer, schedule, early-stopping state, the
 // generator positions and the position inside the epoch, so the run continues with the very
-// losses of an uninterrupted one. SIGINT (Ctrl-C) stops at the next step boundary and writes such
-// a resumable checkpoint; a non-finite loss stops the run with the epoch and step named.
+// losses of an uninterrupted one. SIGINT (Ctrl-C) and SIGTERM stop at the next step boundary and
+// write such a resumable checkpoint (a second signal of the same kind kills the process);
+// TrainConfig::checkpoint_every also writes it every N steps inside an epoch, so a SIGKILL loses at
+// most N steps. A non-finite loss stops the run with the epoch and step named.
 #pragma once
 
 #include <cstdint>
@@ -47,6 +49,8 @@ struct TrainSummary {
   double final_train_loss = 0;  // mean training loss of the last completed epoch
   double test_acc = -1;         // accuracy of the best checkpoint on the test split (-1: no separate test split)
   std::string stop_reason;      // "completed", "early stopping", "interrupted"
+  int stop_signal = 0;          // the signal that interrupted the run (SIGINT, SIGTERM; 0: none, or
+                                // request_stop)
   double seconds = 0;
 };
 
@@ -70,7 +74,7 @@ std::string frozen_modules_at(const TrainConfig& config, int64_t epoch);
 int64_t last_unfreeze_epoch(const TrainConfig& config);
 
 // Makes a running run_training stop at its next step boundary with a resumable checkpoint
-// (what the SIGINT handler calls; async-signal-safe).
+// (what the SIGINT/SIGTERM handler does, with the signal's number; async-signal-safe).
 void request_stop();
 
 // Testing aid (fertrain --stop-after-steps): behave as if Ctrl-C came after `steps` training steps of
