@@ -33,7 +33,7 @@ using namespace fer;
 
 // The flags an op may read besides its shape.
 struct OpFlags {
-  int64_t stride = 1, padding = 0, groups = 1, dim = 1;
+  int64_t stride = 1, padding = 0, groups = 1, dim = 1, kernel = 3;
   bool eval = false;
   std::string mask = "softmax";
   double label_smoothing = 0.0;
@@ -89,14 +89,18 @@ const std::vector<OpEntry>& op_table() {
     t.push_back({"conv2d",
                  {2, 3, 6, 6},
                  "x [N,C,H,W]",
-                 "w [Cout,C/groups,3,3] (Cout = 4, or 2*groups), b [Cout]; --stride --padding --groups",
+                 "w [Cout,C/groups,K,K] (Cout = 4, or 2*groups), b [Cout]; --kernel (default 3) --stride --padding --groups",
                  [](const Shape& s, const OpFlags& o) {
                    need_rank("conv2d", s, 4, "N,C,H,W");
                    const int64_t cout = o.groups == 1 ? 4 : 2 * o.groups;
                    FER_CHECK(o.groups >= 1 && s[1] % o.groups == 0,
                              "conv2d: channels " << s[1] << " not divisible by --groups " << o.groups);
+                   FER_CHECK(o.kernel >= 1 && o.kernel <= 7, "conv2d: --kernel must be in 1..7, got " << o.kernel);
+                   FER_CHECK(s[2] + 2 * o.padding >= o.kernel && s[3] + 2 * o.padding >= o.kernel,
+                             "conv2d: --kernel " << o.kernel << " does not fit the padded input " << s[2] << "x" << s[3]
+                                                 << " (padding " << o.padding << "); hint: a larger --shape or --padding");
                    const auto opt = ops::Conv2dOptions::make(o.stride, o.padding, o.groups);
-                   return Check{{rand64(s, o.seed, "x"), rand64({cout, s[1] / o.groups, 3, 3}, o.seed + 1, "w"),
+                   return Check{{rand64(s, o.seed, "x"), rand64({cout, s[1] / o.groups, o.kernel, o.kernel}, o.seed + 1, "w"),
                                  rand64({cout}, o.seed + 2, "b")},
                                 [opt](const std::vector<Tensor>& in) { return ops::conv2d(in[0], in[1], in[2], opt); }};
                  }});
@@ -320,6 +324,49 @@ const std::vector<OpEntry>& op_table() {
                    return Check{{rand64(s, o.seed, "a"), rand64({s[0], s[1], 1, 1}, o.seed + 1, "b")},
                                 [](const std::vector<Tensor>& in) { return ops::add(in[0], in[1]); }};
                  }});
+    // elementwise with broadcasting: b [N,1,H,W] is the masking block's shape (one mask for all channels)
+    t.push_back({"mul", {2, 3, 4, 4}, "a [N,C,H,W]", "b [N,1,H,W] (broadcast over channels)", [](const Shape& s, const OpFlags& o) {
+                   need_rank("mul", s, 4, "N,C,H,W");
+                   return Check{{rand64(s, o.seed, "a"), rand64({s[0], 1, s[2], s[3]}, o.seed + 1, "b")},
+                                [](const std::vector<Tensor>& in) { return ops::mul(in[0], in[1]); }};
+                 }});
+    t.push_back({"sub", {2, 3, 4, 4}, "a [N,C,H,W]", "b [1,C,1,1] (broadcast)", [](const Shape& s, const OpFlags& o) {
+                   need_rank("sub", s, 4, "N,C,H,W");
+                   return Check{{rand64(s, o.seed, "a"), rand64({1, s[1], 1, 1}, o.seed + 1, "b")},
+                                [](const std::vector<Tensor>& in) { return ops::sub(in[0], in[1]); }};
+                 }});
+    t.push_back({"div", {2, 3, 4, 4}, "a [N,C,H,W]", "b [N,C,1,1] in [0.5, 2] (broadcast)", [](const Shape& s, const OpFlags& o) {
+                   need_rank("div", s, 4, "N,C,H,W");
+                   return Check{{rand64(s, o.seed, "a"), rand64({s[0], s[1], 1, 1}, o.seed + 1, "b", 0.5, 2)},
+                                [](const std::vector<Tensor>& in) { return ops::div(in[0], in[1]); }};
+                 }});
+    t.push_back({"nll_loss", {6, 5}, "log_probs [N,K]", "labels [N] (fixed), class weights [K] in [0.5, 2]",
+                 [](const Shape& s, const OpFlags& o) {
+                   need_rank("nll_loss", s, 2, "N,K");
+                   const Tensor labels = labels_for(s[0], s[1], o.seed);
+                   const Tensor weights = rand64({s[1]}, o.seed + 1, "weights", 0.5, 2, false);
+                   return Check{{rand64(s, o.seed, "log_probs", -3, 0)}, [labels, weights](const std::vector<Tensor>& in) {
+                                  return ops::nll_loss(in[0], labels, weights);
+                                }};
+                 }});
+    t.push_back({"slice", {2, 5, 3, 3}, "x (any rank)", "x[:, 1:4] along --dim (default 1; needs size >= 4)",
+                 [](const Shape& s, const OpFlags& o) {
+                   FER_CHECK(o.dim >= 0 && o.dim < static_cast<int64_t>(s.size()) && s[static_cast<size_t>(o.dim)] >= 4,
+                             "slice: --dim " << o.dim << " must name a dimension of size >= 4 of " << shape_str(s));
+                   return Check{{rand64(s, o.seed, "x")},
+                                [dim = o.dim](const std::vector<Tensor>& in) { return ops::slice(in[0], dim, 1, 4); }};
+                 }});
+    t.push_back({"upsample_nearest2d", {2, 3, 3, 4}, "x [N,C,H,W]", "to [2H, 2W] (nearest)", [](const Shape& s, const OpFlags& o) {
+                   need_rank("upsample_nearest2d", s, 4, "N,C,H,W");
+                   const int64_t oh = 2 * s[2], ow = 2 * s[3];
+                   return Check{{rand64(s, o.seed, "x")}, [oh, ow](const std::vector<Tensor>& in) {
+                                  return ops::upsample_nearest2d(in[0], oh, ow);
+                                }};
+                 }});
+    t.push_back({"sum_dim", {2, 3, 4}, "x (any rank)", "sum over --dim (default 1)", [](const Shape& s, const OpFlags& o) {
+                   return Check{{rand64(s, o.seed, "x")},
+                                [dim = o.dim](const std::vector<Tensor>& in) { return ops::sum_dim(in[0], dim); }};
+                 }});
     t.push_back({"mean_dim", {2, 3, 4}, "x (any rank)", "mean over --dim (default 1)", [](const Shape& s, const OpFlags& o) {
                    return Check{{rand64(s, o.seed, "x")},
                                 [dim = o.dim](const std::vector<Tensor>& in) { return ops::mean_dim(in[0], dim); }};
@@ -441,11 +488,12 @@ int main(int argc, char** argv) {
   app.add_option("--max-elements", max_elements,
                  "check only the first M elements of each input (default: all; "
                  "64 with --model)");
+  app.add_option("--kernel", flags.kernel, "conv2d kernel size K (KxK, 1..7; default 3)");
   app.add_option("--stride", flags.stride, "conv2d / conv_transpose2d stride");
   app.add_option("--padding", flags.padding, "conv2d / conv_transpose2d padding");
   app.add_option("--groups", flags.groups, "conv2d groups");
   app.add_flag("--eval", flags.eval, "batch_norm, batch_norm_relu, batch_norm_silu: eval mode with fixed running statistics");
-  app.add_option("--dim", flags.dim, "softmax / log_softmax dimension");
+  app.add_option("--dim", flags.dim, "softmax / log_softmax / mean_dim / sum_dim / slice dimension");
   app.add_option("--mask", flags.mask, "mask_apply: softmax | sigmoid");
   app.add_option("--label-smoothing", flags.label_smoothing, "cross_entropy label smoothing in [0, 1)");
   app.add_option("--model", model, "check a registry model's loss w.r.t. its input and first parameters");

@@ -66,6 +66,9 @@ TEST_CASE("fergradcheck: every listed op passes at its default shapes") {
 
 TEST_CASE("fergradcheck: op flags and --show") {
   for (const char* args : {"conv2d --shape 1,4,7,7 --stride 2 --padding 1 --groups 2", "batch_norm --eval",
+                           "conv2d --shape 1,2,11,10 --kernel 7 --stride 2 --padding 3",  // the ResNet stem
+                           "conv2d --shape 2,2,8,8 --kernel 4 --stride 4",                // the ViT patch layer
+                           "slice --shape 6,2,3 --dim 0",
                            "conv_transpose2d --stride 2 --padding 1", "softmax --dim 2", "mask_apply --mask sigmoid",
                            "cross_entropy --label-smoothing 0.1 --seed 5"}) {
     const Run r = run_fergradcheck(args);

@@ -47,6 +47,8 @@ std::vector<Conv2dDims> small_configs() {
       conv2d_dims(1, 2, 5, 5, 3, 5, 1, 3),     // padding larger than kernel/2: border outputs see only padding
       conv2d_dims(2, 1, 9, 8, 3, 4, 3, 2),     // even kernel, stride 3
       asymmetric(2, 3, 7, 10, 4),              // non-square kernel / stride / padding
+      conv2d_dims(1, 2, 11, 10, 3, 7, 2, 3),   // k7 s2 p3: the ResNet stem
+      conv2d_dims(2, 3, 12, 9, 4, 4, 4),       // k4 s4 p0: the ViT patch layer (9 = 2 windows + 1 unused column)
   };
   return v;
 }
