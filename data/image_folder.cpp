@@ -131,6 +131,14 @@ Dataset read_image_folders(const fs::path& root, const LoadOptions& options, Loa
                               << (class_folders ? " (hint: it holds class folders itself: pass its parent folder)"
                                                 : " (hint: point --data at the folder that holds train/)"));
   }
+  // Other folders at the root (val/, valid/, validation/ in some redistributions) are not read:
+  // say so instead of dropping their images silently.
+  for (const fs::directory_entry& e : list_dir(root)) {
+    const std::string name = e.path().filename().string();
+    if (is_hidden(name) || name == "train" || name == "test" || !e.is_directory(ec)) continue;
+    rep.notes.push_back(e.path().string() + "/: not read (fer reads train/ and test/ only; images there are not "
+                        "used: move them into train/ or test/)");
+  }
   std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.rel < b.rel; });
   if (prefix_disagrees > 0)
     rep.notes.push_back(std::to_string(prefix_disagrees) + " files whose name prefix disagrees with their folder "

@@ -11,7 +11,8 @@
 //   notes count such files.
 // Either train/ or test/ may be missing (not both). Ignored: hidden entries (".*"), files with
 // other extensions (counted in LoadReport::ignored_files), entries at the root other than
-// train/ and test/. Bad entries (fer::Error naming the path; skipped and counted with skip_bad):
+// train/ and test/ (each such folder, e.g. val/ or validation/, gets a LoadReport note saying its
+// images are not read). Bad entries (fer::Error naming the path; skipped and counted with skip_bad):
 // an unknown class folder, an image file directly in train/ or test/, a file that does not
 // decode (truncated, corrupt, not an image), an empty split folder set (no images at all).
 // Order: images are sorted by their path below <root> (byte order), so the result is the same on

@@ -1,4 +1,5 @@
-// data/image_io.cpp: decode (stb_image) -> BT.601 gray -> area/bilinear resize to 48x48; writing.
+// data/image_io.cpp: decode (stb_image) -> BT.601 gray -> JPEG EXIF orientation -> area/bilinear resize
+// to 48x48; writing.
 #include "data/image_io.h"
 
 #include <algorithm>
@@ -164,7 +165,96 @@ bool png_chunks_inside(const uint8_t* b, size_t n) {
   return true;
 }
 
+// The Orientation tag of the TIFF structure t[0, n) of an EXIF segment (see jpeg_exif_orientation);
+// every read below is checked against n first.
+int tiff_orientation(const uint8_t* t, size_t n) {
+  if (n < 8) return 1;
+  bool little;
+  if (t[0] == 'I' && t[1] == 'I') little = true;
+  else if (t[0] == 'M' && t[1] == 'M') little = false;
+  else return 1;
+  const auto u16 = [&](size_t p) -> uint32_t {  // p + 2 <= n
+    const uint32_t a = t[p], b = t[p + 1];
+    return little ? a | (b << 8) : (a << 8) | b;
+  };
+  const auto u32 = [&](size_t p) -> uint32_t {  // p + 4 <= n
+    return little ? u16(p) | (u16(p + 2) << 16) : (u16(p) << 16) | u16(p + 2);
+  };
+  if (u16(2) != 42) return 1;
+  const size_t ifd = u32(4);  // IFD0, from the start of the TIFF header
+  if (ifd < 8 || ifd > n - 2) return 1;
+  const size_t count = u16(ifd);
+  if (count > (n - ifd - 2) / 12) return 1;  // the whole entry table must lie inside the segment
+  for (size_t k = 0; k < count; ++k) {
+    const size_t e = ifd + 2 + 12 * k;  // tag, type, count, value (a SHORT sits in the first 2 bytes)
+    if (u16(e) != 0x0112) continue;
+    if (u16(e + 2) != 3 || u32(e + 4) != 1) return 1;  // not SHORT x 1
+    const uint32_t v = u16(e + 8);
+    return v >= 1 && v <= 8 ? static_cast<int>(v) : 1;
+  }
+  return 1;
+}
+
 }  // namespace
+
+int jpeg_exif_orientation(const uint8_t* b, size_t n) {
+  size_t i = jpeg_after_soi(b, n);
+  if (i == 0) return 1;
+  while (i + 4 <= n) {  // the header segments, as jpeg_complete walks them
+    if (b[i] != 0xFF) return 1;
+    const uint8_t m = b[i + 1];
+    if (m == 0xFF) {  // fill byte
+      i++;
+      continue;
+    }
+    if (m == 0xDA || m == 0xD9) return 1;  // first scan or end of image: no EXIF
+    if (m == 0x01 || (m >= 0xD0 && m <= 0xD8)) {  // markers without a length
+      i += 2;
+      continue;
+    }
+    const size_t len = (static_cast<size_t>(b[i + 2]) << 8) | b[i + 3];  // counts its own 2 bytes
+    if (len < 2 || len > n - i - 2) return 1;  // the segment does not fit in the file
+    static const uint8_t kExif[6] = {'E', 'x', 'i', 'f', 0, 0};
+    if (m == 0xE1 && len >= 2 + 6 && std::memcmp(b + i + 4, kExif, 6) == 0)
+      return tiff_orientation(b + i + 10, len - 8);
+    i += 2 + len;
+  }
+  return 1;
+}
+
+GrayImage apply_exif_orientation(const GrayImage& src, int orientation) {
+  if (orientation < 2 || orientation > 8) return src;
+  const int64_t w = src.width, h = src.height;
+  FER_CHECK(w > 0 && h > 0 && src.pixels.size() == static_cast<size_t>(w * h),
+            "apply_exif_orientation: a " << w << "x" << h << " image needs " << w * h << " pixels, got "
+                                         << src.pixels.size());
+  GrayImage out;
+  out.width = orientation >= 5 ? src.height : src.width;
+  out.height = orientation >= 5 ? src.width : src.height;
+  out.pixels.resize(src.pixels.size());
+  // Where the stored pixel (column c, row r) goes in the displayed image.
+  const auto place = [&](int64_t c, int64_t r) -> int64_t {
+    int64_t x = c, y = r;
+    switch (orientation) {
+      case 2: x = w - 1 - c; y = r; break;          // 0th row top, 0th column right
+      case 3: x = w - 1 - c; y = h - 1 - r; break;  // 0th row bottom, 0th column right
+      case 4: x = c; y = h - 1 - r; break;          // 0th row bottom, 0th column left
+      case 5: x = r; y = c; break;                  // 0th row left, 0th column top
+      case 6: x = h - 1 - r; y = c; break;          // 0th row right, 0th column top
+      case 7: x = h - 1 - r; y = w - 1 - c; break;  // 0th row right, 0th column bottom
+      default: x = r; y = w - 1 - c; break;         // 8: 0th row left, 0th column bottom
+    }
+    return y * out.width + x;
+  };
+  // place() is affine in (c, r): walk it with two strides.
+  const int64_t origin = place(0, 0), step_c = place(1, 0) - origin, step_r = place(0, 1) - origin;
+  for (int64_t r = 0; r < h; ++r) {
+    const uint8_t* row = src.pixels.data() + r * w;
+    int64_t d = origin + r * step_r;
+    for (int64_t c = 0; c < w; ++c, d += step_c) out.pixels[static_cast<size_t>(d)] = row[c];
+  }
+  return out;
+}
 
 void resize_gray(const uint8_t* src, int sw, int sh, uint8_t* dst, int dw, int dh) {
   FER_CHECK(sw > 0 && sh > 0 && dw > 0 && dh > 0,
@@ -220,6 +310,10 @@ std::string decode_to_gray(const uint8_t* bytes, size_t size, GrayImage& out) {
       const stbi_uc* px = p + i * comp;
       out.pixels[i] = comp >= 3 ? luma601(px[0], px[1], px[2]) : px[0];
     }
+  }
+  if (jpeg_after_soi(bytes, size) > 0) {
+    const int orientation = jpeg_exif_orientation(bytes, size);
+    if (orientation != 1) out = apply_exif_orientation(out, orientation);
   }
   return "";
 }

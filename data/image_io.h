@@ -17,6 +17,11 @@
 // Checks: stb's own errors, plus a JPEG must end with its EOI marker (FF D9) after the first scan,
 // since stb_image fills a truncated JPEG with gray instead of failing; images larger than
 // 16384x16384 or 2^26 pixels are refused before decoding.
+// EXIF orientation: a JPEG's Orientation tag (APP1 "Exif" segment, IFD0 tag 0x0112; phone photos
+// are stored sideways with 6 or 8) is applied to the decoded gray image, so decode_to_gray and
+// everything built on it (decode_to_gray48, the readers, ferpredict, fercam) see the photo upright.
+// A missing or malformed EXIF segment means orientation 1 (as stored), never an error. stb_image
+// itself ignores EXIF. FER2013's JPEGs carry no EXIF segment, so they decode as before.
 #pragma once
 
 #include <cstddef>
@@ -42,8 +47,25 @@ struct GrayImage {
   uint8_t at(int x, int y) const { return pixels[static_cast<size_t>(y) * static_cast<size_t>(width) + static_cast<size_t>(x)]; }
 };
 
+// The EXIF Orientation (1..8) of `size` bytes of a JPEG: the first APP1 segment starting "Exif\0\0"
+// among the header segments before the first scan, its TIFF header (byte order "II" or "MM", 42),
+// IFD0, and there the tag 0x0112 of type SHORT and count 1. Returns 1 when the bytes are not a
+// JPEG, there is no such segment or tag, or anything about it is malformed (a segment or IFD0 that
+// does not fit, a value outside 1..8); every read is bounds-checked, nothing throws.
+int jpeg_exif_orientation(const uint8_t* bytes, size_t size);
+
+// `src` as it is to be displayed under EXIF orientation `orientation` (EXIF 2.3, tag 0x0112: where
+// the stored 0th row and 0th column are in the displayed image; orientations 5..8 swap width and
+// height):
+//   1 top-left      as stored                    5 left-top      transpose (mirror along the main diagonal)
+//   2 top-right     mirror left-right            6 right-top     rotate 90 degrees clockwise
+//   3 bottom-right  rotate 180 degrees           7 right-bottom  transverse (mirror along the other diagonal)
+//   4 bottom-left   mirror top-bottom            8 left-bottom   rotate 90 degrees counter-clockwise
+// Any other value is taken as 1 (a copy).
+GrayImage apply_exif_orientation(const GrayImage& src, int orientation);
+
 // Decodes `size` bytes of an encoded image to gray at its own size (the checks and the luma above,
-// no resize). Returns "" on success, else what is wrong.
+// no resize; a JPEG's EXIF orientation applied). Returns "" on success, else what is wrong.
 std::string decode_to_gray(const uint8_t* bytes, size_t size, GrayImage& out);
 
 // Reads and decodes one image file to gray at its own size (ferpredict's face detection works on

@@ -58,6 +58,33 @@ TEST_CASE("folder: classes, prefix split rules, sorted order, exact 48x48 PNG/BM
   CHECK(again.pixels == ds.pixels);
 }
 
+TEST_CASE("folder: other top-level folders (val/, validation/) are named in a note; hidden ones stay silent") {
+  TempDir dir;
+  make_tree(dir.path());
+  const auto not_read_notes = [](const LoadReport& rep) {
+    std::vector<std::string> out;
+    for (const std::string& n : rep.notes)
+      if (n.find(": not read") != std::string::npos) out.push_back(n);
+    return out;
+  };
+  LoadReport plain;
+  REQUIRE(read_image_folders(dir.path(), {}, &plain).size() == 6);
+  CHECK(not_read_notes(plain).empty());  // README.txt at the root is a file: no note
+  write_gray48(dir / "validation/happy/PublicTest_7.png", pattern(7));
+  std::filesystem::create_directories(dir / "val");
+  std::filesystem::create_directories(dir / ".cache/happy");
+  fer::test::write_text(dir / "notes.md", "a file, not a folder");
+  LoadReport rep;
+  const Dataset ds = read_image_folders(dir.path(), {}, &rep);
+  CHECK(ds.size() == 6);  // validation/ is still not read
+  const std::string r = dir.path().string();
+  CHECK(not_read_notes(rep) ==
+        std::vector<std::string>{r + "/val/: not read (fer reads train/ and test/ only; images there are not used: "
+                                     "move them into train/ or test/)",
+                                 r + "/validation/: not read (fer reads train/ and test/ only; images there are not "
+                                     "used: move them into train/ or test/)"});
+}
+
 TEST_CASE("folder: split_from_file_name") {
   CHECK(split_from_file_name("Training_1.jpg", false) == Split::training);
   CHECK(split_from_file_name("PublicTest_1.jpg", true) == Split::public_test);
