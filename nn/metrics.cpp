@@ -138,22 +138,44 @@ nlohmann::json report_to_json(const ClassificationReport& r) {
   return j;
 }
 
-std::string confusion_to_csv(const ConfusionMatrix& confusion, const std::vector<std::string>& class_names) {
-  FER_CHECK(confusion.size() == class_names.size(), "confusion_to_csv: " << confusion.size() << " rows but "
-                                                                         << class_names.size() << " class names");
+namespace {
+
+// Both confusion CSVs: the header, then per row the name and cell(row, total) for each count.
+template <typename Cell>
+std::string confusion_csv(const char* who, const ConfusionMatrix& confusion, const std::vector<std::string>& class_names,
+                          Cell cell) {
+  FER_CHECK(confusion.size() == class_names.size(), who << ": " << confusion.size() << " rows but "
+                                                        << class_names.size() << " class names");
   std::ostringstream os;
   os << "true\\predicted";
   for (const auto& n : class_names) os << "," << csv_field(n);
   os << "\n";
   for (size_t i = 0; i < confusion.size(); ++i) {
-    FER_CHECK(confusion[i].size() == class_names.size(), "confusion_to_csv: row " << i << " has " << confusion[i].size()
-                                                                                 << " columns, expected "
-                                                                                 << class_names.size());
+    FER_CHECK(confusion[i].size() == class_names.size(), who << ": row " << i << " has " << confusion[i].size()
+                                                             << " columns, expected " << class_names.size());
+    int64_t total = 0;
+    for (int64_t v : confusion[i]) total += v;
     os << csv_field(class_names[i]);
-    for (int64_t v : confusion[i]) os << "," << v;
+    for (int64_t v : confusion[i]) os << "," << cell(v, total);
     os << "\n";
   }
   return os.str();
+}
+
+}  // namespace
+
+std::string confusion_to_csv(const ConfusionMatrix& confusion, const std::vector<std::string>& class_names) {
+  return confusion_csv("confusion_to_csv", confusion, class_names,
+                       [](int64_t v, int64_t) { return std::to_string(v); });
+}
+
+std::string confusion_to_csv_normalized(const ConfusionMatrix& confusion, const std::vector<std::string>& class_names) {
+  return confusion_csv("confusion_to_csv_normalized", confusion, class_names, [](int64_t v, int64_t total) {
+    if (total <= 0) return std::string();
+    std::ostringstream s;
+    s << std::fixed << std::setprecision(4) << static_cast<double>(v) / static_cast<double>(total);
+    return s.str();
+  });
 }
 
 std::string confusion_to_csv(const ClassificationReport& report) {

@@ -50,6 +50,9 @@ nlohmann::json report_to_json(const ClassificationReport& report);
 // "true\predicted,<names...>" then one row per true class: "<name>,<counts...>" (RFC 4180 quoting).
 std::string confusion_to_csv(const ConfusionMatrix& confusion, const std::vector<std::string>& class_names);
 std::string confusion_to_csv(const ClassificationReport& report);
+// The same table with each row divided by its total (the fraction of the true class's samples given
+// each prediction), 4 decimals; a row with no samples has empty cells (not NaN).
+std::string confusion_to_csv_normalized(const ConfusionMatrix& confusion, const std::vector<std::string>& class_names);
 
 // The fraction of samples whose target is among the k highest scores. scores is N x K row-major
 // (N = targets.size()). Ties are broken by class index (a stable descending sort), so a target

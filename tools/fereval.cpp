@@ -4,7 +4,8 @@
 //           [--tta none|flip|tencrop|rmn10] [--json] [--out DIR]
 //
 // Figures: accuracy, top-2/top-3 accuracy, balanced accuracy, per-class precision/recall/F1/support
-// with macro and weighted averages, log loss, confusion matrix, one-vs-rest ROC AUC per class. Each
+// with macro and weighted averages, log loss, confusion matrix, one-vs-rest ROC AUC per class (and
+// with --out the ROC curves, tools/common/roc_auc.h, as CSV points and a chart). Each
 // is given twice, side by side: on the whole split and on the split minus the images whose pixels
 // also occur in Training (pixel hash, confirmed byte by byte; FER2013 has about 7.6% of those).
 // Several --checkpoint = an ensemble: the mean of the models' softmax; all must share the class
@@ -47,6 +48,7 @@ struct Figures {
   fer::nn::ClassificationReport report;
   double top2 = 0, top3 = 0, log_loss = 0, macro_auc = 0;
   std::vector<double> auc;  // per class, NaN when undefined
+  std::vector<fer::tools::RocCurve> roc;  // per class, undefined (no points) where auc is NaN
 };
 
 // Figures of the rows `rows` of (labels, probs); nullopt when there is no row.
@@ -72,6 +74,7 @@ std::optional<Figures> compute(const std::vector<int32_t>& labels, const std::ve
   f.log_loss = nll / static_cast<double>(rows.size());
   f.auc = fer::tools::roc_auc_ovr(y, p, static_cast<int>(k));
   f.macro_auc = fer::tools::mean_finite(f.auc);
+  f.roc = fer::tools::roc_curve_ovr(y, p, static_cast<int>(k));
   return f;
 }
 
@@ -123,6 +126,28 @@ std::string confusion_text(const fer::nn::ConfusionMatrix& m, const std::vector<
   return s.str();
 }
 
+// Why a class has no AUC and no ROC curve, for people.
+std::string no_curve_reason(const fer::tools::RocCurve& c) {
+  if (c.undefined_reason == "no positives") return "no image of the class (no positives)";
+  if (c.undefined_reason == "no negatives") return "every image is of the class (no negatives)";
+  return c.undefined_reason;
+}
+
+// One line per class with its AUC in the legend, plus the chance diagonal; classes without a curve
+// are left out (roc_<stem>.csv has an empty row for them, the text report says why).
+fer::tools::Canvas roc_chart(const Figures& f, const std::vector<std::string>& names, const std::string& title) {
+  std::vector<fer::tools::Series> series;
+  series.push_back({"", {0.0, 1.0}, {0.0, 1.0}, fer::tools::Rgb{160, 160, 160}});
+  for (size_t c = 0; c < f.roc.size(); ++c) {
+    if (!f.roc[c].defined()) continue;
+    std::ostringstream label;
+    label << names[c] << " (AUC " << std::fixed << std::setprecision(3) << f.auc[c] << ")";
+    series.push_back({label.str(), f.roc[c].fpr, f.roc[c].tpr, fer::tools::colors::palette(static_cast<int>(c))});
+  }
+  return fer::tools::line_chart("ROC, one-vs-rest, " + title, "False positive rate", "True positive rate", series,
+                                720, 640);
+}
+
 void write_artefacts(const fs::path& dir, const std::string& stem, const std::string& title, const Figures& f,
                      const std::vector<std::string>& names) {
   fer::nn::write_file_atomic((dir / ("confusion_" + stem + ".csv")).string(),
@@ -132,6 +157,10 @@ void write_artefacts(const fs::path& dir, const std::string& stem, const std::st
   fer::tools::confusion_matrix_chart(f.report.confusion, names, true,
                                      "Confusion matrix, " + title + ", rows normalized")
       .save_png((dir / ("confusion_" + stem + "_normalized.png")).string());
+  fer::nn::write_file_atomic((dir / ("confusion_" + stem + "_normalized.csv")).string(),
+                             fer::nn::confusion_to_csv_normalized(f.report.confusion, names));
+  fer::nn::write_file_atomic((dir / ("roc_" + stem + ".csv")).string(), fer::tools::roc_curves_to_csv(f.roc, names));
+  roc_chart(f, names, title).save_png((dir / ("roc_" + stem + ".png")).string());
   fer::nn::write_file_atomic((dir / ("classification_" + stem + ".txt")).string(), fer::nn::format_report(f.report));
 }
 
@@ -155,7 +184,8 @@ int main(int argc, char** argv) {
   app.add_option("--tta", tta_flag, "none | flip | tencrop | rmn10 (tencrop: models with a smaller input than 48x48; rmn10: R000's 10 random flip+rotate views, seed 1234)");
   app.add_option("--device", device_flag, "cpu | cuda");
   app.add_option("--batch-size", batch_size, "images per forward pass (before test-time augmentation)");
-  app.add_option("--out", out_dir, "also write confusion matrices (CSV, PNG), reports and eval.json here");
+  app.add_option("--out", out_dir, "also write here: confusion matrices (counts and row-normalized, CSV and PNG), one-vs-rest ROC "
+                 "curves (roc_<split>.csv: class,threshold,fpr,tpr; roc_<split>.png), reports and eval.json");
   app.add_flag("--json", as_json, "print one JSON object instead of the text report");
   try {
     app.parse(argc, argv);
@@ -316,6 +346,12 @@ int main(int argc, char** argv) {
     row("macro ROC AUC (OvR)", all->macro_auc, d.macro_auc);
     o << "ROC AUC, one-vs-rest:\n";
     for (size_t c = 0; c < k; ++c) row("  " + names[c], all->auc[c], dedup ? d.auc[c] : NAN);
+    for (size_t c = 0; c < k; ++c) {
+      if (!all->roc[c].defined())
+        o << "  no AUC or ROC curve for " << names[c] << ": " << no_curve_reason(all->roc[c]) << "\n";
+      else if (dedup && !d.roc[c].defined())
+        o << "  no AUC or ROC curve for " << names[c] << " once deduplicated: " << no_curve_reason(d.roc[c]) << "\n";
+    }
     o << "\nclassification report, all " << all->images << " images:\n" << fer::nn::format_report(all->report);
     o << "\nconfusion matrix (rows: true class, columns: predicted), all images:\n"
       << confusion_text(all->report.confusion, names);
@@ -327,7 +363,7 @@ int main(int argc, char** argv) {
     } else if (side) {
       o << "\nevery image of the split also occurs in Training: no deduplicated figures\n";
     }
-    if (!out_dir.empty()) o << "\nwrote confusion matrices, reports and eval.json to " << out_dir << "\n";
+    if (!out_dir.empty()) o << "\nwrote confusion matrices, ROC curves, reports and eval.json to " << out_dir << "\n";
     std::cout << o.str();
     return 0;
   } catch (const std::exception& e) {

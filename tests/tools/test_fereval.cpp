@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -135,6 +136,69 @@ void check_figures(const json& f, int64_t images) {
   CHECK(total == images);
 }
 
+// The comma-separated cells of each line of a CSV without quoted fields.
+std::vector<std::vector<std::string>> csv_rows(const std::string& text) {
+  std::vector<std::vector<std::string>> rows;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> cells;
+    size_t start = 0;
+    for (size_t comma; (comma = line.find(',', start)) != std::string::npos; start = comma + 1)
+      cells.push_back(line.substr(start, comma - start));
+    cells.push_back(line.substr(start));
+    rows.push_back(cells);
+  }
+  return rows;
+}
+
+// confusion_<stem>_normalized.csv: the class header, one row per class summing to 1.
+void check_normalized_confusion(const fs::path& file) {
+  INFO(file.string());
+  const auto rows = csv_rows(slurp(file));
+  REQUIRE(rows.size() == 1 + kFolders.size());
+  CHECK(rows[0].size() == 1 + kFolders.size());
+  CHECK(rows[0][0] == "true\\predicted");
+  for (size_t r = 1; r < rows.size(); ++r) {
+    REQUIRE(rows[r].size() == 1 + kFolders.size());
+    double sum = 0;
+    for (size_t c = 1; c < rows[r].size(); ++c) sum += std::stod(rows[r][c]);
+    CHECK(sum == doctest::Approx(1.0).epsilon(1e-3));
+  }
+}
+
+// roc_<stem>.csv: per class a block starting at (0, 0) with threshold inf and ending at (1, 1),
+// fpr and tpr non-decreasing, thresholds decreasing.
+void check_roc_csv(const fs::path& file) {
+  INFO(file.string());
+  const auto rows = csv_rows(slurp(file));
+  REQUIRE(rows.size() > 1);
+  CHECK(rows[0] == std::vector<std::string>{"class", "threshold", "fpr", "tpr"});
+  std::vector<std::string> seen;
+  for (size_t r = 1; r < rows.size(); ++r) {
+    REQUIRE(rows[r].size() == 4);
+    const std::string& cls = rows[r][0];
+    const double threshold = std::stod(rows[r][1]), fpr = std::stod(rows[r][2]), tpr = std::stod(rows[r][3]);
+    const bool first = seen.empty() || seen.back() != cls;
+    const bool last = r + 1 == rows.size() || rows[r + 1][0] != cls;
+    if (first) {
+      seen.push_back(cls);
+      CHECK(std::isinf(threshold));
+      CHECK(fpr == 0);
+      CHECK(tpr == 0);
+    } else {
+      CHECK(threshold < std::stod(rows[r - 1][1]));
+      CHECK(fpr >= std::stod(rows[r - 1][2]));
+      CHECK(tpr >= std::stod(rows[r - 1][3]));
+    }
+    if (last) {
+      INFO(cls);
+      CHECK(fpr == 1);
+      CHECK(tpr == 1);
+    }
+  }
+  CHECK(seen == kFolders);  // every class has a curve, in the class order
+}
+
 }  // namespace
 
 TEST_CASE("fereval: one checkpoint on PrivateTest, with the duplicate of a Training image removed") {
@@ -170,8 +234,17 @@ TEST_CASE("fereval: --split val (PublicTest), flip TTA, an ensemble of two check
   CHECK(e.at("checkpoints").size() == 2);
   check_figures(e.at("all"), 15);
   for (const char* f : {"confusion_test.csv", "confusion_test.png", "confusion_test_normalized.png",
-                        "confusion_test_dedup.csv", "classification_test.txt", "eval.json"})
+                        "confusion_test_dedup.csv", "classification_test.txt", "eval.json",
+                        "confusion_test_normalized.csv", "confusion_test_dedup_normalized.csv", "roc_test.csv",
+                        "roc_test.png", "roc_test_dedup.csv", "roc_test_dedup.png"})
     CHECK_MESSAGE(fs::exists(out / f), f);
+  check_normalized_confusion(out / "confusion_test_normalized.csv");
+  check_normalized_confusion(out / "confusion_test_dedup_normalized.csv");
+  check_roc_csv(out / "roc_test.csv");
+  check_roc_csv(out / "roc_test_dedup.csv");
+  const fer::data::GrayImage roc_png = fer::data::load_image_gray(out / "roc_test.png");
+  CHECK(roc_png.width == 720);
+  CHECK(roc_png.height == 640);
   CHECK(json::parse(slurp(out / "eval.json")).at("images") == 15);
 
   const Run t = run_program("fereval", "--checkpoint " + fx.ckpt_a + " --data " + fx.data);
@@ -181,6 +254,7 @@ TEST_CASE("fereval: --split val (PublicTest), flip TTA, an ensemble of two check
   CHECK(t.out.find("deduplicated (14)") != std::string::npos);
   CHECK(t.out.find("1 also in Training") != std::string::npos);
   CHECK(t.out.find("ROC AUC") != std::string::npos);
+  CHECK(t.out.find("no AUC or ROC curve") == std::string::npos);  // every class occurs in the split
 }
 
 TEST_CASE("fereval: --tta rmn10 (R000's 10 random flip+rotate views) is reproducible and not the plain pass") {

@@ -73,7 +73,7 @@ TEST_CASE("fertrain: a small synthetic run writes every artefact") {
   CHECK(r.output.find("epoch   2/2") != std::string::npos);
   for (const char* f : {"config.json", "metrics.csv", "metrics.jsonl", "best.safetensors", "last.safetensors",
                         "last.optim.safetensors", "curves.png", "confusion_val.csv", "confusion_val.png",
-                        "confusion_val_normalized.png", "classification_val.txt", "classification_val.json",
+                        "confusion_val_normalized.png", "confusion_val_normalized.csv", "classification_val.txt", "classification_val.json",
                         "report.html", "summary.json"})
     CHECK_MESSAGE(fs::exists(dir / f), f);
   const auto config = nlohmann::json::parse(read_text(dir / "config.json"));
@@ -88,6 +88,34 @@ TEST_CASE("fertrain: a small synthetic run writes every artefact") {
   CHECK(best.metadata().at("fer.model") == "cnn6");
   const std::string csv = read_text(dir / "confusion_val.csv");
   CHECK(csv.find("angry") != std::string::npos);
+  // Row-normalized: each true class's row sums to 1 (4 decimals), or is empty for a class without images.
+  std::istringstream normalized(read_text(dir / "confusion_val_normalized.csv"));
+  std::string line;
+  REQUIRE(std::getline(normalized, line));
+  CHECK(line.rfind("true\\predicted,angry,", 0) == 0);
+  int rows = 0;
+  while (std::getline(normalized, line)) {
+    ++rows;
+    INFO(line);
+    double sum = 0;
+    int cells = 0;
+    bool empty = true;
+    for (size_t start = line.find(',') + 1, comma;; start = comma + 1) {
+      comma = line.find(',', start);
+      const std::string cell = line.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      ++cells;
+      if (!cell.empty()) {
+        empty = false;
+        sum += std::stod(cell);
+      }
+      if (comma == std::string::npos) break;
+    }
+    CHECK(cells == 7);
+    if (!empty) {
+      CHECK(sum == doctest::Approx(1.0).epsilon(1e-3));
+    }
+  }
+  CHECK(rows == 7);
   fs::remove_all(dir);
 }
 

@@ -103,6 +103,19 @@ TEST_CASE("metrics: confusion matrix and report against hand-computed sklearn va
   CHECK(nn::confusion_to_csv({{1}}, {"x,\"y\""}) == "true\\predicted,\"x,\"\"y\"\"\"\n\"x,\"\"y\"\"\",1\n");
 }
 
+TEST_CASE("metrics: the row-normalized confusion CSV, empty cells for a class with no samples") {
+  const nn::ConfusionMatrix m = {{3, 1, 0}, {0, 0, 0}, {1, 1, 1}};
+  CHECK(nn::confusion_to_csv_normalized(m, {"a", "b", "c,d"}) ==
+        "true\\predicted,a,b,\"c,d\"\n"
+        "a,0.7500,0.2500,0.0000\n"
+        "b,,,\n"
+        "\"c,d\",0.3333,0.3333,0.3333\n");
+  CHECK(contains(error_of([] { (void)nn::confusion_to_csv_normalized({{1}}, {"a", "b"}); }),
+                 "confusion_to_csv_normalized: 1 rows but 2 class names"));
+  CHECK(contains(error_of([] { (void)nn::confusion_to_csv_normalized({{1}, {1, 2}}, {"a", "b"}); }),
+                 "row 0 has 1 columns, expected 2"));
+}
+
 TEST_CASE("metrics: a never-predicted class gets precision 0 and a note, not NaN") {
   // targets 0 1, predictions 0 0: x P 1/2 R 1 F1 2/3; y P 0/0 -> 0, R 0, F1 0.
   const auto r = nn::classification_report({0, 1}, {0, 0}, {"x", "y"});

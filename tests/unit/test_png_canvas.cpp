@@ -153,3 +153,11 @@ TEST_CASE("png canvas: save_png writes the file atomically") {
   CHECK(files == 1);  // no temp file left behind
   CHECK_THROWS_AS(c.save_png((dir / "no/such/folder/x.png").string()), fer::Error);
 }
+
+TEST_CASE("png canvas: the palette has 8 distinct colours, then cycles") {
+  namespace colors = fer::tools::colors;
+  for (int i = 0; i < 8; ++i)
+    for (int j = 0; j < i; ++j) CHECK_MESSAGE(!(colors::palette(i) == colors::palette(j)), i << " vs " << j);
+  CHECK(colors::palette(8) == colors::palette(0));
+  CHECK(colors::palette(-1) == colors::palette(7));
+}

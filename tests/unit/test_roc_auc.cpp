@@ -1,8 +1,10 @@
-// tools/common/roc_auc.h against hand-computed values and a brute-force pair count; and the
+// tools/common/roc_auc.h against hand-computed values and a brute-force pair count, the ROC curve
+// points (sklearn's roc_curve with drop_intermediate=False) and their area == the AUC; and the
 // test-time-augmentation views of tools/common/checkpoint_model.h (mirror, ten crops).
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -70,6 +72,107 @@ TEST_CASE("roc_auc_ovr: one AUC per class, NaN without positives, macro mean ove
   CHECK(auc[1] == doctest::Approx(1.0));  // positive 0.6 vs 0.2, 0.5
   CHECK(std::isnan(auc[2]));
   CHECK(fer::tools::mean_finite(auc) == doctest::Approx(0.75));
+}
+
+TEST_CASE("roc_curve: hand-computed points, tied scores, undefined curves") {
+  using fer::tools::roc_curve;
+  const double inf = std::numeric_limits<double>::infinity();
+  // sklearn's roc_curve example: descending 0.8 (pos), 0.4 (neg), 0.35 (pos), 0.1 (neg).
+  const auto a = roc_curve({0.1, 0.4, 0.35, 0.8}, {0, 0, 1, 1});
+  REQUIRE(a.defined());
+  CHECK(a.thresholds == std::vector<double>{inf, 0.8, 0.4, 0.35, 0.1});
+  CHECK(a.fpr == std::vector<double>{0, 0, 0.5, 0.5, 1});
+  CHECK(a.tpr == std::vector<double>{0, 0.5, 0.5, 1, 1});
+  CHECK(fer::tools::roc_curve_area(a) == doctest::Approx(0.75));
+  // Ties make one (diagonal) step: 3 (pos); 2 (pos and neg); 1 (neg).
+  const auto t = roc_curve({1, 2, 2, 3}, {0, 1, 0, 1});
+  CHECK(t.thresholds == std::vector<double>{inf, 3, 2, 1});
+  CHECK(t.fpr == std::vector<double>{0, 0, 0.5, 1});
+  CHECK(t.tpr == std::vector<double>{0, 0.5, 1, 1});
+  CHECK(fer::tools::roc_curve_area(t) == doctest::Approx(0.875));
+  // All scores equal: one step straight from (0, 0) to (1, 1).
+  const auto e = roc_curve({0.5, 0.5, 0.5}, {1, 0, 0});
+  CHECK(e.thresholds == std::vector<double>{inf, 0.5});
+  CHECK(e.fpr == std::vector<double>{0, 1});
+  CHECK(e.tpr == std::vector<double>{0, 1});
+  CHECK(fer::tools::roc_curve_area(e) == doctest::Approx(0.5));
+  // Unequal class sizes (3 negatives, 2 positives): 0.7 n, 0.6 p, 0.5 n, 0.3 p, 0.2 n.
+  const auto u = roc_curve({0.2, 0.6, 0.5, 0.3, 0.7}, {0, 1, 0, 1, 0});
+  CHECK(u.fpr == std::vector<double>{0, 1.0 / 3, 1.0 / 3, 2.0 / 3, 2.0 / 3, 1});
+  CHECK(u.tpr == std::vector<double>{0, 0, 0.5, 0.5, 1, 1});
+  CHECK(fer::tools::roc_curve_area(u) == doctest::Approx(0.5));
+
+  const auto np = roc_curve({0.1, 0.2}, {0, 0});
+  CHECK_FALSE(np.defined());
+  CHECK(np.undefined_reason == "no positives");
+  CHECK(std::isnan(fer::tools::roc_curve_area(np)));
+  CHECK(roc_curve({0.1, 0.2}, {1, 1}).undefined_reason == "no negatives");
+  CHECK(roc_curve({}, {}).undefined_reason == "no samples");
+  CHECK_THROWS_WITH(roc_curve({0.1}, {0, 1}), doctest::Contains("1 scores but 2 labels"));
+}
+
+TEST_CASE("roc_curve_ovr: one curve per class, none for a class without positives; the CSV") {
+  const std::vector<int32_t> t = {0, 1, 0};  // class 2 has no true sample
+  const std::vector<float> p = {0.7f, 0.2f, 0.1f,   //
+                                0.3f, 0.6f, 0.1f,   //
+                                0.2f, 0.5f, 0.3f};  //
+  const auto c = fer::tools::roc_curve_ovr(t, p, 3);
+  REQUIRE(c.size() == 3);
+  // class 0: 0.7 (pos), 0.3 (neg), 0.2 (pos).
+  CHECK(c[0].thresholds == std::vector<double>{std::numeric_limits<double>::infinity(), 0.7f, 0.3f, 0.2f});
+  CHECK(c[0].fpr == std::vector<double>{0, 0, 1, 1});
+  CHECK(c[0].tpr == std::vector<double>{0, 0.5, 0.5, 1});
+  // class 1: 0.6 (pos), 0.5 (neg), 0.2 (neg).
+  CHECK(c[1].fpr == std::vector<double>{0, 0, 0.5, 1});
+  CHECK(c[1].tpr == std::vector<double>{0, 1, 1, 1});
+  CHECK_FALSE(c[2].defined());
+  CHECK(c[2].undefined_reason == "no positives");
+  const std::string csv = fer::tools::roc_curves_to_csv(c, {"a", "b,c", "d"});
+  CHECK(csv ==
+        "class,threshold,fpr,tpr\n"
+        "a,inf,0,0\na,0.6999999881,0,0.5\na,0.3000000119,1,0.5\na,0.200000003,1,1\n"
+        "\"b,c\",inf,0,0\n\"b,c\",0.6000000238,0,1\n\"b,c\",0.5,0.5,1\n\"b,c\",0.200000003,1,1\n"
+        "d,,,\n");
+  CHECK_THROWS_WITH(fer::tools::roc_curves_to_csv(c, {"a"}), doctest::Contains("3 curves but 1 class names"));
+}
+
+TEST_CASE("roc_curve_ovr: the trapezoid area of each curve equals roc_auc_ovr on random, tie-heavy data") {
+  std::mt19937 gen(7);
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  const int k = 5;
+  for (int trial = 0; trial < 10; ++trial) {
+    const size_t n = 40 + 10 * static_cast<size_t>(trial);
+    std::vector<int32_t> t(n);
+    std::vector<float> p(n * k);
+    for (size_t i = 0; i < n; ++i) {
+      t[i] = static_cast<int32_t>(u(gen) * (k - 1));  // class k-1 never occurs
+      for (int c = 0; c < k; ++c)
+        p[i * k + static_cast<size_t>(c)] = static_cast<float>(trial % 2 ? std::floor(u(gen) * 6) / 6 : u(gen));
+    }
+    const auto auc = fer::tools::roc_auc_ovr(t, p, k);
+    const auto curves = fer::tools::roc_curve_ovr(t, p, k);
+    REQUIRE(curves.size() == static_cast<size_t>(k));
+    for (int c = 0; c < k; ++c) {
+      const auto& cv = curves[static_cast<size_t>(c)];
+      INFO("trial " << trial << " class " << c);
+      if (std::isnan(auc[static_cast<size_t>(c)])) {
+        CHECK_FALSE(cv.defined());
+        continue;
+      }
+      REQUIRE(cv.defined());
+      CHECK(fer::tools::roc_curve_area(cv) == doctest::Approx(auc[static_cast<size_t>(c)]).epsilon(1e-12));
+      CHECK(cv.fpr.front() == 0);
+      CHECK(cv.tpr.front() == 0);
+      CHECK(cv.fpr.back() == 1);
+      CHECK(cv.tpr.back() == 1);
+      for (size_t i = 1; i < cv.fpr.size(); ++i) {
+        CHECK(cv.thresholds[i] < cv.thresholds[i - 1]);
+        CHECK(cv.fpr[i] >= cv.fpr[i - 1]);
+        CHECK(cv.tpr[i] >= cv.tpr[i - 1]);
+      }
+    }
+    CHECK_FALSE(curves[k - 1].defined());
+  }
 }
 
 TEST_CASE("TTA views: hflip_images mirrors rows, ten_crop_images follows torchvision's TenCrop order") {

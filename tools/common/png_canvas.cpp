@@ -13,7 +13,7 @@
 namespace fer::tools {
 
 Rgb colors::palette(int i) {
-  static constexpr Rgb kPalette[] = {kBlue, kOrange, kGreen, kVermillion, kPurple, kSky};
+  static constexpr Rgb kPalette[] = {kBlue, kOrange, kGreen, kVermillion, kPurple, kSky, kBlack, kYellow};
   constexpr int n = static_cast<int>(sizeof kPalette / sizeof kPalette[0]);
   return kPalette[((i % n) + n) % n];
 }

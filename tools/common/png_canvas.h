@@ -29,7 +29,9 @@ inline constexpr Rgb kGreen{0, 158, 115};
 inline constexpr Rgb kVermillion{213, 94, 0};
 inline constexpr Rgb kPurple{204, 121, 167};
 inline constexpr Rgb kSky{86, 180, 233};
-// The i-th palette colour (cycles).
+inline constexpr Rgb kYellow{240, 228, 66};
+// The i-th palette colour (cycles): the 6 above, then black and yellow, 8 distinct colours (one per
+// class of the largest class set, for one-vs-rest ROC charts).
 Rgb palette(int i);
 }  // namespace colors
 

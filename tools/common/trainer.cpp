@@ -167,6 +167,8 @@ void write_split_artefacts(const fs::path& dir, const SplitEvaluation& e, const 
                            RunReport& report) {
   const std::string stem = "confusion_" + e.name;
   nn::write_file_atomic((dir / (stem + ".csv")).string(), nn::confusion_to_csv(e.report.confusion, names));
+  nn::write_file_atomic((dir / (stem + "_normalized.csv")).string(),
+                        nn::confusion_to_csv_normalized(e.report.confusion, names));
   confusion_matrix_chart(e.report.confusion, names, false, "Confusion matrix, " + e.name + " (" + e.desc + ")")
       .save_png((dir / (stem + ".png")).string());
   confusion_matrix_chart(e.report.confusion, names, true,
