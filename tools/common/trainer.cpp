@@ -1,7 +1,8 @@
-// tools/common/trainer.cpp: see trainer.h. Read run_training() first; the helpers above it each do
-// one step of it. One training step (forward, loss, backward, clipping, update, with --trace and
-// --detect-anomaly) is train_step.h; the resume state and the last/best checkpoint files are
-// run_state.h; the --trace tables are step_trace.h.
+// tools/common/trainer.cpp: see trainer.h. Read run_training() first. What it builds from the config
+// before the first step (optimizer, schedule, --init-from, the --freeze stages) is run_setup.h; one
+// training step (forward, loss, backward, clipping, update, with --trace and --detect-anomaly) is
+// train_step.h; the resume state and the last/best checkpoint files are run_state.h; the end-of-run
+// evaluation files are split_evaluation.h; the --trace tables are step_trace.h.
 #include "tools/common/trainer.h"
 
 #include <omp.h>
@@ -46,7 +47,9 @@
 #include "tools/common/reconstruction.h"
 #include "tools/common/report_html.h"
 #include "tools/common/run_log.h"
+#include "tools/common/run_setup.h"
 #include "tools/common/run_state.h"
+#include "tools/common/split_evaluation.h"
 #include "tools/common/train_data.h"
 #include "tools/common/train_step.h"
 
@@ -104,173 +107,7 @@ std::string default_run_dir(const TrainConfig& c) {
   return (fs::path("runs") / (c.model + "-" + stamp)).string();
 }
 
-// ---- optimizer, schedule, early stopping from the config -----------------------------------------
-
-std::unique_ptr<nn::Optimizer> make_run_optimizer(const TrainConfig& c, nn::FlatParameters& flat) {
-  nn::OptimizerOptions o;
-  o.lr = c.lr;
-  o.momentum = c.momentum;
-  o.nesterov = c.nesterov;
-  o.weight_decay = c.weight_decay;
-  o.beta1 = c.beta1;
-  o.beta2 = c.beta2;
-  o.eps = c.eps;
-  return nn::make_optimizer(c.optimizer, flat, o);
-}
-
-std::unique_ptr<nn::LrScheduler> make_run_scheduler(const TrainConfig& c) {
-  nn::SchedulerOptions o;
-  o.name = c.scheduler;
-  o.base_lr = c.lr;
-  o.gamma = c.gamma;
-  o.step_size = c.step_size;
-  o.plateau_mode = c.plateau_metric == "val_acc" ? "max" : "min";
-  o.plateau_factor = c.plateau_factor;
-  o.plateau_patience = c.plateau_patience;
-  o.min_lr = c.min_lr;
-  o.cosine_t0 = c.cosine_t0;
-  o.cosine_tmult = c.cosine_tmult;
-  o.warmup_epochs = c.warmup_epochs;
-  return nn::make_scheduler(o);
-}
-
-// ---- the end-of-run evaluation artefacts ---------------------------------------------------------
-
-double mean_of(const std::vector<double>& v) {
-  double sum = 0;
-  for (double x : v) sum += x;
-  return v.empty() ? std::numeric_limits<double>::quiet_NaN() : sum / static_cast<double>(v.size());
-}
-
-struct SplitEvaluation {
-  std::string name;  // "val" or "test"
-  std::string desc;  // "PublicTest"
-  Predictions predictions;
-  nn::ClassificationReport report;
-};
-
-SplitEvaluation evaluate_split(const std::string& name, const std::string& desc, nn::Module& model,
-                               const data::DeviceImages& images, const std::vector<int64_t>& indices,
-                               const data::InputSpec& input, int64_t batch_size,
-                               const std::vector<std::string>& class_names, bool ten_crop) {
-  SplitEvaluation e;
-  e.name = name;
-  e.desc = desc;
-  e.predictions = predict(model, images, indices, input, batch_size, ten_crop);
-  std::vector<int32_t> predicted(static_cast<size_t>(e.predictions.size()));
-  for (int64_t i = 0; i < e.predictions.size(); ++i) predicted[static_cast<size_t>(i)] = e.predictions.predicted(i);
-  e.report = nn::classification_report(e.predictions.labels, predicted, class_names);
-  return e;
-}
-
-void write_split_artefacts(const fs::path& dir, const SplitEvaluation& e, const std::vector<std::string>& names,
-                           RunReport& report) {
-  const std::string stem = "confusion_" + e.name;
-  nn::write_file_atomic((dir / (stem + ".csv")).string(), nn::confusion_to_csv(e.report.confusion, names));
-  nn::write_file_atomic((dir / (stem + "_normalized.csv")).string(),
-                        nn::confusion_to_csv_normalized(e.report.confusion, names));
-  confusion_matrix_chart(e.report.confusion, names, false, "Confusion matrix, " + e.name + " (" + e.desc + ")")
-      .save_png((dir / (stem + ".png")).string());
-  confusion_matrix_chart(e.report.confusion, names, true,
-                         "Confusion matrix, " + e.name + " (" + e.desc + "), rows normalized")
-      .save_png((dir / (stem + "_normalized.png")).string());
-  const std::string text = nn::format_report(e.report);
-  nn::write_file_atomic((dir / ("classification_" + e.name + ".txt")).string(), text);
-  nn::write_file_atomic((dir / ("classification_" + e.name + ".json")).string(),
-                        nn::report_to_json(e.report).dump(2) + "\n");
-  report.classification_text += e.name + " (" + e.desc + ", " + std::to_string(e.predictions.size()) +
-                                " images, best checkpoint)\n" + text + "\n";
-  report.images.push_back({"Confusion matrix, " + e.name, (dir / (stem + ".png")).string()});
-  report.images.push_back({"Confusion matrix, " + e.name + ", normalized", (dir / (stem + "_normalized.png")).string()});
-}
-
-// --init-from. Every tensor, strictly (an error names what differs), when the run continues a model:
-// a recipe that fine-tunes a trained model (needs_init_from), or a fer checkpoint of the same model
-// whose class set is the run's (or not recorded). Anything else (ImageNet weights converted by
-// tools/import_torchvision.py, a checkpoint of another model or class set) loads by name and shape
-// (nn::load_matching), and then no module of --freeze may keep its initialisation: a frozen random
-// module would never learn. Returns the lines that say what was loaded.
-std::string load_initial_weights(const TrainConfig& config, nn::Module& model, const std::string& class_set) {
-  const std::string& path = config.init_from;
-  const auto meta = nn::read_checkpoint_metadata(path);
-  auto get = [&](const char* key) { return meta.count(key) ? meta.at(key) : std::string(); };
-  const bool fine_tuning = !config.recipe.empty() && needs_init_from(find_recipe(config.recipe));
-  const bool same_model = get("format") == nn::kCheckpointFormat && get("fer.model") == config.model &&
-                          (get("fer.class_set").empty() || get("fer.class_set") == class_set);
-  if (fine_tuning || same_model) {
-    nn::load_state_dict(path, model, true);
-    return "weights:   from " + path + " (" + (same_model ? "a fer checkpoint of " + config.model : std::string("the checkpoint")) +
-           ", every tensor" + (fine_tuning ? ": --recipe " + config.recipe + " continues a trained model" : std::string()) + ")";
-  }
-  const nn::LoadReport r = nn::load_matching(path, model);
-  for (const std::string& module : split_module_paths(config.freeze)) {
-    std::vector<std::string> random;
-    for (const std::string& k : r.kept)
-      if (k.rfind(module + ".", 0) == 0) random.push_back(k);
-    FER_CHECK(random.empty(), "--freeze " << module << ": " << random.size() << " of its tensors (" << random.front()
-                                          << (random.size() > 1 ? ", ..." : "") << ") are not in " << path
-                                          << " and would stay frozen at their initialisation; hint: weights made for "
-                                             "this model (and --width), or leave " << module << " out of --freeze");
-  }
-  const std::string source = !get("source").empty()                 ? get("source")
-                             : get("format") == nn::kCheckpointFormat ? "a fer checkpoint of " + get("fer.model") + " (" +
-                                                                           get("fer.class_set") + ")"
-                                                                     : "a safetensors file";
-  auto listed = [](const std::vector<std::string>& v) {
-    std::ostringstream s;
-    for (size_t i = 0; i < v.size() && i < 6; ++i) s << (i ? ", " : "") << v[i];
-    if (v.size() > 6) s << ", ...";
-    s << " (" << v.size() << ")";
-    return s.str();
-  };
-  std::ostringstream s;
-  s << "weights:   from " << path << " (" << source << "), by name and shape: " << r.loaded_tensors << " of "
-    << r.model_tensors << " tensors, " << std::fixed << std::setprecision(2) << r.loaded_values / 1e6 << " M of "
-    << r.model_values / 1e6 << " M values (" << std::setprecision(1)
-    << 100.0 * static_cast<double>(r.loaded_values) / static_cast<double>(std::max<int64_t>(r.model_values, 1)) << "%)";
-  if (!r.kept.empty()) s << "\n           kept as initialised: " << listed(r.kept);
-  if (!r.unused.empty()) s << "\n           not used from the file: " << listed(r.unused);
-  return s.str();
-}
-
 }  // namespace
-
-std::string frozen_modules_at(const TrainConfig& config, int64_t epoch) {
-  const std::vector<std::string> paths = split_module_paths(config.freeze);
-  const int64_t n = static_cast<int64_t>(paths.size());
-  int64_t released = 0;
-  if (config.unfreeze_epoch > 0 && epoch >= config.unfreeze_epoch)
-    released = config.unfreeze_every > 0 ? std::min(n, 1 + (epoch - config.unfreeze_epoch) / config.unfreeze_every) : n;
-  std::ostringstream s;
-  for (int64_t i = 0; i < n - released; ++i) s << (i ? "," : "") << paths[static_cast<size_t>(i)];
-  return s.str();
-}
-
-int64_t last_unfreeze_epoch(const TrainConfig& config) {
-  if (config.freeze.empty() || config.unfreeze_epoch <= 0) return 0;
-  const int64_t n = static_cast<int64_t>(split_module_paths(config.freeze).size());
-  return config.unfreeze_every > 0 ? config.unfreeze_epoch + (n - 1) * config.unfreeze_every : config.unfreeze_epoch;
-}
-
-int64_t set_modules_trainable(nn::Module& model, const std::string& paths, bool trainable) {
-  std::vector<nn::Module*> modules;  // all paths are checked before anything changes
-  for (const std::string& path : split_module_paths(paths)) {
-    nn::Module* m = path.empty() ? nullptr : model.find(path);
-    if (m == nullptr) {
-      std::ostringstream children;
-      for (const auto& [name, child] : model.children()) children << (children.tellp() ? ", " : "") << name;
-      FER_FAIL("--freeze: the model has no module '" << path << "'; its top-level modules are: " << children.str()
-                                                     << " (a dotted path such as layer1.0 reaches deeper)");
-    }
-    modules.push_back(m);
-  }
-  int64_t count = 0;
-  for (nn::Module* m : modules) {
-    m->set_trainable(trainable);
-    count += m->parameter_count();
-  }
-  return count;
-}
 
 void request_stop() { g_stop_requested.store(true); }
 void request_stop_after_steps(int64_t steps) { g_stop_after_steps.store(steps); }

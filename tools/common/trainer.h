@@ -32,6 +32,7 @@
 #include <cstdio>
 #include <string>
 
+#include "tools/common/run_setup.h"  // the stages (set_modules_trainable, frozen_modules_at) tests call
 #include "tools/common/train_config.h"
 
 namespace fer::nn {
@@ -57,21 +58,6 @@ struct TrainSummary {
 // Runs the training described by `config` (already resolved: defaults, recipe, flags), printing to
 // `out`. Errors are fer::Error with a message for the user.
 TrainSummary run_training(const TrainConfig& config, std::FILE* out = stdout);
-
-// Freezes (trainable = false) or unfreezes the parameters of the modules at the dotted paths in
-// `paths` (comma-separated, TrainConfig::freeze); returns how many parameter elements they hold. An
-// unknown path is a fer::Error listing the model's top-level children (and nothing is changed). run_training applies
-// TrainConfig::freeze at the start of every epoch before TrainConfig::unfreeze_epoch (so a resumed
-// run is in the right stage) and unfreezes from that epoch on.
-int64_t set_modules_trainable(nn::Module& model, const std::string& paths, bool trainable);
-
-// The comma-separated modules of TrainConfig::freeze still frozen at the start of 1-based `epoch`:
-// all of them before unfreeze_epoch (or always, when it is 0); from unfreeze_epoch on none, or with
-// unfreeze_every = E > 0 (gradual unfreezing, ULMFiT-style: the layers nearest the head first) the
-// first n - r of the n listed, r = 1 + (epoch - unfreeze_epoch) / E released so far.
-std::string frozen_modules_at(const TrainConfig& config, int64_t epoch);
-// The 1-based epoch from which nothing is frozen (0: never).
-int64_t last_unfreeze_epoch(const TrainConfig& config);
 
 // Makes a running run_training stop at its next step boundary with a resumable checkpoint
 // (what the SIGINT/SIGTERM handler does, with the signal's number; async-signal-safe).
