@@ -44,8 +44,9 @@ int main(int argc, char** argv) {
   std::string detect = "none", cascade_path = fer::data::kDefaultFaceCascade;
   int min_face = 0;
   double face_margin = 0.0;
-  app.add_option("--detect", detect, "none: the image is one face crop, squashed to 48x48; haar: explain the "
-                                     "largest face found (as ferpredict --detect haar) instead")
+  app.add_option("--detect", detect,
+                 "none: the image is one face crop, squashed to 48x48; haar: explain the "
+                 "largest face found (as ferpredict --detect haar) instead")
       ->check(CLI::IsMember({"none", "haar"}));
   app.add_option("--cascade", cascade_path, "the Haar cascade XML for --detect haar (Debian: opencv-data)");
   app.add_option("--min-face", min_face, "--detect haar: smallest face side in pixels (default: the cascade's 24)");
@@ -65,8 +66,9 @@ int main(int argc, char** argv) {
       FER_CHECK(haar || app.count(flag) == 0, flag << " applies to --detect haar; hint: add --detect haar");
     fer::data::HaarCascade cascade;
     if (haar) {
-      FER_CHECK(std::filesystem::exists(cascade_path),
-                "--detect haar: no cascade at " << cascade_path << "; hint: apt-get install opencv-data, or --cascade FILE");
+      FER_CHECK(std::filesystem::exists(cascade_path), "--detect haar: no cascade at "
+                                                           << cascade_path
+                                                           << "; hint: apt-get install opencv-data, or --cascade FILE");
       cascade = fer::data::load_haar_cascade(cascade_path);
     }
     const fer::Device device = fer::tools::device_from_name(device_flag);

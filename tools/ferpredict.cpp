@@ -28,9 +28,9 @@
 #include <iomanip>
 #include <iostream>
 #include <map>
-#include <set>
 #include <nlohmann/json.hpp>
 #include <numeric>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -73,9 +73,12 @@ std::vector<std::string> split_csv(const std::string& line, const std::string& f
   for (size_t i = 0; i < line.size(); ++i) {
     const char c = line[i];
     if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') fields.back() += '"', ++i;
-      else if (c == '"') quoted = false;
-      else fields.back() += c;
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"')
+        fields.back() += '"', ++i;
+      else if (c == '"')
+        quoted = false;
+      else
+        fields.back() += c;
     } else if (c == '"') {
       quoted = true;
     } else if (c == ',') {
@@ -147,8 +150,7 @@ std::map<std::string, std::vector<BoxRow>> read_boxes_file(const std::string& fi
       const std::string& t = f[static_cast<size_t>(i) + 1];
       double d = 0;
       const auto r = std::from_chars(t.data(), t.data() + t.size(), d);
-      if (t.empty() || r.ec != std::errc() || r.ptr != t.data() + t.size() || !std::isfinite(d) ||
-          std::abs(d) > 1e9)
+      if (t.empty() || r.ec != std::errc() || r.ptr != t.data() + t.size() || !std::isfinite(d) || std::abs(d) > 1e9)
         boxes_error(file, line_no, std::string("field '") + kNames[i] + "' is not a number: '" + t + "'");
       v[i] = static_cast<int>(std::lround(d));
       if (i >= 2 && v[i] < 1)
@@ -193,28 +195,35 @@ int main(int argc, char** argv) {
   app.add_option("--top", top, "show the K most probable classes per image (default: all; text and json)");
   app.add_option("--device", device_flag, "cpu | cuda");
   app.add_option("--batch-size", batch_size, "images per forward pass");
-  app.add_option("--format", format, "text | json (one object) | csv (one row per face: path,face,x,y,w,h,"
-                                     "predicted,confidence, then one probability column per class)")
+  app.add_option("--format", format,
+                 "text | json (one object) | csv (one row per face: path,face,x,y,w,h,"
+                 "predicted,confidence, then one probability column per class)")
       ->check(CLI::IsMember({"text", "json", "csv"}));
   app.add_flag("--json", as_json, "the same as --format json");
-  app.add_option("--annotate", annotate_dir, "also write each image with its face boxes and top class drawn on it "
-                                             "to DIR/<stem>_fer.png (<stem>_fer-2.png, ... for a repeated stem)");
-  app.add_option("--detect", detect, "none: each image is one face crop (FER2013-style); haar: find the faces in "
-                                     "each image first (OpenCV's frontal-face Haar cascade); boxes: the faces "
-                                     "listed in --boxes FILE (an external detector)")
+  app.add_option("--annotate", annotate_dir,
+                 "also write each image with its face boxes and top class drawn on it "
+                 "to DIR/<stem>_fer.png (<stem>_fer-2.png, ... for a repeated stem)");
+  app.add_option("--detect", detect,
+                 "none: each image is one face crop (FER2013-style); haar: find the faces in "
+                 "each image first (OpenCV's frontal-face Haar cascade); boxes: the faces "
+                 "listed in --boxes FILE (an external detector)")
       ->check(CLI::IsMember({"none", "haar", "boxes"}));
-  app.add_option("--boxes", boxes_path, "--detect boxes: CSV with header path,x,y,w,h (path as ferpredict prints "
-                                        "it: as given on the command line); any number of boxes per image");
+  app.add_option("--boxes", boxes_path,
+                 "--detect boxes: CSV with header path,x,y,w,h (path as ferpredict prints "
+                 "it: as given on the command line); any number of boxes per image");
   app.add_option("--cascade", cascade_path, "the Haar cascade XML for --detect haar (Debian: opencv-data)");
   app.add_option("--min-face", min_face, "--detect haar: smallest face side in pixels (default: the cascade's 24)");
   app.add_option("--max-face", max_face, "--detect haar: largest face side in pixels (default: no limit)");
-  app.add_option("--scale-factor", scale_factor, "--detect haar: the image pyramid's step, > 1 (default 1.1; "
-                                                 "larger is faster and misses more faces)");
-  app.add_option("--min-neighbors", min_neighbors, "--detect haar: a face needs more than this many overlapping "
-                                                   "windows, >= 0 (default 3; 0: every window, ungrouped)");
+  app.add_option("--scale-factor", scale_factor,
+                 "--detect haar: the image pyramid's step, > 1 (default 1.1; "
+                 "larger is faster and misses more faces)");
+  app.add_option("--min-neighbors", min_neighbors,
+                 "--detect haar: a face needs more than this many overlapping "
+                 "windows, >= 0 (default 3; 0: every window, ungrouped)");
   app.add_option("--face-margin", face_margin, "--detect haar|boxes: widen each face box by this fraction of its side");
-  app.add_option("--fallback", fallback, "--detect haar|boxes, an image without a face: none (say so) | whole "
-                                         "(classify the whole image)")
+  app.add_option("--fallback", fallback,
+                 "--detect haar|boxes, an image without a face: none (say so) | whole "
+                 "(classify the whole image)")
       ->check(CLI::IsMember({"none", "whole"}));
   try {
     app.parse(argc, argv);
@@ -233,8 +242,8 @@ int main(int argc, char** argv) {
     FER_CHECK(max_face == 0 || max_face >= min_face,
               "--max-face " << max_face << " is smaller than --min-face " << min_face);
     FER_CHECK(std::isfinite(scale_factor) && scale_factor > 1.0,
-              "--scale-factor must be > 1.0 (each pyramid level shrinks the image by it), got " << scale_factor
-                                                                                               << "; hint: 1.1 or 1.2");
+              "--scale-factor must be > 1.0 (each pyramid level shrinks the image by it), got "
+                  << scale_factor << "; hint: 1.1 or 1.2");
     FER_CHECK(min_neighbors >= 0, "--min-neighbors must be >= 0, got " << min_neighbors);
     FER_CHECK(face_margin >= 0 && face_margin <= 1, "--face-margin must be in [0, 1], got " << face_margin);
     const bool haar = detect == "haar", by_boxes = detect == "boxes", detecting = haar || by_boxes;
@@ -317,8 +326,8 @@ int main(int argc, char** argv) {
           if (image.width == fer::data::kImageSide && image.height == fer::data::kImageSide)
             whole = image.pixels;
           else
-            fer::data::resize_gray(image.pixels.data(), image.width, image.height, whole.data(),
-                                   fer::data::kImageSide, fer::data::kImageSide);
+            fer::data::resize_gray(image.pixels.data(), image.width, image.height, whole.data(), fer::data::kImageSide,
+                                   fer::data::kImageSide);
           ds.push_back(whole.data(), 0, fer::data::Split::unknown, f);
           faces.push_back({whole_box, 0});
         };
@@ -430,8 +439,8 @@ int main(int argc, char** argv) {
     if (!annotate_dir.empty()) {
       std::error_code ec;
       fs::create_directories(annotate_dir, ec);
-      FER_CHECK(!ec && fs::is_directory(annotate_dir), "--annotate: cannot create the folder '"
-                                                           << annotate_dir << "': " << ec.message());
+      FER_CHECK(!ec && fs::is_directory(annotate_dir),
+                "--annotate: cannot create the folder '" << annotate_dir << "': " << ec.message());
       std::set<std::string> used;
       for (const FileLines& fl : file_lines) {
         try {
@@ -487,8 +496,10 @@ int main(int argc, char** argv) {
       }
       for (const FileLines& fl : file_lines) {
         if (fl.count == 0) {
-          if (format == "csv") out << csv_field(fl.file) << std::string(7 + static_cast<size_t>(k), ',') << "\n";
-          else out << fl.file << ": no face found\n";
+          if (format == "csv")
+            out << csv_field(fl.file) << std::string(7 + static_cast<size_t>(k), ',') << "\n";
+          else
+            out << fl.file << ": no face found\n";
         }
         for (int64_t i = fl.first; i < fl.first + fl.count; ++i)
           out << (format == "csv" ? entry_csv : entry_text)[static_cast<size_t>(i)];

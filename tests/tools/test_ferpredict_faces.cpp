@@ -71,8 +71,10 @@ json parse_json(const Run& r) {
 std::vector<std::string> split(const std::string& line, char sep) {
   std::vector<std::string> out(1);
   for (char c : line) {
-    if (c == sep) out.emplace_back();
-    else out.back() += c;
+    if (c == sep)
+      out.emplace_back();
+    else
+      out.back() += c;
   }
   return out;
 }
@@ -115,7 +117,8 @@ struct Fixture {
   std::string write_crop(const std::string& name, int x0, int y0, int w, int h) const {
     std::vector<uint8_t> px(static_cast<size_t>(w * h));
     for (int y = 0; y < h; ++y)
-      for (int x = 0; x < w; ++x) px[static_cast<size_t>(y * w + x)] = scene_px[static_cast<size_t>((y0 + y) * kW + x0 + x)];
+      for (int x = 0; x < w; ++x)
+        px[static_cast<size_t>(y * w + x)] = scene_px[static_cast<size_t>((y0 + y) * kW + x0 + x)];
     const std::string path = (dir / name).string();
     fer::data::write_image(path, px.data(), w, h, 1);
     return path;
@@ -142,11 +145,12 @@ TEST_CASE("ferpredict --detect boxes: each box classified as its pre-cropped ima
   const fer::test::TempDir d;
   // face A, face B (written "./"-prefixed: the same path after normalisation), and a box hanging
   // over the bottom-right corner (clipped to 150,100 50x50)
-  const std::string boxes = write_boxes(
-      d.path(), "path,x,y,w,h\n" + fx.scene + ",20,30,96,96\n" + (fs::path(fx.scene).parent_path() / "." / "scene.png").string() +
-             ", 140 , 80 , 48 , 48 \n\n" + fx.scene + ",150,100,100,100\n");
+  const std::string boxes = write_boxes(d.path(), "path,x,y,w,h\n" + fx.scene + ",20,30,96,96\n" +
+                                                      (fs::path(fx.scene).parent_path() / "." / "scene.png").string() +
+                                                      ", 140 , 80 , 48 , 48 \n\n" + fx.scene + ",150,100,100,100\n");
   std::ostringstream args;
-  args << "--checkpoint " << fx.ckpt << " --detect boxes --boxes " << boxes << " --json " << fx.scene << " " << fx.plain;
+  args << "--checkpoint " << fx.ckpt << " --detect boxes --boxes " << boxes << " --json " << fx.scene << " "
+       << fx.plain;
   const json j = parse_json(run_program("ferpredict", args.str()));
   REQUIRE(j.at("predictions").size() == 3);
   const json& p = j.at("predictions");
@@ -162,12 +166,14 @@ TEST_CASE("ferpredict --detect boxes: each box classified as its pre-cropped ima
   // the same regions cut out beforehand and classified as face crops: the same probabilities
   const std::string ca = fx.write_crop("crop_a.png", 20, 30, 96, 96), cb = fx.write_crop("crop_b.png", 140, 80, 48, 48),
                     cc = fx.write_crop("crop_c.png", 150, 100, 50, 50);
-  const json pre = parse_json(run_program("ferpredict", "--checkpoint " + fx.ckpt + " --json " + ca + " " + cb + " " + cc));
+  const json pre =
+      parse_json(run_program("ferpredict", "--checkpoint " + fx.ckpt + " --json " + ca + " " + cb + " " + cc));
   REQUIRE(pre.at("predictions").size() == 3);
   for (size_t i = 0; i < 3; ++i) {
     CHECK(pre.at("predictions")[i].at("label") == p[i].at("label"));
     for (const auto& [name, v] : p[i].at("probabilities").items())
-      CHECK(v.get<double>() == doctest::Approx(pre.at("predictions")[i].at("probabilities").at(name).get<double>()).epsilon(1e-5));
+      CHECK(v.get<double>() ==
+            doctest::Approx(pre.at("predictions")[i].at("probabilities").at(name).get<double>()).epsilon(1e-5));
   }
   // and not merely any crop: face A and face B differ
   CHECK(p[0].at("probabilities") != p[1].at("probabilities"));
@@ -205,10 +211,10 @@ TEST_CASE("ferpredict --detect boxes: a bad row names FILE:line and the field") 
       {"path,x,y,w,h\n" + s + ",1,1,-5,10\n", "boxes.csv:2:", "field 'w' must be a size >= 1"},
       {"path,x,y,w,h\n\n" + s + ",1,1,10,0\n", "boxes.csv:3:", "field 'h' must be a size >= 1"},
       {"path,x,y,w,h\n" + s + ",1,1,10\n", "boxes.csv:2:", "expected 5 fields"},
-      {"path,x,y,w,h\n" + (d / "elsewhere.png").string() + ",1,1,10,10\n", "boxes.csv:2:",
-       "field 'path': '" + (d / "elsewhere.png").string() + "' is not one of the input images"},
-      {"path,x,y,w,h\n" + s + ",1,1,10,10\n" + s + ",200,10,20,20\n", "boxes.csv:3:",
-       "the box 200,10 20x20 lies outside the 200x150 image"},
+      {"path,x,y,w,h\n" + (d / "elsewhere.png").string() + ",1,1,10,10\n",
+       "boxes.csv:2:", "field 'path': '" + (d / "elsewhere.png").string() + "' is not one of the input images"},
+      {"path,x,y,w,h\n" + s + ",1,1,10,10\n" + s + ",200,10,20,20\n",
+       "boxes.csv:3:", "the box 200,10 20x20 lies outside the 200x150 image"},
       {"path,x,y,w,h\n" + s + ",-30,5,30,20\n", "boxes.csv:2:", "fields x,y,w,h"},
   };
   for (const Case& c : cases) {
@@ -225,7 +231,8 @@ TEST_CASE("ferpredict --detect boxes: a bad row names FILE:line and the field") 
   const Run no_file = run_program("ferpredict", "--checkpoint " + fx.ckpt + " --detect boxes " + s);
   CHECK(no_file.code != 0);
   CHECK(no_file.err.find("--detect boxes needs --boxes FILE") != std::string::npos);
-  const Run stray = run_program("ferpredict", "--checkpoint " + fx.ckpt + " --boxes " + (d / "boxes.csv").string() + " " + s);
+  const Run stray =
+      run_program("ferpredict", "--checkpoint " + fx.ckpt + " --boxes " + (d / "boxes.csv").string() + " " + s);
   CHECK(stray.code != 0);
   CHECK(stray.err.find("--boxes applies to --detect boxes") != std::string::npos);
 }
@@ -234,8 +241,10 @@ TEST_CASE("ferpredict --format csv: one row per face, the class columns, probabi
   Fixture& fx = fixture();
   REQUIRE(fx.ok);
   const fer::test::TempDir d;
-  const std::string boxes = write_boxes(d.path(), "path,x,y,w,h\n" + fx.scene + ",20,30,96,96\n" + fx.scene + ",140,80,48,48\n");
-  const std::string common = "--checkpoint " + fx.ckpt + " --detect boxes --boxes " + boxes + " " + fx.scene + " " + fx.plain;
+  const std::string boxes =
+      write_boxes(d.path(), "path,x,y,w,h\n" + fx.scene + ",20,30,96,96\n" + fx.scene + ",140,80,48,48\n");
+  const std::string common =
+      "--checkpoint " + fx.ckpt + " --detect boxes --boxes " + boxes + " " + fx.scene + " " + fx.plain;
   const json j = parse_json(run_program("ferpredict", common + " --json"));
   const std::vector<std::string> classes = j.at("classes").get<std::vector<std::string>>();
   REQUIRE(classes.size() == 7);
@@ -265,7 +274,8 @@ TEST_CASE("ferpredict --format csv: one row per face, the class columns, probabi
       CHECK(v >= 0);
       sum += v;
       if (v > best) best = v, arg = c;
-      CHECK(v == doctest::Approx(j.at("predictions")[i - 1].at("probabilities").at(classes[c]).get<double>()).epsilon(1e-5));
+      CHECK(v ==
+            doctest::Approx(j.at("predictions")[i - 1].at("probabilities").at(classes[c]).get<double>()).epsilon(1e-5));
     }
     CHECK(sum == doctest::Approx(1.0).epsilon(1e-4));
     CHECK(f[6] == classes[arg]);
@@ -386,7 +396,8 @@ bool write_haar_photo(const fs::path& photo, const fs::path& blank) {
     for (int x = 0; x < 320; ++x) {
       const bool in_face = x >= 120 && x < 216 && y >= 70 && y < 166;
       const uint8_t g = static_cast<uint8_t>(40 + (x + y) * 160 / 560);
-      p[static_cast<size_t>(y * 320 + x)] = in_face ? face[static_cast<size_t>(((y - 70) / 2) * 48 + (x - 120) / 2)] : g;
+      p[static_cast<size_t>(y * 320 + x)] =
+          in_face ? face[static_cast<size_t>(((y - 70) / 2) * 48 + (x - 120) / 2)] : g;
       b[static_cast<size_t>(y * 320 + x)] = g;
     }
   fer::data::write_image(photo, p.data(), 320, 240, 1);
@@ -424,12 +435,13 @@ TEST_CASE("ferpredict --detect haar with --max-face / --min-neighbors / --scale-
   CHECK(coarse.at("predictions").size() <= 1);
 }
 
-TEST_CASE("fercam --detect haar: the largest face's crop explained (as ferpredict classified it); no face is an error") {
+TEST_CASE(
+    "fercam --detect haar: the largest face's crop explained (as ferpredict classified it); no face is an error") {
   Fixture& fx = fixture();
   REQUIRE(fx.ok);
   const fer::test::TempDir d;
-  const Run stray = run_program("fercam", "--checkpoint " + fx.ckpt + " --image " + fx.scene + " --min-face 30 --out " +
-                                              (d / "x.png").string());
+  const Run stray = run_program(
+      "fercam", "--checkpoint " + fx.ckpt + " --image " + fx.scene + " --min-face 30 --out " + (d / "x.png").string());
   CHECK(stray.code != 0);
   CHECK(stray.err.find("--min-face applies to --detect haar") != std::string::npos);
   if (!write_haar_photo(d / "photo.png", d / "blank.png")) {
@@ -456,7 +468,8 @@ TEST_CASE("fercam --detect haar: the largest face's crop explained (as ferpredic
   CHECK(std::stod(r.out.substr(at + label.size())) ==
         doctest::Approx(j.at("predictions")[0].at("probability").get<double>()).epsilon(2e-4));
   // ...and not the whole photo squashed (which --detect none explains)
-  const Run whole = run_program("fercam", "--checkpoint " + fx.ckpt + " --image " + photo + " --out " + (d / "w.png").string());
+  const Run whole =
+      run_program("fercam", "--checkpoint " + fx.ckpt + " --image " + photo + " --out " + (d / "w.png").string());
   REQUIRE(whole.code == 0);
   CHECK(slurp(out) != slurp(d / "w.png"));
 
