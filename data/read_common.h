@@ -26,7 +26,7 @@ class BadEntries {
 
   // One bad entry: `message` names the file (and line) and what was expected.
   void bad(const std::string& message) {
-    if (!options_.skip_bad) FER_FAIL(message << " (hint: fix or remove the entry, or load with skip_bad to skip it)");
+    if (!options_.skip_bad) FER_FAIL(message << " (hint: fix or remove the entry; fertrain and ferclean skip such entries, counted, with --skip-bad)");
     report_->skipped_bad++;
     if (static_cast<int>(report_->messages.size()) < options_.max_messages) report_->messages.push_back(message);
   }

@@ -155,6 +155,13 @@ int main(int argc, char** argv) {
   int64_t stop_after_steps = 0;
   app.add_option("--stop-after-steps", stop_after_steps,
                  "testing aid: act as if Ctrl-C came after N steps (writes a resumable checkpoint)");
+  fer::tools::RunOptions run_options;
+  app.add_flag("--dry-run", run_options.dry_run,
+               "resolve and print everything (data, splits, classes, model, augmentation, steps), then stop: "
+               "nothing is trained or written");
+  app.add_option("--preview", run_options.preview,
+                 "with --dry-run: write a PNG grid of the first 8 training images per class, augmented as the "
+                 "training step sees them");
   app.add_flag("--list-models", list_models_flag, "list the models and exit");
   app.add_flag("--list-recipes", list_recipes_flag, "list the recipes and exit");
 
@@ -221,7 +228,9 @@ int main(int argc, char** argv) {
       FER_FAIL("--recipe " << config.recipe << " fine-tunes a trained model: give --init-from CKPT (e.g. the "
                            << "best.safetensors of a " << config.recipe.substr(0, config.recipe.size() - 9) << " run)");
     fer::tools::request_stop_after_steps(stop_after_steps);
-    const fer::tools::TrainSummary s = fer::tools::run_training(config, stdout);
+    FER_CHECK(run_options.preview.empty() || run_options.dry_run,
+              "--preview writes the look of the training batches during a --dry-run; hint: add --dry-run");
+    const fer::tools::TrainSummary s = fer::tools::run_training(config, stdout, run_options);
     return s.stop_reason == "interrupted" ? 128 + (s.stop_signal > 0 ? s.stop_signal : SIGINT) : 0;
   } catch (const fer::Error& e) {
     std::fprintf(stderr, "fertrain: error: %s\n", e.what());

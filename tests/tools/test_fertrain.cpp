@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "data/image_io.h"
 #include "nn/safetensors.h"
 
 namespace fs = std::filesystem;
@@ -331,4 +332,32 @@ TEST_CASE("fertrain --log-interval: plain progress lines in a log; summary.json 
   CHECK(neg.code != 0);
   CHECK(neg.output.find("--checkpoint-every must be >= 0") != std::string::npos);
   fs::remove_all(dir);
+}
+
+TEST_CASE("fertrain --dry-run: prints the plan and stops without a run folder; --preview shows the augmented batches") {
+  const fs::path dir = fresh_dir("fertrain_dry_run");
+  fs::remove_all(dir);
+  const fs::path plain = dir.string() + "_plain.png", flipped = dir.string() + "_flipped.png";
+  const Run r = run_fertrain(kSmall + "--epochs 3 --dry-run --preview " + plain.string() + " --out " + dir.string());
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  // 224 training images / 32 = 7 steps per epoch
+  CHECK(r.output.find("dry run:   224 training images per epoch, 7 steps of 32, 3 epochs = 21 steps") != std::string::npos);
+  CHECK(r.output.find("model:     cnn6") != std::string::npos);
+  CHECK(r.output.find("train loss") == std::string::npos);  // no epoch was trained
+  CHECK_FALSE(fs::exists(dir));                                // nothing written but the preview
+  const fer::data::GrayImage a = fer::data::load_image_gray(plain);
+  CHECK(a.width == 8 * 96 + 9 * 4);  // 8 images per class, 48 px x2, 4 px gaps
+  CHECK(a.height == 7 * 96 + 8 * 4);  // one row per fer7 class
+  const Run f = run_fertrain(kSmall + "--hflip --rotate 15 --dry-run --preview " + flipped.string());
+  REQUIRE(f.code == 0);
+  CHECK(f.output.find("augmented as the step sees them") != std::string::npos);
+  const fer::data::GrayImage b = fer::data::load_image_gray(flipped);
+  REQUIRE(b.pixels.size() == a.pixels.size());
+  CHECK(a.pixels != b.pixels);  // the same images, augmented
+  const Run bad = run_fertrain(kSmall + "--preview " + plain.string());
+  CHECK(bad.code != 0);
+  CHECK(bad.output.find("--preview writes the look of the training batches during a --dry-run") != std::string::npos);
+  fs::remove(plain);
+  fs::remove(flipped);
 }

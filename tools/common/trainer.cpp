@@ -14,6 +14,7 @@
 #include <csignal>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <iomanip>
 #include <limits>
@@ -22,6 +23,7 @@
 #include <sstream>
 
 #include "data/loader.h"
+#include "data/preview.h"
 #include "data/sampler.h"
 #include "fer/config.h"
 #include "kernels/device.h"
@@ -107,12 +109,60 @@ std::string default_run_dir(const TrainConfig& c) {
   return (fs::path("runs") / (c.model + "-" + stamp)).string();
 }
 
+// --dry-run: what the run would do, and (--preview) what its first batches look like. Stops before the
+// run folder exists.
+TrainSummary dry_run(const TrainConfig& config, const RunOptions& options, const TrainData& td,
+                     const data::Sampler& sampler, const AugmentSpec& augment,
+                     const std::function<void(const std::string&)>& say) {
+  const int64_t n_train = sampler.epoch_size();
+  const int64_t steps = n_train / config.batch_size + (n_train % config.batch_size > 1 ? 1 : 0);
+  std::ostringstream s;
+  s << "dry run:   " << n_train << " training images per epoch, " << steps << " steps of " << config.batch_size
+    << ", " << config.epochs << " epochs = " << steps * config.epochs << " steps; nothing trained, no run folder written";
+  say(s.str());
+  TrainSummary summary;
+  summary.stop_reason = "dry run";
+  if (options.preview.empty()) return summary;
+  constexpr int kPerClass = 8;
+  std::vector<int> taken(static_cast<size_t>(td.dataset.num_classes()), 0);
+  std::vector<int64_t> picked;
+  for (int64_t i : sampler.epoch(0))
+    if (taken[static_cast<size_t>(td.dataset.labels[static_cast<size_t>(i)])]++ < kPerClass) picked.push_back(i);
+  const data::DeviceImages images(td.dataset, Device::cpu);
+  const data::InputSpec gray48{1, data::kImageSide};
+  const data::Batch batch =
+      augment.is_identity()
+          ? data::make_batch(images, picked, gray48)
+          : data::make_batch(images, picked, gray48, data::AugmentOptions{augment, 0, config.seed, 0.0f, 1.0f});
+  const std::vector<float> values = batch.images.to_vector<float>();
+  data::Dataset shown;
+  shown.classes = td.dataset.classes;
+  std::vector<uint8_t> pixels(data::kImagePixels);
+  for (size_t b = 0; b < picked.size(); ++b) {
+    for (int64_t k = 0; k < data::kImagePixels; ++k)
+      pixels[static_cast<size_t>(k)] = static_cast<uint8_t>(
+          std::lround(std::clamp(values[b * data::kImagePixels + static_cast<size_t>(k)], 0.0f, 1.0f) * 255.0f));
+    const size_t i = static_cast<size_t>(picked[b]);
+    shown.push_back(pixels.data(), td.dataset.labels[i], td.dataset.splits[i], td.dataset.sources[i]);
+  }
+  data::write_class_grid_png(shown, options.preview, kPerClass, 2);
+  say("preview:   " + options.preview + " (the first " + std::to_string(kPerClass) +
+      " training images of each class in epoch 1's order, " +
+      (augment.is_identity() ? std::string("no augmentation") : std::string("augmented as the step sees them")) +
+      "; one row per class: " + [&] {
+        std::ostringstream names;
+        for (const std::string& n : td.dataset.classes.names) names << (names.tellp() ? ", " : "") << n;
+        return names.str();
+      }() + ")");
+  return summary;
+}
+
 }  // namespace
 
 void request_stop() { g_stop_requested.store(true); }
 void request_stop_after_steps(int64_t steps) { g_stop_after_steps.store(steps); }
 
-TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
+TrainSummary run_training(const TrainConfig& config, std::FILE* out, const RunOptions& options) {
   validate(config);
   const auto run_start = std::chrono::steady_clock::now();
   auto say = [&](const std::string& line) {
@@ -283,6 +333,8 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out) {
                            << " = " << config.batch_size * 10 << " crops), validation on the mean of the crops' logits";
     say(a.str());
   }
+
+  if (options.dry_run) return dry_run(config, options, td, sampler, augment, say);
 
   // 5. run folder, resume
   const fs::path dir = !config.resume.empty() ? fs::path(config.resume)

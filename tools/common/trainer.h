@@ -55,9 +55,20 @@ struct TrainSummary {
   double seconds = 0;
 };
 
+// How run_training runs, beside what it trains (not part of TrainConfig, never in config.json).
+struct RunOptions {
+  // Resolve everything (data, splits, class table, model, --init-from, augmentation), print it and
+  // the steps the run would take, then stop: nothing is trained, no run folder is written.
+  bool dry_run = false;
+  // With dry_run: a PNG grid of the first 8 training images of each class in epoch 1's order, as the
+  // training step sees them (augmented; shown at 48x48 gray, before any crop/resize to the model's input).
+  std::string preview;
+};
+
 // Runs the training described by `config` (already resolved: defaults, recipe, flags), printing to
-// `out`. Errors are fer::Error with a message for the user.
-TrainSummary run_training(const TrainConfig& config, std::FILE* out = stdout);
+// `out`. Errors are fer::Error with a message for the user. summary.stop_reason is "dry run" after
+// a dry run.
+TrainSummary run_training(const TrainConfig& config, std::FILE* out = stdout, const RunOptions& options = {});
 
 // Makes a running run_training stop at its next step boundary with a resumable checkpoint
 // (what the SIGINT/SIGTERM handler does, with the signal's number; async-signal-safe).
