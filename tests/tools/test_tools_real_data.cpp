@@ -372,6 +372,13 @@ TEST_CASE("real data: one checkpoint, the folder slice and the CSV slice give th
   CHECK(f.at("all").at("macro_roc_auc").get<double>() ==
         doctest::Approx(c.at("all").at("macro_roc_auc").get<double>()).epsilon(1e-9));
 
+  // and the 280 Training faces
+  const json ct = parse_json(run_program("fereval", "--checkpoint " + s.ckpt + " --data " + s.csv + " --split train --json"));
+  const json ft = parse_json(run_program("fereval", "--checkpoint " + s.ckpt + " --data " + s.folder + " --split train --json"));
+  check_figures(ct.at("all"), 280);
+  CHECK(ft.at("all").at("confusion") == ct.at("all").at("confusion"));
+  CHECK(ft.at("all").at("log_loss").get<double>() == doctest::Approx(ct.at("all").at("log_loss").get<double>()).epsilon(1e-5));
+
   // ferpredict on the folder slice's 70 test JPEGs: the accuracy of its labels against the folder
   // names is fereval's.
   const json p = parse_json(run_program("ferpredict", "--checkpoint " + s.ckpt + " --json " + s.folder + "/test"));
