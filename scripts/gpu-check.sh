@@ -302,12 +302,12 @@ step_train() {
   local t0=$SECONDS rc=0 run=$W/runs/r001-cnn6
   rm -rf "$run" "$W/runs/r001-cnn6-graph"
   timeout "$(( $1 * 2 / 3 ))" "$B/bin/fertrain" --recipe r001-cnn6 --data "$W/data/fer2013" --device cuda \
-    --epochs 3 --no-progress --out "$run" > "$W/runs/r001-cnn6.log" 2>&1 || rc=1
+    --epochs 3 --no-progress --log-interval 50 --out "$run" > "$W/runs/r001-cnn6.log" 2>&1 || rc=1
   tail -12 "$W/runs/r001-cnn6.log"
   [ "$(rest "$t0" "$1")" -gt 10 ] || return 124
   # the first 2 epochs again, the step replayed as a CUDA graph (docs/cuda-graphs.md)
   timeout "$(rest "$t0" "$1")" "$B/bin/fertrain" --recipe r001-cnn6 --data "$W/data/fer2013" --device cuda \
-    --epochs 2 --cuda-graph on --no-progress --out "$W/runs/r001-cnn6-graph" \
+    --epochs 2 --cuda-graph on --no-progress --log-interval 50 --out "$W/runs/r001-cnn6-graph" \
     > "$W/runs/r001-cnn6-graph.log" 2>&1 || rc=1
   tail -6 "$W/runs/r001-cnn6-graph.log"
   return $rc
