@@ -109,14 +109,20 @@ struct BoxRow {
 
 // The --boxes file: header path,x,y,w,h, then any number of rows per image. `path` is the image's
 // path as ferpredict prints it (as given on the command line, or FOLDER/... for a file found under a
-// FOLDER argument), compared after lexical normalisation ("./a.png" is "a.png"). x, y, w, h are
-// pixels (decimals are rounded); w and h must be >= 1. Rows are returned per image, in file order.
+// FOLDER argument), compared after lexical normalisation ("./a.png" is "a.png"; an image given twice
+// under two spellings gets the rows of both). x, y, w, h are pixels of the upright image (after the
+// JPEG's EXIF orientation, as ferpredict decodes it; decimals are rounded); w and h must be >= 1.
+// A UTF-8 byte-order mark before the header (spreadsheet exports) is skipped. Rows are returned per
+// image, in file order.
 std::map<std::string, std::vector<BoxRow>> read_boxes_file(const std::string& file,
                                                            const std::vector<std::string>& images) {
   std::ifstream in(file, std::ios::binary);
   FER_CHECK(in, "--boxes: cannot open '" << file << "'");
-  std::map<std::string, std::string> by_normal;  // normalised path -> the path as printed
-  for (const std::string& f : images) by_normal.emplace(fs::path(f).lexically_normal().string(), f);
+  std::map<std::string, std::vector<std::string>> by_normal;  // normalised path -> the paths as printed
+  for (const std::string& f : images) {
+    std::vector<std::string>& printed = by_normal[fs::path(f).lexically_normal().string()];
+    if (std::find(printed.begin(), printed.end(), f) == printed.end()) printed.push_back(f);
+  }
   std::map<std::string, std::vector<BoxRow>> out;
   std::string line;
   int line_no = 0;
@@ -124,6 +130,7 @@ std::map<std::string, std::vector<BoxRow>> read_boxes_file(const std::string& fi
   while (std::getline(in, line)) {
     ++line_no;
     if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line_no == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // UTF-8 byte-order mark
     if (line.find_first_not_of(" \t") == std::string::npos) continue;
     const std::vector<std::string> f = split_csv(line, file, line_no);
     if (!header) {
@@ -156,7 +163,7 @@ std::map<std::string, std::vector<BoxRow>> read_boxes_file(const std::string& fi
       if (i >= 2 && v[i] < 1)
         boxes_error(file, line_no, std::string("field '") + kNames[i] + "' must be a size >= 1 pixel, got '" + t + "'");
     }
-    out[known->second].push_back({{v[0], v[1], v[2], v[3], 0}, line_no});
+    for (const std::string& printed : known->second) out[printed].push_back({{v[0], v[1], v[2], v[3], 0}, line_no});
   }
   if (!header) boxes_error(file, std::max(line_no, 1), "no header 'path,x,y,w,h' (the file is empty)");
   return out;

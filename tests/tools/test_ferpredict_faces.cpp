@@ -193,6 +193,17 @@ TEST_CASE("ferpredict --detect boxes: each box classified as its pre-cropped ima
   CHECK(whole.at("predictions")[0].at("face").at("index") == 0);
   CHECK(whole.at("predictions")[0].at("face").at("box") == json::array({0, 0, kW, kH}));
   CHECK(whole.at("no_face").empty());
+
+  // a spreadsheet's export (UTF-8 byte-order mark, CRLF) reads the same; an image given twice under
+  // two spellings gets its boxes under both
+  const std::string bom = write_boxes(d.path(), "\xEF\xBB\xBFpath,x,y,w,h\r\n" + fx.scene + ",20,30,96,96\r\n");
+  const std::string dotted = (fs::path(fx.scene).parent_path() / "." / "scene.png").string();
+  const json twice = parse_json(run_program(
+      "ferpredict", "--checkpoint " + fx.ckpt + " --detect boxes --boxes " + bom + " --json " + fx.scene + " " + dotted));
+  REQUIRE(twice.at("predictions").size() == 2);
+  CHECK(twice.at("predictions")[0].at("face").at("box") == json::array({20, 30, 96, 96}));
+  CHECK(twice.at("predictions")[1].at("file") == dotted);
+  CHECK(twice.at("predictions")[1].at("probabilities") == p[0].at("probabilities"));
 }
 
 TEST_CASE("ferpredict --detect boxes: a bad row names FILE:line and the field") {

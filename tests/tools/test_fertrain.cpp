@@ -361,3 +361,28 @@ TEST_CASE("fertrain --dry-run: prints the plan and stops without a run folder; -
   fs::remove(plain);
   fs::remove(flipped);
 }
+
+TEST_CASE("fertrain: a stop asked for in an epoch's last step stops after that epoch's checkpoint; resume is exact") {
+  const fs::path a = fresh_dir("fertrain_boundary_full"), b = fresh_dir("fertrain_boundary_cut");
+  const std::string common = kSmall + "--epochs 3 --seed 8 ";
+  const Run full = run_fertrain(common + "--out " + a.string());
+  REQUIRE(full.code == 0);
+  // 7 steps per epoch: the stop comes with the last step of epoch 1
+  const Run first = run_fertrain(common + "--out " + b.string() + " --stop-after-steps 7");
+  INFO(first.output);
+  REQUIRE(first.code == 130);
+  CHECK(first.output.find("interrupted after epoch 1: resumable checkpoint written") != std::string::npos);
+  CHECK(first.output.find("epoch   2/3") == std::string::npos);  // no step of epoch 2 ran
+  const auto meta = fer::nn::safetensors::File::load((b / "last.safetensors").string()).metadata();
+  CHECK(meta.at("fer.epoch") == "1");
+  CHECK(meta.at("fer.step") == "0");
+  const Run second = run_fertrain("--resume " + b.string() + " --no-progress");
+  INFO(second.output);
+  REQUIRE(second.code == 0);
+  const auto la = train_losses(a), lb = train_losses(b);
+  REQUIRE(la.size() == 3);
+  REQUIRE(lb.size() == 3);
+  for (size_t i = 0; i < 3; ++i) CHECK(la[i] == lb[i]);  // bit-exact
+  fs::remove_all(a);
+  fs::remove_all(b);
+}

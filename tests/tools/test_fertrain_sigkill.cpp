@@ -122,6 +122,7 @@ TEST_CASE("fertrain: SIGKILL at random moments never leaves a half-written file;
   fs::remove_all(dir);
   const std::vector<std::string> fresh = {"--synthetic-count", "140", "--width", "0.25", "--batch-size", "16",
                                           "--threads", "1", "--no-progress", "--epochs", "1000", "--seed", "3",
+                                          "--checkpoint-every", "2",  // saves inside epochs too: more windows hit
                                           "--out", dir.string()};
   std::mt19937 rng(20261206);
   std::uniform_int_distribution<int> delay_ms(150, 2500);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tools/common/checkpoint_model.h"
+#include "kernels/common.h"
 #include "tools/common/roc_auc.h"
 
 using fer::tools::roc_auc;
@@ -193,4 +194,18 @@ TEST_CASE("TTA views: hflip_images mirrors rows, ten_crop_images follows torchvi
   CHECK(view(4) == std::vector<float>{5, 6, 9, 10});     // centre
   CHECK(view(5) == std::vector<float>{3, 2, 7, 6});      // top-left of the mirror
   CHECK(view(9) == std::vector<float>{6, 5, 10, 9});     // centre of the mirror
+}
+
+TEST_CASE("roc_auc / roc_curve: a NaN score is a clear error, not a hang") {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<double> scores = {0.2, nan, 0.7, 0.7};
+  const std::vector<int32_t> labels = {0, 1, 1, 0};
+  CHECK_THROWS_WITH_AS(fer::tools::roc_auc(scores, labels), doctest::Contains("roc_auc: score 1 is NaN"), fer::Error);
+  CHECK_THROWS_WITH_AS(fer::tools::roc_curve(scores, labels), doctest::Contains("roc_curve: score 1 is NaN"), fer::Error);
+  const std::vector<float> probs = {0.5f, 0.5f, std::numeric_limits<float>::quiet_NaN(), 0.5f};
+  CHECK_THROWS_AS(fer::tools::roc_auc_ovr({0, 1}, probs, 2), fer::Error);
+  CHECK_THROWS_AS(fer::tools::roc_curve_ovr({0, 1}, probs, 2), fer::Error);
+  // +-infinity orders fine
+  CHECK(fer::tools::roc_auc({-std::numeric_limits<double>::infinity(), 0.1, std::numeric_limits<double>::infinity()},
+                            {0, 0, 1}) == 1.0);
 }

@@ -16,7 +16,9 @@ class Progress {
  public:
   // enabled=false forces plain output even on a terminal.
   explicit Progress(bool enabled, std::FILE* out = stderr);
-  void start_epoch(int64_t epoch, int64_t epochs, int64_t steps);
+  // A resumed epoch starts at `first_step` with `images_before` images already counted: the ETA and
+  // images/s measure this process's part only.
+  void start_epoch(int64_t epoch, int64_t epochs, int64_t steps, int64_t first_step = 0, int64_t images_before = 0);
   // After each step: running mean loss and accuracy of the epoch so far.
   void step(int64_t step, double loss, double accuracy, int64_t images_done);
   // One plain line (no bar, no carriage return): the step, the running loss and accuracy, images/s
@@ -30,7 +32,11 @@ class Progress {
  private:
   std::FILE* out_;
   bool interactive_;
-  int64_t epoch_ = 0, epochs_ = 0, steps_ = 0;
+  int64_t epoch_ = 0, epochs_ = 0, steps_ = 0, first_step_ = 0, images_before_ = 0;
+  // seconds so far, the fraction of this process's steps done, and their images per second
+  double elapsed() const;
+  double done_fraction(int64_t step) const;
+  double images_per_second(int64_t images_done) const;
   std::chrono::steady_clock::time_point start_, last_draw_;
 };
 

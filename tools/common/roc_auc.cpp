@@ -34,11 +34,19 @@ std::string csv_field(const std::string& s) {  // RFC 4180, as nn::confusion_to_
   return out + "\"";
 }
 
+// NaN has no place in the score order (std::sort would be undefined, the tie loops would not advance).
+void check_no_nan(const char* what, const std::vector<double>& scores) {
+  for (size_t i = 0; i < scores.size(); ++i)
+    FER_CHECK(!std::isnan(scores[i]), what << ": score " << i << " is NaN; the model's outputs are not finite (hint: "
+                                           << "the checkpoint may hold NaN/inf weights, e.g. from a diverged run)");
+}
+
 }  // namespace
 
 double roc_auc(const std::vector<double>& scores, const std::vector<int32_t>& labels) {
   FER_CHECK(scores.size() == labels.size(),
             "roc_auc: " << scores.size() << " scores but " << labels.size() << " labels");
+  check_no_nan("roc_auc", scores);
   const size_t n = scores.size();
   std::vector<size_t> order(n);
   std::iota(order.begin(), order.end(), size_t{0});
@@ -79,6 +87,7 @@ std::vector<double> roc_auc_ovr(const std::vector<int32_t>& targets, const std::
 RocCurve roc_curve(const std::vector<double>& scores, const std::vector<int32_t>& labels) {
   FER_CHECK(scores.size() == labels.size(),
             "roc_curve: " << scores.size() << " scores but " << labels.size() << " labels");
+  check_no_nan("roc_curve", scores);
   const size_t n = scores.size();
   std::vector<size_t> order(n);
   std::iota(order.begin(), order.end(), size_t{0});

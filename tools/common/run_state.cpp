@@ -77,16 +77,23 @@ RunState load_last(const fs::path& dir, nn::Module& model, nn::Optimizer& opt, G
            meta.count("fer.step") && f.metadata().at("fer.epoch") == meta.at("fer.epoch") &&
            f.metadata().at("fer.step") == meta.at("fer.step");
   };
-  auto file = nn::safetensors::File::load((fs::exists(last_optim) ? last_optim : next).string());
-  if (!same_step(file) && fs::exists(last_optim) && fs::exists(next)) {
+  fs::path read = fs::exists(last_optim) ? last_optim : next;
+  auto file = nn::safetensors::File::load(read.string());
+  if (!same_step(file) && read == last_optim && fs::exists(next)) {
     auto f = nn::safetensors::File::load(next.string());
-    if (same_step(f)) file = std::move(f);
+    if (same_step(f)) file = std::move(f), read = next;
   }
-  FER_CHECK(same_step(file), "--resume " << dir.string() << ": last.safetensors and last.optim.safetensors are from "
-                                         << "different steps; cannot resume exactly");
+  FER_CHECK(same_step(file), "--resume " << dir.string() << ": last.safetensors and " << read.filename().string()
+                                         << " are from different steps; cannot resume exactly");
+  if (read == next) {
+    // Finish the save that was cut off, so that the next save (which first overwrites the next file)
+    // cannot leave last.safetensors without its optimizer state when it is killed too.
+    fs::rename(next, last_optim);
+    read = last_optim;
+  }
   std::vector<std::pair<std::string, Tensor>> state;  // in the optimizer's own order
   for (const auto& [name, unused] : opt.state_tensors()) {
-    FER_CHECK(file.contains(name), "--resume: " << last_optim.string() << " lacks optimizer state '" << name
+    FER_CHECK(file.contains(name), "--resume: " << read.string() << " lacks optimizer state '" << name
                                                 << "'; hint: was the run made with another --optimizer?");
     state.emplace_back(name, file.at(name));
   }

@@ -406,7 +406,7 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out, const RunOp
     EpochTally tally = state.step > 0 ? state.partial : EpochTally{};
     const auto epoch_start = std::chrono::steady_clock::now();
     const double seconds_before = tally.seconds;
-    progress.start_epoch(epoch + 1, config.epochs, steps_per_epoch);
+    progress.start_epoch(epoch + 1, config.epochs, steps_per_epoch, state.step, tally.seen);
     std::vector<PendingStep> pending;
     auto check_loss = [&](int64_t at_epoch, int64_t at_step, double value, bool deferred) {
       if (std::isfinite(value)) return;
@@ -578,6 +578,18 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out, const RunOp
           std::to_string(config.early_stop_patience) + " epochs");
       summary.stop_reason = "early stopping";
       break;
+    }
+    // A stop asked for during the epoch's last step or its validation: the epoch's checkpoint is
+    // written, so stop here rather than after another step. (After the last epoch the run finishes:
+    // only its final evaluation is left; a second signal kills it.)
+    if (g_stop_requested.load() && epoch + 1 < config.epochs) {
+      summary.stop_signal = g_stop_signal.load();
+      say("interrupted after epoch " + std::to_string(epoch + 1) +
+          (summary.stop_signal > 0 ? std::string(" by ") + signal_name(summary.stop_signal) : std::string()) +
+          ": resumable checkpoint written; continue with: fertrain --resume " + dir.string());
+      summary.stop_reason = "interrupted";
+      summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+      return summary;
     }
   }
   if (summary.epochs_done == 0) summary.epochs_done = state.epoch;
