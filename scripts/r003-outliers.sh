@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# R003's outlier experiment, end to end: does removing the autoencoder's 2% outliers from Training
+# help the classifier (R003 reports +4%)?
+#
+#   scripts/r003-outliers.sh DATA OUT [fertrain flags...]      e.g. --device cuda, or --epochs 2 --limit 500 to try it
+#
+#   1. fertrain --recipe r003-autoencoder            -> OUT/autoencoder/
+#   2. ferclean --autoencoder .../best.safetensors --percentile 98 -> OUT/ferclean.exclude (every rule),
+#      and OUT/outliers.exclude: only its autoencoder outliers (R003's cleaning; ferclean's duplicate
+#      and test-overlap rules are fer's own and would blur the comparison)
+#   3. fertrain --recipe r003-baseline                -> OUT/baseline/
+#   4. fertrain --recipe r003-baseline --exclude OUT/outliers.exclude -> OUT/baseline-outliers-removed/
+#   5. OUT/summary.txt: the test accuracy (PublicTest) of both runs and the difference.
+#
+# Each run is resumable: a step whose summary.json exists is skipped, one with a checkpoint but no
+# summary is continued with --resume (stop with Ctrl-C or SIGTERM, run the same command again).
+# The extra flags go to every fertrain call (not on --resume, which keeps the run's settings, apart
+# from --device/--threads). FER_BIN (default build/bin) names the folder of the programs.
+set -euo pipefail
+if [ $# -lt 2 ]; then
+  echo "usage: $0 DATA OUT [fertrain flags...]" >&2
+  exit 2
+fi
+data=$1 out=$2
+shift 2
+bin=${FER_BIN:-build/bin}
+for p in fertrain ferclean; do
+  [ -x "$bin/$p" ] || { echo "r003-outliers: $bin/$p not found; build first or set FER_BIN" >&2; exit 2; }
+done
+[ -e "$data" ] || { echo "r003-outliers: --data '$data' does not exist" >&2; exit 2; }
+mkdir -p "$out"
+
+# the flags that may follow --resume (the rest are the run's own, in its config.json)
+resume_flags=()
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+  case "${args[i]}" in
+    --device|--threads) resume_flags+=("${args[i]}" "${args[i+1]:-}"); i=$((i + 1)) ;;
+  esac
+done
+
+train() {  # train NAME fertrain-args...
+  local name=$1 dir=$out/$1
+  shift
+  if [ -f "$dir/summary.json" ]; then
+    echo "r003-outliers: $name done ($dir/summary.json)"
+  elif [ -f "$dir/last.safetensors" ]; then
+    echo "r003-outliers: $name: resuming $dir"
+    "$bin/fertrain" --resume "$dir" --no-progress ${resume_flags[@]+"${resume_flags[@]}"} | tee -a "$dir.log"
+  else
+    echo "r003-outliers: $name -> $dir"
+    "$bin/fertrain" --data "$data" --out "$dir" --no-progress "$@" | tee "$dir.log"
+  fi
+}
+
+train autoencoder --recipe r003-autoencoder ${args[@]+"${args[@]}"}
+if [ ! -f "$out/outliers.exclude" ]; then
+  "$bin/ferclean" --data "$data" --autoencoder "$out/autoencoder/best.safetensors" --percentile 98 \
+    --out "$out/ferclean.exclude" | tee "$out/ferclean.log"
+  # only the autoencoder's own lines; written whole, then renamed
+  { echo "# R003's cleaning: the ae_outlier lines of $out/ferclean.exclude (its duplicate and"
+    echo "# test-overlap lines left out); pass to fertrain --data $data --exclude FILE"
+    grep '^#' "$out/ferclean.exclude" | grep -E '^# (autoencoder|excluded):' || true
+    grep -v '^#' "$out/ferclean.exclude" | grep '# ae_outlier' || true; } > "$out/outliers.exclude.tmp"
+  mv "$out/outliers.exclude.tmp" "$out/outliers.exclude"
+fi
+echo "r003-outliers: $(grep -vc '^#' "$out/outliers.exclude") autoencoder outliers in $out/outliers.exclude"
+train baseline --recipe r003-baseline ${args[@]+"${args[@]}"}
+train baseline-outliers-removed --recipe r003-baseline --exclude "$out/outliers.exclude" ${args[@]+"${args[@]}"}
+
+# The test split's accuracy of each run's best checkpoint (summary.json: "test", or "val" when the
+# test split is the validation split).
+python3 - "$out" > "$out/summary.txt.tmp" <<'PY'
+import json, os, sys
+out = sys.argv[1]
+def acc(name):
+    s = json.load(open(os.path.join(out, name, "summary.json")))
+    part = s.get("test") or s["val"]
+    return part["accuracy"], part["split"], part["images"], s["epochs_done"], s["best_epoch"]
+a, b = acc("baseline"), acc("baseline-outliers-removed")
+print(f"R003 outlier experiment ({out})")
+print(f"baseline:                  {100 * a[0]:.2f}% on {a[1]} ({a[2]} images), best epoch {a[4]} of {a[3]}")
+print(f"baseline, outliers removed: {100 * b[0]:.2f}% on {b[1]} ({b[2]} images), best epoch {b[4]} of {b[3]}")
+print(f"difference: {100 * (b[0] - a[0]):+.2f} points (R003 reports +4)")
+PY
+mv "$out/summary.txt.tmp" "$out/summary.txt"
+cat "$out/summary.txt"
