@@ -11,6 +11,8 @@
 // Versus the CPU twin: float accumulators in a tree instead of double accumulators in sequence, so
 // results agree to rounding (the parity test states the tolerances); the formulas are the same.
 // The eval forward is elementwise: one thread per element, grid-stride.
+#include <cmath>
+
 #include "kernels/batchnorm.h"
 #include "kernels/cuda_common.cuh"
 #include "kernels/softmax_reduce.cuh"
@@ -126,7 +128,7 @@ void batchnorm2d_forward_train(const BatchNormDims& d, const float* x, const flo
             op << ": save_mean and save_invstd are required in training (the backward reads them)");
   FER_CHECK((running_mean == nullptr) == (running_var == nullptr),
             op << ": pass both running_mean and running_var, or neither");
-  FER_CHECK(eps >= 0, op << ": eps must be >= 0, got " << eps);
+  FER_CHECK(eps >= 0 && std::isfinite(eps), op << ": eps must be finite and >= 0, got " << eps);
   const float unbias = static_cast<float>(double(d.m()) / double(d.m() - 1));
   bn_forward_train_kernel<<<channel_grid(d.c), kThreads, 0, to_cuda(stream)>>>(
       d, x, gamma, beta, float(eps), float(momentum), unbias, running_mean, running_var, y, save_mean, save_invstd);
@@ -139,7 +141,7 @@ void batchnorm2d_forward_eval(const BatchNormDims& d, const float* x, const floa
   const char* op = "cuda::batchnorm2d_forward_eval";
   check_batchnorm(op, d, false);
   FER_CHECK(running_mean != nullptr && running_var != nullptr, op << ": eval mode needs running_mean and running_var");
-  FER_CHECK(eps >= 0, op << ": eps must be >= 0, got " << eps);
+  FER_CHECK(eps >= 0 && std::isfinite(eps), op << ": eps must be finite and >= 0, got " << eps);
   bn_forward_eval_kernel<<<grid_for(d.size()), kBlock, 0, to_cuda(stream)>>>(d, x, gamma, beta, running_mean,
                                                                              running_var, float(eps), y);
   FER_LAUNCH_CHECK();
@@ -163,7 +165,7 @@ void batchnorm2d_backward_eval(const BatchNormDims& d, const float* x, const flo
   const char* op = "cuda::batchnorm2d_backward_eval";
   check_batchnorm(op, d, false);
   FER_CHECK(running_mean != nullptr && running_var != nullptr, op << ": eval mode needs running_mean and running_var");
-  FER_CHECK(eps >= 0, op << ": eps must be >= 0, got " << eps);
+  FER_CHECK(eps >= 0 && std::isfinite(eps), op << ": eps must be finite and >= 0, got " << eps);
   if (!dx && !dgamma && !dbeta) return;
   bn_backward_kernel<<<channel_grid(d.c), kThreads, 0, to_cuda(stream)>>>(d, x, dy, gamma, running_mean, running_var,
                                                                           false, float(eps), dx, dgamma, dbeta);

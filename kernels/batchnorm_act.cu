@@ -15,6 +15,8 @@
 //                  sums run only when dgamma / dbeta are wanted.
 // Versus the CPU twin: float accumulators in a tree instead of double accumulators in sequence, and
 // the device's exp for silu/sigmoid: agreement to rounding (tests/cuda/test_batchnorm_act_parity.cpp).
+#include <cmath>
+
 #include "kernels/batchnorm_act.h"
 #include "kernels/cuda_common.cuh"
 #include "kernels/softmax_reduce.cuh"
@@ -137,7 +139,7 @@ void batchnorm_act_forward_train(const BatchNormDims& d, Activation a, const flo
             op << ": save_mean and save_invstd are required in training (the backward reads them)");
   FER_CHECK((running_mean == nullptr) == (running_var == nullptr),
             op << ": pass both running_mean and running_var, or neither");
-  FER_CHECK(eps >= 0, op << ": eps must be >= 0, got " << eps);
+  FER_CHECK(eps >= 0 && std::isfinite(eps), op << ": eps must be finite and >= 0, got " << eps);
   const float unbias = static_cast<float>(double(d.m()) / double(d.m() - 1));
   bna_forward_train_kernel<<<channel_grid(d.c), kThreads, 0, to_cuda(stream)>>>(
       d, a, x, gamma, beta, float(eps), float(momentum), unbias, running_mean, running_var, y, save_mean, save_invstd);
@@ -150,7 +152,7 @@ void batchnorm_act_forward_eval(const BatchNormDims& d, Activation a, const floa
   const char* op = "cuda::batchnorm_act_forward_eval";
   check_batchnorm(op, d, false);
   FER_CHECK(running_mean != nullptr && running_var != nullptr, op << ": eval mode needs running_mean and running_var");
-  FER_CHECK(eps >= 0, op << ": eps must be >= 0, got " << eps);
+  FER_CHECK(eps >= 0 && std::isfinite(eps), op << ": eps must be finite and >= 0, got " << eps);
   bna_forward_eval_kernel<<<grid_for(d.size()), kBlock, 0, to_cuda(stream)>>>(d, a, x, gamma, beta, running_mean,
                                                                                running_var, float(eps), y);
   FER_LAUNCH_CHECK();
@@ -176,7 +178,7 @@ void batchnorm_act_backward_eval(const BatchNormDims& d, Activation a, const flo
   const char* op = "cuda::batchnorm_act_backward_eval";
   check_batchnorm(op, d, false);
   FER_CHECK(running_mean != nullptr && running_var != nullptr, op << ": eval mode needs running_mean and running_var");
-  FER_CHECK(eps >= 0, op << ": eps must be >= 0, got " << eps);
+  FER_CHECK(eps >= 0 && std::isfinite(eps), op << ": eps must be finite and >= 0, got " << eps);
   if (!dx && !dgamma && !dbeta) return;
   bna_backward_kernel<<<channel_grid(d.c), kThreads, 0, to_cuda(stream)>>>(
       d, a, x, dy, gamma, beta, running_mean, running_var, false, float(eps), dx, dgamma, dbeta);

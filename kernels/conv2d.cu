@@ -224,9 +224,9 @@ void conv2d_backward_weight(const Conv2dDims& d, const float* x, const float* dy
   conv2d_check("cuda::conv2d_backward_weight", d);
   if (takes_direct_path_cuda(d)) return depthwise_conv2d_backward_weight(d, x, dy, dw, dbias, s);
   const Plan pl = make_plan(d);
+  if (dw) check_workspace("cuda::conv2d_backward_weight", pl, workspace);  // before anything is written
   if (dbias) channel_sums(d.n, d.c_out, pl.P, dy, dbias, s);
   if (!dw) return;  // only the bias gradient was asked for
-  check_workspace("cuda::conv2d_backward_weight", pl, workspace);
   float* col = workspace;
   float* tile = pl.pointwise ? nullptr : workspace + pl.K * pl.B * pl.P;
   for (int64_t n0 = 0; n0 < d.n; n0 += pl.B) {

@@ -105,21 +105,48 @@ int to_int(int64_t v, const char* what) {
 
 bool is_tensor_op(cudnnMathType_t m) { return m == CUDNN_TENSOR_OP_MATH || m == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION; }
 
+// Whether the chosen algorithm may run on tensor cores (the benches' label): with TF32 allowed,
+// CUDNN_DEFAULT_MATH may use TF32 tensor cores on sm_80+ too; only FMA math rules them out.
+bool may_use_tensor_cores(cudnnMathType_t m, bool tf32) { return tf32 && m != CUDNN_FMA_MATH; }
+
 // Results come sorted fastest first (find) or best first (heuristic): the first that succeeded with an
-// allowed math type (no tensor-op math when TF32 is off).
+// allowed math type (no tensor-op math when TF32 is off; never ALLOW_CONVERSION, which may compute
+// in fp16, not TF32).
 template <typename Perf>
 int pick(const Perf* perf, int count, bool allow_tf32, const char* op) {
   for (int i = 0; i < count; ++i) {
     if (perf[i].status != CUDNN_STATUS_SUCCESS) continue;
+    if (perf[i].mathType == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) continue;
     if (!allow_tf32 && is_tensor_op(perf[i].mathType)) continue;
     return i;
   }
   FER_FAIL("cudnn " << op << ": no algorithm succeeded for this shape (" << count << " tried)");
 }
 
+void destroy_descriptors(Plan& p) {
+  if (p.x) cudnnDestroyTensorDescriptor(p.x);
+  if (p.y) cudnnDestroyTensorDescriptor(p.y);
+  if (p.bias) cudnnDestroyTensorDescriptor(p.bias);
+  if (p.w) cudnnDestroyFilterDescriptor(p.w);
+  if (p.conv) cudnnDestroyConvolutionDescriptor(p.conv);
+  p.x = p.y = p.bias = nullptr, p.w = nullptr, p.conv = nullptr;
+}
+
+Plan make_plan_or_throw(const Conv2dDims& d, ConvPass pass, Plan& p);
+
+// A plan, or an error with no descriptor left behind.
 Plan make_plan(const Conv2dDims& d, ConvPass pass) {
   conv2d_check("cudnn conv2d", d);
   Plan p;
+  try {
+    return make_plan_or_throw(d, pass, p);
+  } catch (...) {
+    destroy_descriptors(p);
+    throw;
+  }
+}
+
+Plan make_plan_or_throw(const Conv2dDims& d, ConvPass pass, Plan& p) {
   FER_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p.x));
   FER_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p.y));
   FER_CUDNN_CHECK(cudnnCreateTensorDescriptor(&p.bias));
@@ -151,7 +178,7 @@ Plan make_plan(const Conv2dDims& d, ConvPass pass) {
       FER_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, p.x, p.w, p.conv, p.y, static_cast<int>(perf.size()),
                                                              &returned, perf.data()));
     const int i = pick(perf.data(), returned, g_tf32, "forward");
-    p.algo = {static_cast<int>(perf[i].algo), perf[i].memory, is_tensor_op(perf[i].mathType),
+    p.algo = {static_cast<int>(perf[i].algo), perf[i].memory, may_use_tensor_cores(perf[i].mathType, g_tf32),
               find ? perf[i].time : 0.0f};
     math = perf[i].mathType;
   } else if (pass == ConvPass::backward_input) {
@@ -163,7 +190,7 @@ Plan make_plan(const Conv2dDims& d, ConvPass pass) {
       FER_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, p.w, p.y, p.conv, p.x,
                                                                   static_cast<int>(perf.size()), &returned, perf.data()));
     const int i = pick(perf.data(), returned, g_tf32, "grad_input");
-    p.algo = {static_cast<int>(perf[i].algo), perf[i].memory, is_tensor_op(perf[i].mathType),
+    p.algo = {static_cast<int>(perf[i].algo), perf[i].memory, may_use_tensor_cores(perf[i].mathType, g_tf32),
               find ? perf[i].time : 0.0f};
     math = perf[i].mathType;
   } else {
@@ -175,7 +202,7 @@ Plan make_plan(const Conv2dDims& d, ConvPass pass) {
       FER_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, p.x, p.y, p.conv, p.w,
                                                                     static_cast<int>(perf.size()), &returned, perf.data()));
     const int i = pick(perf.data(), returned, g_tf32, "grad_weight");
-    p.algo = {static_cast<int>(perf[i].algo), perf[i].memory, is_tensor_op(perf[i].mathType),
+    p.algo = {static_cast<int>(perf[i].algo), perf[i].memory, may_use_tensor_cores(perf[i].mathType, g_tf32),
               find ? perf[i].time : 0.0f};
     math = perf[i].mathType;
   }
@@ -254,11 +281,7 @@ void clear_cache() {
   std::lock_guard<std::mutex> lock(g_mutex);
   for (auto& [key, p] : plans()) {
     (void)key;
-    cudnnDestroyTensorDescriptor(p.x);
-    cudnnDestroyTensorDescriptor(p.y);
-    cudnnDestroyTensorDescriptor(p.bias);
-    cudnnDestroyFilterDescriptor(p.w);
-    cudnnDestroyConvolutionDescriptor(p.conv);
+    destroy_descriptors(p);
   }
   plans().clear();
 }

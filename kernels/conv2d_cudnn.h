@@ -30,7 +30,7 @@ const char* pass_name(ConvPass pass);  // "forward", "grad_input", "grad_weight"
 struct ConvAlgo {
   int algo = -1;               // the cudnnConvolution{Fwd,BwdData,BwdFilter}Algo_t value
   size_t workspace_bytes = 0;  // workspace that algorithm needs
-  bool tensor_ops = false;     // it runs with tensor-core math (TF32)
+  bool tensor_ops = false;     // it may run on TF32 tensor cores (TF32 allowed, math type not FMA)
   float search_ms = 0;         // its time in cudnnFind (0 with the heuristic)
 };
 

@@ -1,5 +1,6 @@
 // kernels/device.cu: CUDA runtime wrappers, error reporting with hints, the process stream and
 // cuBLAS handle.
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -108,7 +109,7 @@ std::string device_description(int dev) {
   cudaDeviceProp p{};
   FER_CUDA_CHECK(cudaGetDeviceProperties(&p, dev));
   int driver = 0;
-  cudaDriverGetVersion(&driver);
+  if (cudaDriverGetVersion(&driver) != cudaSuccess) cudaGetLastError();  // unknown: printed as 0.0
   std::ostringstream os;
   os.precision(1);
   os << p.name << " (sm_" << p.major << p.minor << ", " << p.multiProcessorCount << " SMs, " << std::fixed
@@ -169,7 +170,7 @@ void* device_malloc(size_t bytes, int64_t held_bytes) {
   if (err == cudaErrorMemoryAllocation) {
     cudaGetLastError();
     size_t free_b = 0, total_b = 0;
-    cudaMemGetInfo(&free_b, &total_b);
+    if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) cudaGetLastError();  // not left for the next launch check
     FER_FAIL(cuda_oom_message(bytes, free_b, total_b, held_bytes));
   }
   FER_CUDA_CHECK(err);
@@ -178,6 +179,15 @@ void* device_malloc(size_t bytes, int64_t held_bytes) {
 
 void device_free(void* ptr) {
   if (ptr) FER_CUDA_CHECK(cudaFree(ptr));
+}
+
+bool device_free_nothrow(void* ptr) noexcept {
+  if (!ptr) return true;
+  const cudaError_t err = cudaFree(ptr);
+  if (err == cudaSuccess) return true;
+  std::fprintf(stderr, "fer: cudaFree failed in a destructor: %s (%s); an earlier kernel probably faulted\n",
+               cudaGetErrorString(err), cudaGetErrorName(err));
+  return false;
 }
 
 void memcpy_h2d(void* dst, const void* src, size_t bytes, cuda_stream stream) {

@@ -35,6 +35,9 @@ cublasContext* cublas_use_stream(cuda_stream stream);
 // (kernels/cuda_messages.h); `held_bytes` (fer's live tensors, < 0 unknown) is named too.
 void* device_malloc(size_t bytes, int64_t held_bytes = -1);
 void device_free(void* ptr);
+// For destructors: frees without throwing. A failure (e.g. the sticky error of an earlier faulting
+// kernel) is printed to stderr and left for the next checked call to report; returns false then.
+bool device_free_nothrow(void* ptr) noexcept;
 void memcpy_h2d(void* dst, const void* src, size_t bytes, cuda_stream stream);
 void memcpy_d2h(void* dst, const void* src, size_t bytes, cuda_stream stream);  // synchronizes
 void memcpy_d2d(void* dst, const void* src, size_t bytes, cuda_stream stream);

@@ -8,8 +8,9 @@
 //   3. lane 0 of each warp has summed its rows' losses in row order; a block tree adds the 32
 //      partials and thread 0 writes loss = total / W.
 // For FER (N <= a few thousand, K = 7) this is a single short launch with no workspace and no
-// atomics, and bit-identical run to run. A row whose label is outside [0,K) gets NaN (loss row,
-// gradient row, W and hence the loss); the kernel never reads outside the arrays.
+// atomics, and bit-identical run to run. A row whose label is outside [0,K) gets NaN in its loss
+// row and in W, and so the loss and every gradient row (each is divided by W); the kernel never
+// reads outside the arrays.
 // MSE: mean -> one block over all N*D elements (fixed stride per thread, block tree); per_sample
 // -> one block per row; backward is elementwise.
 #include "kernels/cuda_common.cuh"

@@ -30,8 +30,8 @@
 // device pointer and the scalar loss is written on the device (no host sync).
 // Normalizer W = 0 (e.g. every sample's class weight is 0) gives NaN/inf, as in PyTorch.
 // Labels: the CPU twin throws on a label outside [0,K). The CUDA kernels cannot check device
-// labels without a sync; a bad label makes its row's loss, its dlogits row, the normalizer and so
-// the total loss NaN (never an out-of-bounds read). Callers holding host labels validate them
+// labels without a sync; a bad label makes its row's loss and the normalizer NaN, and so the
+// total loss and all of dlogits (never an out-of-bounds read). Callers holding host labels validate them
 // first with check_labels(); the tensor layer does so.
 //
 // CUDA: the class losses (N x K with K = 7 in FER) run in ONE block of 1024 threads: one warp per

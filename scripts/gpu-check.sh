@@ -16,7 +16,8 @@
 #             fails only if they fail), then the CUDA benches (a bench that fails to build only
 #             skips the steps that need it); FER_CUDA_ARCH, default native. The data unpacks meanwhile.
 #   test      fer_tests_cuda one source file at a time, kernel parity files first (a crash or hang
-#             is confined to its file): every kernel's parity test with NaN-prefilled outputs, golden
+#             is confined to its file; a failed file runs again with FER_DEBUG_SYNC=1, which names
+#             the faulting kernel): every kernel's parity test with NaN-prefilled outputs, golden
 #             models on CUDA, CUDA training, cuDNN and tensor-core convolutions, the CUDA graph step
 #   sanitize  compute-sanitizer memcheck on the kernel parity cases, file by file (model-sized
 #             cases left out), with FER_CUDA_ALLOC=direct: every tensor its own cudaMalloc, so an
@@ -243,6 +244,20 @@ per_file() {
     printf -- "-- %-40s rc %-3d %4d s\n" "$n" "$r" $((SECONDS - t0)) | tee -a "$log"
     echo "$kind:$n" >> "$done_file"
     if [ "$r" -ne 0 ] && [ "$rc" -eq 0 ]; then rc=1; fi
+    # a failed (not timed-out) test file runs once more with FER_DEBUG_SYNC=1: a synchronise after
+    # every launch names the kernel that faulted; not the graph files (a capture refuses the sync)
+    if [ "$kind" = test ] && [ "$r" -ne 0 ] && [ "$r" -ne 124 ] && [[ "$n" != *graph* ]]; then
+      t=$((until - SECONDS))
+      [ "$t" -gt 60 ] && t=60
+      if [ "$t" -ge 5 ]; then
+        t0=$SECONDS
+        echo "-- $n again with FER_DEBUG_SYNC=1" >> "$log"
+        # shellcheck disable=SC2086
+        FER_DEBUG_SYNC=1 timeout "$t" "$@" "$B/bin/fer_tests_cuda" -sf="*$n" ${FILTER_ARGS:-} >> "$log" 2>&1
+        r=$?
+        printf -- "-- %-40s rc %-3d %4d s (FER_DEBUG_SYNC=1)\n" "$n" "$r" $((SECONDS - t0)) | tee -a "$log"
+      fi
+    fi
   done
   return $rc
 }

@@ -55,15 +55,19 @@ size_t round_cuda(size_t bytes) {
 }
 
 void release_cuda_cache_locked() {
-  // emptied first: should a cudaFree throw, no freed block stays listed for reuse
+  // emptied first, so no freed block stays listed for reuse; every block is freed even when one
+  // cudaFree fails (the sticky error of an earlier fault), then the failure is reported once
   const std::map<size_t, std::vector<void*>> blocks_by_size = std::move(g_cuda_free);
   g_cuda_free.clear();
+  int64_t failed = 0;
   for (const auto& [size, blocks] : blocks_by_size) {
     for (void* p : blocks) {
       g_cuda.stats.reserved_bytes -= static_cast<int64_t>(size);
-      if constexpr (kCudaBuilt) cuda::device_free(p);
+      if constexpr (kCudaBuilt) failed += cuda::device_free_nothrow(p) ? 0 : 1;
     }
   }
+  FER_CHECK(failed == 0, "releasing the CUDA cache: cudaFree failed for " << failed
+                             << " block(s); an earlier kernel probably faulted (run with FER_DEBUG_SYNC=1 to name it)");
 }
 
 void* cuda_allocate_locked(size_t bytes) {
@@ -241,7 +245,8 @@ void deallocate(Device device, void* ptr, size_t bytes) {
     g_cuda.on_free(size);
     if (cuda_direct()) {  // straight back (cudaFree waits for the kernels still using it)
       g_cuda.stats.reserved_bytes -= static_cast<int64_t>(size);
-      if constexpr (kCudaBuilt) cuda::device_free(ptr);
+      // called from ~Storage: never throws; a failure is printed and left for the next checked call
+      if constexpr (kCudaBuilt) cuda::device_free_nothrow(ptr);
       return;
     }
     g_cuda_free[size].push_back(ptr);

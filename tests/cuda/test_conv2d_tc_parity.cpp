@@ -187,7 +187,7 @@ TEST_CASE("ops::conv2d with --conv-impl tc == native == CPU under tf32 and bf16 
       {3, 5, 13, 13, 7, 3, 2, 1, 1, false},     // k3 s2 p1, odd sizes
       {3, 4, 9, 8, 6, 3, 2, 1, 2, false},       // groups 2
       {2, 6, 5, 5, 4, 1, 1, 0, 1, false},       // pointwise
-      {4, 1, 48, 48, 16, 3, 1, 0, 1, false},    // CNN6's first layer
+      {4, 1, 48, 48, 16, 3, 1, 0, 1, false},    // CNN6's 1st layer: direct kernel in every impl (tc: kernel case above)
       {8, 32, 12, 12, 48, 3, 1, 1, 1, false},   // a CNN-sized layer
   };
   uint64_t seed = 900;

@@ -28,7 +28,7 @@ class DeviceBytes {
   }
   DeviceBytes(const DeviceBytes&) = delete;
   DeviceBytes& operator=(const DeviceBytes&) = delete;
-  ~DeviceBytes() { cuda::device_free(ptr_); }
+  ~DeviceBytes() { cuda::device_free_nothrow(ptr_); }
   uint8_t* get() { return ptr_; }
   std::vector<uint8_t> download() const {
     std::vector<uint8_t> h(n_);

@@ -52,7 +52,7 @@ class DeviceVec {
   }
   DeviceVec(const DeviceVec&) = delete;
   DeviceVec& operator=(const DeviceVec&) = delete;
-  ~DeviceVec() { cuda::device_free(ptr_); }
+  ~DeviceVec() { cuda::device_free_nothrow(ptr_); }
   T* get() { return ptr_; }
   std::vector<T> download() const {
     std::vector<T> h(n_);

@@ -12,6 +12,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -159,6 +160,12 @@ TEST_CASE("batchnorm cuda checks its arguments like the CPU twin") {
       cuda::batchnorm2d_forward_train(bn_dims(1, 4, 1, 1), buf.get(), nullptr, nullptr, 1e-5, 0.1, nullptr, nullptr,
                                       buf.get(), buf.get(), buf.get(), cuda::default_stream()),
       doctest::Contains("more than 1 value per channel when training"), Error);
+  // a non-finite eps, refused before any launch as on the CPU
+  test::DeviceArray x(2 * 4 * 3 * 3), y(2 * 4 * 3 * 3), stats(4);
+  CHECK_THROWS_WITH_AS(cuda::batchnorm2d_forward_train(bn_dims(2, 4, 3, 3), x.get(), nullptr, nullptr,
+                                                       std::numeric_limits<double>::infinity(), 0.1, nullptr, nullptr,
+                                                       y.get(), stats.get(), stats.get(), cuda::default_stream()),
+                       doctest::Contains("eps must be finite"), Error);
 }
 
 TEST_CASE("layernorm cuda == cpu (forward, dx, dgamma, dbeta)") {

@@ -41,7 +41,7 @@ enum class Kind { sgd, adam, radam };
 // The step's scalars in device memory, where the *_apply kernels read them.
 struct DeviceScalars {
   double* ptr = static_cast<double*>(cuda::device_malloc(optim::kStepScalars * sizeof(double)));
-  ~DeviceScalars() { cuda::device_free(ptr); }
+  ~DeviceScalars() { cuda::device_free_nothrow(ptr); }
   void upload(const double* host) {
     cuda::memcpy_h2d(ptr, host, optim::kStepScalars * sizeof(double), cuda::default_stream());
   }

@@ -34,7 +34,7 @@ class DeviceBuf {
   }
   DeviceBuf(const DeviceBuf&) = delete;
   DeviceBuf& operator=(const DeviceBuf&) = delete;
-  ~DeviceBuf() { cuda::device_free(ptr_); }
+  ~DeviceBuf() { cuda::device_free_nothrow(ptr_); }
   T* get() { return ptr_; }
   std::vector<T> download() const {
     std::vector<T> h(n_);

@@ -48,7 +48,7 @@ class DeviceLabels {
   }
   DeviceLabels(const DeviceLabels&) = delete;
   DeviceLabels& operator=(const DeviceLabels&) = delete;
-  ~DeviceLabels() { cuda::device_free(ptr_); }
+  ~DeviceLabels() { cuda::device_free_nothrow(ptr_); }
   const int32_t* get() const { return ptr_; }
 
  private:

@@ -27,7 +27,7 @@ class DeviceArray {
   }
   DeviceArray(const DeviceArray&) = delete;
   DeviceArray& operator=(const DeviceArray&) = delete;
-  ~DeviceArray() { cuda::device_free(ptr_); }
+  ~DeviceArray() { cuda::device_free_nothrow(ptr_); }
   float* get() { return ptr_; }
   const float* get() const { return ptr_; }
   size_t size() const { return n_; }
@@ -56,7 +56,7 @@ class DeviceBuffer {
   }
   DeviceBuffer(const DeviceBuffer&) = delete;
   DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  ~DeviceBuffer() { cuda::device_free(ptr_); }
+  ~DeviceBuffer() { cuda::device_free_nothrow(ptr_); }
   T* get() { return ptr_; }
   const T* get() const { return ptr_; }
   size_t size() const { return n_; }

@@ -182,7 +182,7 @@ TEST_CASE("gpu-check: the real steps run against stub tools and binaries (order,
                "while [ $# -gt 0 ] && [ ! -x \"$1\" ]; do shift; done; echo \"sanitizer: $*\"; \"$@\"");
   const std::string flag = (dir / "slow-once").string();
   write_script(bin / "fer_tests_cuda",
-               "echo \"fer_tests_cuda $* alloc=${FER_CUDA_ALLOC:-cached}\"\n"
+               "echo \"fer_tests_cuda $* alloc=${FER_CUDA_ALLOC:-cached} sync=${FER_DEBUG_SYNC:-0}\"\n"
                "case \"$1\" in\n"
                "  *test_pool_parity.cpp) exit 1 ;;\n"
                "  *test_dropout_parity.cpp) if [ ! -e " + flag + " ]; then touch " + flag + "; sleep 30; fi ;;\n"
@@ -220,6 +220,15 @@ TEST_CASE("gpu-check: the real steps run against stub tools and binaries (order,
   const std::string tests2 = read_text(dir / "o2" / "tests.log");
   CHECK(tests2.find("test_accuracy_parity.cpp") == std::string::npos);
   CHECK(tests2.find("test_pool_parity.cpp                     rc 1") != std::string::npos);
+  // the failed file ran again with a synchronise after every launch, the passing ones did not
+  CHECK(tests2.find("fer_tests_cuda -sf=*test_pool_parity.cpp alloc=cached sync=1") != std::string::npos);
+  std::vector<std::string> reruns;  // the result lines of reruns
+  for (const std::string& l : lines_with(tests2, "-- test_"))
+    if (l.find(" s (FER_DEBUG_SYNC=1)") != std::string::npos) reruns.push_back(l);
+  REQUIRE(reruns.size() == 1);
+  CHECK(reruns[0].find("test_pool_parity.cpp") != std::string::npos);
+  CHECK(reruns[0].find("rc 1 ") != std::string::npos);
+  CHECK(tests2.find("test_tiny_training_cuda.cpp alloc=cached sync=1") == std::string::npos);
   const auto ran2 = lines_with(tests2, "-- test_");
   REQUIRE(!ran2.empty());
   CHECK(ran2.back().find("test_tiny_training_cuda.cpp") != std::string::npos);  // model-sized files last

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -174,6 +175,12 @@ TEST_CASE("batchnorm errors: one value per channel in training, missing buffers,
   CHECK_THROWS_WITH_AS(cpu::batchnorm2d_forward_eval<double>(dims(2, 0, 1, 1), x.data(), nullptr, nullptr, rm.data(),
                                                              rv.data(), 1e-5, y.data()),
                        doctest::Contains("batchnorm2d_forward_eval: input shape [N,C,H,W] = [2,0,1,1]"), Error);
+  for (double eps : {-1e-5, std::numeric_limits<double>::infinity(), std::numeric_limits<double>::quiet_NaN()}) {
+    CAPTURE(eps);
+    CHECK_THROWS_WITH_AS(cpu::batchnorm2d_forward_train<double>(dims(2, 2, 1, 1), x.data(), nullptr, nullptr, eps, 0.1,
+                                                                rm.data(), rv.data(), y.data(), s1.data(), s2.data()),
+                         doctest::Contains("eps must be finite and >= 0"), Error);
+  }
 }
 
 TEST_CASE("batchnorm statistics are stable for a large mean (float)") {
