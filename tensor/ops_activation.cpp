@@ -2,6 +2,7 @@
 #include "tensor/autograd.h"
 #include "tensor/dispatch.h"
 #include "tensor/ops.h"
+#include "tensor/op_record.h"
 
 namespace fer::ops {
 
@@ -56,6 +57,7 @@ Tensor activation(const Tensor& x, Activation kind) {
     node->y = y.detach();
     attach_node(y, node, {&x});
   }
+  if (op_recording()) record_op("activation", {x}, y, {{"kind", {double(static_cast<int>(kind))}}});
   return y;
 }
 

@@ -8,6 +8,7 @@
 #include "tensor/autograd.h"
 #include "tensor/dispatch.h"
 #include "tensor/ops.h"
+#include "tensor/op_record.h"
 
 namespace fer::ops {
 
@@ -69,6 +70,7 @@ Tensor add_act(const Tensor& a, const Tensor& b, Activation act) {
     node->sum = sum;
     attach_node(y, node, {&a, &b});
   }
+  if (op_recording()) record_op("add_act", {a, b}, y, {{"kind", {double(static_cast<int>(act))}}});
   return y;
 }
 

@@ -26,6 +26,7 @@
 #include "tensor/dispatch.h"
 #include "tensor/op_stats.h"
 #include "tensor/ops.h"
+#include "tensor/op_record.h"
 
 namespace fer::ops {
 
@@ -288,6 +289,11 @@ Tensor conv2d(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dOpt
     node->prec = prec;
     attach_node(y, node, {&x, &w, &b});
   }
+  if (op_recording())
+    record_op("conv2d", {x, w, b}, y,
+              {{"stride", {double(o.stride_h), double(o.stride_w)}},
+               {"pad", {double(o.pad_h), double(o.pad_w)}},
+               {"groups", {double(o.groups)}}});
   return y;
 }
 
@@ -328,6 +334,8 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& w, const Tensor& b, int64
     node->prec = prec;
     attach_node(y, node, {&x, &w, &b});
   }
+  if (op_recording())
+    record_op("conv_transpose2d", {x, w, b}, y, {{"stride", {double(stride)}}, {"pad", {double(padding)}}});
   return y;
 }
 

@@ -10,6 +10,7 @@
 #include "tensor/autograd.h"
 #include "tensor/dispatch.h"
 #include "tensor/ops.h"
+#include "tensor/op_record.h"
 
 namespace fer::ops {
 
@@ -232,12 +233,26 @@ Tensor reduce_axis(const Tensor& x, int64_t d, ReduceOp r) {
 
 }  // namespace
 
-Tensor add(const Tensor& a, const Tensor& b) { return binary(BinaryOp::add, a, b); }
-Tensor sub(const Tensor& a, const Tensor& b) { return binary(BinaryOp::sub, a, b); }
-Tensor mul(const Tensor& a, const Tensor& b) { return binary(BinaryOp::mul, a, b); }
-Tensor div(const Tensor& a, const Tensor& b) { return binary(BinaryOp::div, a, b); }
-Tensor add_scalar(const Tensor& x, double s) { return scale_shift(x, 1.0, s); }
-Tensor mul_scalar(const Tensor& x, double s) { return scale_shift(x, s, 0.0); }
+namespace {
+// op(a, b), reported to an op recorder (tensor/op_record.h) under `name`
+Tensor recorded_binary(const char* name, BinaryOp op, const Tensor& a, const Tensor& b) {
+  Tensor y = binary(op, a, b);
+  if (op_recording()) record_op(name, {a, b}, y);
+  return y;
+}
+Tensor recorded_scale_shift(const Tensor& x, double scale, double shift) {
+  Tensor y = scale_shift(x, scale, shift);
+  if (op_recording()) record_op("scale_shift", {x}, y, {{"scale", {scale}}, {"shift", {shift}}});
+  return y;
+}
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b) { return recorded_binary("add", BinaryOp::add, a, b); }
+Tensor sub(const Tensor& a, const Tensor& b) { return recorded_binary("sub", BinaryOp::sub, a, b); }
+Tensor mul(const Tensor& a, const Tensor& b) { return recorded_binary("mul", BinaryOp::mul, a, b); }
+Tensor div(const Tensor& a, const Tensor& b) { return recorded_binary("div", BinaryOp::div, a, b); }
+Tensor add_scalar(const Tensor& x, double s) { return recorded_scale_shift(x, 1.0, s); }
+Tensor mul_scalar(const Tensor& x, double s) { return recorded_scale_shift(x, s, 0.0); }
 Tensor sum(const Tensor& x) { return reduce_all(x, ReduceOp::sum); }
 Tensor mean(const Tensor& x) { return reduce_all(x, ReduceOp::mean); }
 Tensor sum_dim(const Tensor& x, int64_t dim) { return reduce_axis(x, dim, ReduceOp::sum); }

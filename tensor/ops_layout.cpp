@@ -9,6 +9,7 @@
 #include "tensor/autograd.h"
 #include "tensor/dispatch.h"
 #include "tensor/ops.h"
+#include "tensor/op_record.h"
 
 namespace fer::ops {
 
@@ -128,6 +129,7 @@ Tensor concat(const std::vector<Tensor>& xs, int64_t dim) {
     for (const Tensor& x : xs) node->shapes.push_back(x.shape());
     attach_node(y, node, xs);
   }
+  if (op_recording()) record_op("concat", xs, y, {{"dim", {double(axis)}}});
   return y;
 }
 
@@ -153,6 +155,8 @@ Tensor slice(const Tensor& x, int64_t dim, int64_t start, int64_t end) {
     node->shape = x.shape();
     attach_node(y, node, {&x});
   }
+  if (op_recording())
+    record_op("slice", {x}, y, {{"dim", {double(axis)}}, {"start", {double(start)}}, {"end", {double(end)}}});
   return y;
 }
 
@@ -168,6 +172,7 @@ Tensor permute(const Tensor& x, const std::vector<int64_t>& dims) {
     node->inverse = inverse_permutation(perm);
     attach_node(y, node, {&x});
   }
+  if (op_recording()) record_op("permute", {x}, y, {{"perm", std::vector<double>(perm.begin(), perm.end())}});
   return y;
 }
 

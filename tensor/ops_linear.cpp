@@ -13,6 +13,7 @@
 #include "tensor/dispatch.h"
 #include "tensor/op_stats.h"
 #include "tensor/ops.h"
+#include "tensor/op_record.h"
 
 namespace fer::ops {
 
@@ -125,6 +126,7 @@ Tensor linear(const Tensor& x, const Tensor& w, const Tensor& b) {
     node->input_shape = x.shape();
     attach_node(y, node, {&x, &w, &b});
   }
+  if (op_recording()) record_op("linear", {x, w, b}, y);
   return y;
 }
 

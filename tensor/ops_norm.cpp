@@ -14,6 +14,7 @@
 #include "tensor/dispatch.h"
 #include "tensor/ops.h"
 #include "tensor/ops_norm_checks.h"
+#include "tensor/op_record.h"
 
 namespace fer::ops {
 
@@ -151,6 +152,9 @@ Tensor batch_norm(const Tensor& x, const Tensor& gamma, const Tensor& beta, cons
     node->input_shape = x.shape();
     attach_node(y, node, {&x, &gamma, &beta});
   }
+  if (op_recording())
+    record_op("batch_norm", {x, gamma, beta, running_mean, running_var}, y,
+              {{"eps", {eps}}, {"batch_stats", {use_batch_stats ? 1.0 : 0.0}}});
   return y;
 }
 

@@ -10,6 +10,7 @@
 #include "tensor/dispatch.h"
 #include "tensor/ops.h"
 #include "tensor/ops_norm_checks.h"
+#include "tensor/op_record.h"
 
 namespace fer::ops {
 
@@ -123,6 +124,9 @@ Tensor batch_norm_act(const Tensor& x, const Tensor& gamma, const Tensor& beta, 
     node->input_shape = x.shape();
     attach_node(y, node, {&x, &gamma, &beta});
   }
+  if (op_recording())
+    record_op("batch_norm_act", {x, gamma, beta, running_mean, running_var}, y,
+              {{"eps", {eps}}, {"batch_stats", {use_batch_stats ? 1.0 : 0.0}}, {"kind", {double(static_cast<int>(act))}}});
   return y;
 }
 

@@ -8,6 +8,7 @@
 #include "tensor/autograd.h"
 #include "tensor/dispatch.h"
 #include "tensor/ops.h"
+#include "tensor/op_record.h"
 
 namespace fer::ops {
 
@@ -78,6 +79,16 @@ struct GlobalAvgPoolBackward final : Node {
 
 }  // namespace
 
+namespace {
+std::vector<std::pair<std::string, std::vector<double>>> pool_attrs(const PoolOptions& o) {
+  return {{"kernel", {double(o.kernel_h), double(o.kernel_w)}},
+          {"stride", {double(o.stride_h), double(o.stride_w)}},
+          {"pad", {double(o.pad_h), double(o.pad_w)}},
+          {"ceil_mode", {o.ceil_mode ? 1.0 : 0.0}},
+          {"count_include_pad", {o.count_include_pad ? 1.0 : 0.0}}};
+}
+}  // namespace
+
 Tensor max_pool2d(const Tensor& x, const PoolOptions& options) {
   const Pool2dDims d = pool_dims("max_pool2d", x, options);
   Tensor y = Tensor::empty({d.n, d.c, d.out_h(), d.out_w()}, x.dtype(), x.device());
@@ -96,6 +107,7 @@ Tensor max_pool2d(const Tensor& x, const PoolOptions& options) {
     node->dtype = x.dtype();
     attach_node(y, node, {&x});
   }
+  if (op_recording()) record_op("max_pool2d", {x}, y, pool_attrs(options));
   return y;
 }
 
@@ -116,6 +128,7 @@ Tensor avg_pool2d(const Tensor& x, const PoolOptions& options) {
     node->dtype = x.dtype();
     attach_node(y, node, {&x});
   }
+  if (op_recording()) record_op("avg_pool2d", {x}, y, pool_attrs(options));
   return y;
 }
 
@@ -141,6 +154,7 @@ Tensor global_avg_pool(const Tensor& x) {
     node->dtype = x.dtype();
     attach_node(y, node, {&x});
   }
+  if (op_recording()) record_op("global_avg_pool", {x}, y);
   return y;
 }
 

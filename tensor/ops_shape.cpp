@@ -2,6 +2,7 @@
 // The backward of a reshape is the reshape of the gradient back to the input's shape.
 #include "tensor/autograd.h"
 #include "tensor/ops.h"
+#include "tensor/op_record.h"
 
 namespace fer {
 
@@ -43,6 +44,8 @@ Tensor Tensor::reshape(const Shape& new_shape) const {
     node->input_shape = shape();
     attach_node(out, node, {this});
   }
+  if (op_recording())
+    record_op("reshape", {*this}, out, {{"shape", std::vector<double>(shape_out.begin(), shape_out.end())}});
   return out;
 }
 

@@ -8,6 +8,7 @@
 #include "tensor/autograd.h"
 #include "tensor/dispatch.h"
 #include "tensor/ops.h"
+#include "tensor/op_record.h"
 
 namespace fer::ops {
 
@@ -74,6 +75,7 @@ Tensor softmax_impl(const Tensor& x, int64_t d, bool log) {
     node->y = y.detach();
     attach_node(y, node, {&x});
   }
+  if (op_recording()) record_op(op, {x}, y, {{"dim", {double(d < 0 ? d + x.ndim() : d)}}});
   return y;
 }
 
@@ -133,6 +135,7 @@ Tensor mask_apply(const Tensor& x, const Tensor& z, MaskKind kind) {
     node->z = z.detach();
     attach_node(y, node, {&x, &z});
   }
+  if (op_recording()) record_op("mask_apply", {x, z}, y, {{"kind", {double(static_cast<int>(kind))}}});
   return y;
 }
 
