@@ -85,7 +85,7 @@ void augment_batch(const AugmentSpec& spec, int64_t batch, const uint8_t* images
                    float std, float* out, cuda_stream stream) {
   check_augment_batch("cuda::augment_batch", spec, batch, in_h, in_w, out_c, out_h, out_w, std);
   if (batch == 0) return;
-  FER_CHECK(batch <= 65535, "cuda::augment_batch: batch " << batch << " exceeds 65535 images per call; hint: split it");
+  FER_CHECK(batch <= 65535, "cuda::augment_batch: batch " << batch << " exceeds 65535 images per call (a grid dimension); hint: a smaller --batch-size (--ten-crop and --tta rmn10 make 10 images per sample)");
   const int64_t plane = out_h * out_w;
   const unsigned blocks_x = static_cast<unsigned>(std::min<int64_t>((plane + kBlock - 1) / kBlock, 1024));
   const dim3 grid(blocks_x, static_cast<unsigned>(batch));
@@ -115,7 +115,7 @@ void random_erase(const AugmentSpec& spec, int64_t batch, int64_t c, int64_t h, 
                   uint64_t seed, float* x, cuda_stream stream) {
   check_random_erase("cuda::random_erase", spec, batch, c, h, w);
   if (batch == 0) return;
-  FER_CHECK(batch <= 65535, "cuda::random_erase: batch " << batch << " exceeds 65535 images per call; hint: split it");
+  FER_CHECK(batch <= 65535, "cuda::random_erase: batch " << batch << " exceeds 65535 images per call (a grid dimension); hint: a smaller --batch-size (--ten-crop and --tta rmn10 make 10 images per sample)");
   const int64_t plane = h * w;
   const dim3 grid(static_cast<unsigned>(std::min<int64_t>((c * plane + kBlock - 1) / kBlock, 64)),
                   static_cast<unsigned>(batch));

@@ -119,6 +119,10 @@ StepGraph::Outputs StepGraph::run(const Tensor& images, const Tensor& labels) {
         for (size_t s = 0; s < kRngStreams; ++s) next[s] += consumed_[s];
         generator_.set_state(generator_.seed(), next);
         ++replays_;
+        // a replay forgets the last uncaptured configuration: an epoch's short last batch must run
+        // uncaptured again next epoch, not be captured over the full-batch graph (which it would
+        // replace, costing a capture and a synchronisation every epoch)
+        warmed_.reset();
       } else {
         capture(images, labels);  // records the step (runs nothing); the launch below runs it
         captured_ = key;

@@ -195,12 +195,14 @@ int main(int argc, char** argv) {
         FER_FAIL(path << ": not valid JSON: " << e.what());
       }
       fer::tools::apply_json(config, j);
-      // what may change on resume: the length, where it runs, and how it reports or checkpoints
-      const std::set<std::string> allowed = {"resume", "epochs", "device", "threads", "checkpoint_every", "log_interval"};
+      // what may change on resume: the length, where and how it runs (a CUDA run resumed on the CPU
+      // needs --cuda-graph off and --conv-impl native), and how it reports or checkpoints
+      const std::set<std::string> allowed = {"resume",     "epochs",    "device",           "threads",
+                                             "cuda_graph", "conv_impl", "checkpoint_every", "log_interval"};
       for (const std::string& f : given)
         FER_CHECK(allowed.count(f), "--resume takes the run's own settings; the flag for '"
                                         << f << "' cannot change them (allowed: --epochs, --device, --threads, "
-                                        << "--checkpoint-every, --log-interval)");
+                                        << "--cuda-graph, --conv-impl, --checkpoint-every, --log-interval)");
     } else {
       const std::string recipe = given.count("recipe") ? cli.recipe : "";
       if (!recipe.empty()) {

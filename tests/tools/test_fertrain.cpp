@@ -320,14 +320,25 @@ TEST_CASE("fertrain --log-interval: plain progress lines in a log; summary.json 
   CHECK(p.at("started_utc").get<std::string>().size() == 20);                  // 2026-12-07T04:31:02Z
   CHECK(read_text(dir / "report.html").find(commit) != std::string::npos);
 
-  // --resume may change how a run reports and checkpoints, not what it trains
-  const Run more = run_fertrain("--resume " + dir.string() + " --no-progress --epochs 3 --log-interval 5 --checkpoint-every 2");
+  // --resume may change how a run reports and checkpoints, and where it runs, not what it trains:
+  // a run made on CUDA with --cuda-graph on and --conv-impl cudnn (its config.json edited to say so)
+  // resumes on the CPU with --cuda-graph off --conv-impl native
+  auto config = nlohmann::json::parse(read_text(dir / "config.json"));
+  config["cuda_graph"] = "on";
+  config["conv_impl"] = "cudnn";
+  std::ofstream(dir / "config.json") << config.dump(2);
+  const Run refused = run_fertrain("--resume " + dir.string() + " --no-progress --epochs 3");
+  CHECK(refused.code != 0);
+  CHECK(refused.output.find("use --cuda-graph off") != std::string::npos);
+  const Run more = run_fertrain("--resume " + dir.string() + " --no-progress --epochs 3 --log-interval 5 "
+                                "--checkpoint-every 2 --cuda-graph off --conv-impl native");
   INFO(more.output);
   CHECK(more.code == 0);
   CHECK(more.output.find("  epoch 3/3 step 5/7  loss ") != std::string::npos);
   const Run bad = run_fertrain("--resume " + dir.string() + " --no-progress --lr 0.5");
   CHECK(bad.code != 0);
-  CHECK(bad.output.find("allowed: --epochs, --device, --threads, --checkpoint-every, --log-interval") != std::string::npos);
+  CHECK(bad.output.find("allowed: --epochs, --device, --threads, --cuda-graph, --conv-impl, --checkpoint-every, "
+                        "--log-interval") != std::string::npos);
   const Run neg = run_fertrain(kSmall + "--checkpoint-every -1");
   CHECK(neg.code != 0);
   CHECK(neg.output.find("--checkpoint-every must be >= 0") != std::string::npos);

@@ -29,8 +29,8 @@ std::vector<double> reconstruction_errors(nn::Module& model, const data::DeviceI
                                                           << describe(batch.images)
                                                           << "; hint: only an autoencoder (a model whose output is "
                                                           << "the reconstruction of its input) has one");
-    const auto e = ops::mse_loss(out, batch.images, ops::Reduction::per_sample).to_dtype(DType::f64).to(Device::cpu)
-                       .to_vector<double>();
+    const auto e = ops::mse_loss(out, batch.images, ops::Reduction::per_sample).to(Device::cpu).to_dtype(DType::f64)
+                       .to_vector<double>();  // to the host first: one transfer
     errors.insert(errors.end(), e.begin(), e.end());
   }
   model.train(was_training);

@@ -20,7 +20,7 @@ namespace {
 
 // True when every element of a floating tensor is finite (copied to the host: for fault checks).
 bool all_finite(const Tensor& t) {
-  const std::vector<double> v = t.to_dtype(DType::f64).to(Device::cpu).to_vector<double>();
+  const std::vector<double> v = t.to(Device::cpu).to_dtype(DType::f64).to_vector<double>();  // one transfer
   return std::all_of(v.begin(), v.end(), [](double x) { return std::isfinite(x); });
 }
 
