@@ -52,7 +52,7 @@ declare -A NEEDS=([test]=fer_tests_cuda [sanitize]=fer_tests_cuda [step]=bench_t
                   [conv]=bench_conv_cuda [ops]="bench_ops_cuda bench_augment_cuda" [compile]="")
 BENCHES="bench_train_step bench_conv_cuda bench_ops_cuda bench_augment_cuda"
 # tests/cuda files with no case left after the sanitize filter (model-sized cases only)
-SANITIZE_SKIP=" test_model_golden_cuda.cpp test_models_r003_parity.cpp test_tiny_training_cuda.cpp test_fertrain_cuda_graph.cpp test_cuda_oom_message.cpp "
+SANITIZE_SKIP=" test_model_golden_cuda.cpp test_models_r003_parity.cpp test_tiny_training_cuda.cpp test_fertrain_cuda_graph.cpp test_cuda_oom_message.cpp test_programs_cuda.cpp "
 
 budget=${FER_GPU_SECONDS:-560}
 # FER_GPU_LIMITS="step=cap:floor,...": other caps and floors (seconds)
@@ -216,7 +216,7 @@ test_files() {
   local f late=""
   for f in "$SRC"/tests/cuda/*.cpp; do
     case $(basename "$f") in
-      test_model_golden_cuda.cpp|test_models_r003_parity.cpp|test_tiny_training_cuda.cpp|test_step_graph.cpp|test_fertrain_cuda_graph.cpp|test_checkpoint_cuda.cpp)
+      test_model_golden_cuda.cpp|test_models_r003_parity.cpp|test_tiny_training_cuda.cpp|test_step_graph.cpp|test_fertrain_cuda_graph.cpp|test_checkpoint_cuda.cpp|test_programs_cuda.cpp)
         late="$late $(basename "$f")" ;;
       *) echo "$(basename "$f")" ;;
     esac
