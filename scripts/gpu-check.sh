@@ -12,7 +12,7 @@
 # its 30 s idle window) goes on with what is left; `build` always runs (a no-op make when nothing
 # changed, a rebuild when the carried tree did).
 #
-#   build     configure and build what the device runs: fer_tests_cuda and fertrain first (the step
+#   build     configure and build what the device runs: fer_tests_cuda and the programs first (the step
 #             fails only if they fail), then the CUDA benches (a bench that fails to build only
 #             skips the steps that need it); FER_CUDA_ARCH, default native. The data unpacks meanwhile.
 #   test      fer_tests_cuda one source file at a time, kernel parity files first (a crash or hang
@@ -269,7 +269,7 @@ step_build() {
     > "$B/configure.log" 2>&1 || { tail -30 "$B/configure.log"; return 2; }
   grep -E "^-- fer:" "$B/configure.log"
   local rc=0
-  timeout "$(rest "$t0" "$1")" cmake --build "$B" -j"$(nproc)" --target fer_tests_cuda fertrain > "$B/build.log" 2>&1 || rc=$?
+  timeout "$(rest "$t0" "$1")" cmake --build "$B" -j"$(nproc)" --target fer_tests_cuda fertrain fereval ferpredict fercam ferclean > "$B/build.log" 2>&1 || rc=$?
   grep -E "error|warning" "$B/build.log" | head -40
   tail -3 "$B/build.log"
   [ "$rc" -eq 0 ] || return "$rc"

@@ -6,7 +6,8 @@
 // attributes (stride, eps, the activation, ...). Tensors are identified by their TensorImpl, so the
 // consumer links an op's input to the op that produced it, to a parameter of the model, or to the
 // graph's input. Ops that return their input unchanged (dropout in eval mode) do not report.
-// Recording costs one thread-local test per op when no scope is alive.
+// Recording costs one call that tests a thread-local pointer per op when no scope is alive (each
+// op checks op_recording() before building the record).
 #pragma once
 
 #include <functional>

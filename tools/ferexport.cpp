@@ -1,7 +1,8 @@
 // tools/ferexport.cpp: a fer checkpoint (or a registry model) as an ONNX file.
 //
 //   ferexport --checkpoint runs/x/best.safetensors --out model.onnx [--softmax] [--sample DIR]
-//   ferexport --model cnn6 [--width W] [--classes K] [--seed S] --out model.onnx   (fresh weights)
+//   ferexport --model cnn6 [--width W] [--classes K] [--seed S] --out model.onnx   (fresh weights, each
+//             layer scaled to unit output deviation (LSUV), batch-norm statistics from 4 random inputs)
 //
 // The ONNX model (opset 13, tools/common/onnx_export.h) takes "input" [N, C, H, W] float32, the
 // tensor fer's own programs feed the model: the 48x48 gray face, pixel / 255 in [0, 1], resized
@@ -14,6 +15,7 @@
 //   /usr/bin/python3 tools/onnx_check.py model.onnx DIR    (the official onnx checker + a NumPy run)
 // A model with an op that has no ONNX mapping is refused with the op's name (exit status 1).
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -26,6 +28,7 @@
 #include "data/dataset.h"
 #include "kernels/common.h"
 #include "models/registry.h"
+#include "nn/layers.h"
 #include "tensor/atomic_file.h"
 #include "tensor/autograd.h"
 #include "tensor/ops.h"
@@ -60,6 +63,60 @@ std::string npy_f32(const Tensor& t) {
   return out;
 }
 
+// Fresh weights of a deep model without batch norm (VGG) give outputs that hardly depend on the
+// input: the signal shrinks layer by layer. As in LSUV initialisation (Mishkin and Matas, 2016),
+// each convolution and linear layer, in registration order, is scaled so that its output has unit
+// standard deviation on random inputs (eval mode, no gradients).
+void scale_fresh_weights(nn::Module& model, const Tensor& x) {
+  NoGradGuard no_grad;
+  model.eval();
+  for (auto& [name, m] : model.named_modules()) {
+    Tensor w, b;
+    if (auto* c = dynamic_cast<nn::Conv2d*>(m)) w = c->weight, b = c->bias;
+    else if (auto* l = dynamic_cast<nn::Linear*>(m)) w = l->weight, b = l->bias;
+    else if (auto* t = dynamic_cast<nn::ConvTranspose2d*>(m)) w = t->weight, b = t->bias;
+    else continue;
+    m->capture(true);
+    model(x);
+    const Tensor out = m->captured_output();
+    m->capture(false);
+    if (!out.defined()) continue;  // not called by this forward
+    const std::vector<float> v = out.to_vector<float>();
+    double mean = 0, sq = 0;
+    for (float e : v) mean += e;
+    mean /= static_cast<double>(v.size());
+    for (float e : v) sq += (e - mean) * (e - mean);
+    const double sd = std::sqrt(sq / static_cast<double>(v.size()));
+    if (!(sd > 1e-12)) continue;
+    for (Tensor* t : {&w, &b}) {
+      if (!t->defined()) continue;
+      float* d = t->data<float>();
+      for (int64_t i = 0; i < t->numel(); ++i) d[i] = static_cast<float>(d[i] / sd);
+    }
+  }
+}
+
+// Fresh batch norms hold mean 0 and variance 1, which makes the exported normalisation the identity
+// and the outputs of a fresh model nearly the same for every input. One training-mode pass over
+// random inputs with momentum 1 sets every running mean and variance to that batch's statistics.
+void set_batch_norm_statistics(nn::Module& model, const Shape& batch_shape, uint64_t seed) {
+  std::vector<std::pair<nn::BatchNorm2d*, double>> bns;
+  for (auto& [name, m] : model.named_modules())
+    if (auto* bn = dynamic_cast<nn::BatchNorm2d*>(m)) bns.emplace_back(bn, bn->momentum);
+  if (bns.empty()) return;
+  for (auto& [bn, momentum] : bns) bn->momentum = 1.0;
+  Generator gen(seed + 11);
+  Tensor x = Tensor::empty(batch_shape);
+  uniform_(x, 0.0, 1.0, gen);
+  {
+    NoGradGuard no_grad;
+    model.train();
+    model(x);
+    model.eval();
+  }
+  for (auto& [bn, momentum] : bns) bn->momentum = momentum;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -72,7 +129,9 @@ int main(int argc, char** argv) {
   bool softmax = false;
   auto* ckpt_opt = app.add_option("--checkpoint", checkpoint, "fer checkpoint (best.safetensors of a fertrain run)");
   auto* model_opt =
-      app.add_option("--model", model_name, "a registry model with fresh weights (see fertrain --list-models)");
+      app.add_option("--model", model_name,
+                     "a registry model with fresh weights (layers scaled to unit output deviation, batch-norm "
+                     "statistics from 4 random inputs; fertrain --list-models)");
   ckpt_opt->excludes(model_opt);
   app.add_option("--width", width, "--model: channel width multiplier");
   app.add_option("--classes", classes, "--model: number of classes (default: the model's)");
@@ -117,6 +176,14 @@ int main(int argc, char** argv) {
       FER_CHECK(width > 0, "--width must be > 0, got " << width);
       manual_seed(seed);
       model = models::build_model(model_name, mc);
+      // batch-norm statistics first, so the scaling sees the eval-mode network that is exported
+      set_batch_norm_statistics(*model, {4, spec.input_channels, spec.input_size, spec.input_size}, seed);
+      {
+        Generator gen(seed + 13);
+        Tensor probe = Tensor::empty({4, spec.input_channels, spec.input_size, spec.input_size});
+        uniform_(probe, 0.0, 1.0, gen);
+        scale_fresh_weights(*model, probe);
+      }
       input = {spec.input_channels, spec.input_size, spec.input_size};
       opt.graph_name = model_name;
       opt.metadata["fer.model"] = model_name;

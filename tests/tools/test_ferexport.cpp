@@ -2,7 +2,10 @@
 // ONNX project's own reader and checker (Debian's python3-onnx, installed by scripts/install-deps.sh)
 // and run by tools/onnx_check.py's NumPy interpreter against fer's output for the same inputs:
 // a checkpoint trained for one epoch (real batch-norm statistics), and every exportable registry
-// model at a small width. A sample from other weights must fail the comparison. Without
+// model at a small width (ferexport --model scales fresh layers so the outputs depend on the input;
+// onnx_check fails a sample that does not). A sample from other weights, and graphs with a wrong
+// mapping planted (negated transposed-convolution weights, ReLU for sigmoid, max for average
+// pooling), must fail the comparison. Without
 // python3-onnx the file-level checks still run and the ONNX checks are skipped visibly.
 #include <doctest/doctest.h>
 
@@ -54,7 +57,8 @@ bool have_onnx() {
 TEST_CASE("ferexport: a trained CNN6 checkpoint as ONNX; the ONNX checker and a NumPy run give fer's probabilities") {
   const fs::path work = fs::temp_directory_path() / ("fer_test_ferexport_ckpt_" + std::to_string(::getpid()));
   fs::remove_all(work);
-  const Run train = run_command(kBin + "fertrain --model cnn6 --width 0.25 --epochs 1 --synthetic-count 140 "
+  // two epochs on 700 faces: enough learning that the probabilities differ between inputs
+  const Run train = run_command(kBin + "fertrain --model cnn6 --width 0.25 --epochs 2 --synthetic-count 700 "
                                 "--threads 2 --no-progress --out " + (work / "run").string());
   INFO(train.output);
   REQUIRE(train.code == 0);
@@ -123,6 +127,29 @@ TEST_CASE("ferexport: every exportable registry model passes the ONNX checker an
     INFO(check.output);
     CHECK(check.code == 0);
     CHECK(check.output.find("same argmax: True: ok") != std::string::npos);
+    // a wrong mapping is caught: the transposed convolutions' weights negated (the U-Net), the
+    // sigmoids (SiLU, squeeze-excitation) as ReLU (EfficientNet), the average pool as a max pool (VGG11)
+    const char* corrupt = name == "unet"              ? "n.op_type == 'ConvTranspose' and neg.update(n.input[1:2])"
+                          : name == "efficientnet-b0" ? "n.op_type == 'Sigmoid' and setattr(n, 'op_type', 'Relu')"
+                          : name == "vgg11"           ? "n.op_type == 'AveragePool' and [n.attribute.remove(a) for a in "
+                                                        "list(n.attribute) if a.name == 'count_include_pad'] is not None "
+                                                        "and setattr(n, 'op_type', 'MaxPool')"
+                                                      : nullptr;
+    if (corrupt != nullptr) {
+      const fs::path bad = work / (name + "_bad.onnx");
+      const std::string script =
+          "import onnx; from onnx import numpy_helper as h; m = onnx.load('" + onnx.string() + "'); neg = set()\n"
+          "for n in m.graph.node: " + std::string(corrupt) + "\n"
+          "for i in m.graph.initializer:\n"
+          "    if i.name in neg: i.CopyFrom(h.from_array(-h.to_array(i), i.name))\n"
+          "onnx.save(m, '" + bad.string() + "')\n";
+      std::ofstream(work / "corrupt.py") << script;
+      REQUIRE(run_command("/usr/bin/python3 " + (work / "corrupt.py").string()).code == 0);
+      const Run wrong = run_command(kCheck + bad.string() + " " + sample.string());
+      INFO(wrong.output);
+      CHECK(wrong.code == 1);
+      CHECK(wrong.output.find(": FAIL") != std::string::npos);
+    }
   }
   if (!have_onnx()) MESSAGE("skipped: /usr/bin/python3 has no onnx (Debian: python3-onnx); ONNX checks not done");
   fs::remove_all(work);

@@ -243,6 +243,128 @@ std::vector<Attr> pool_attrs(const RecordedOp& r) {
           attr_i("ceil_mode", ceil_mode ? 1 : 0)};
 }
 
+// One traced forward pass: the recorded ops, and which of them the output needs.
+struct Trace {
+  int64_t batch = 0;
+  Tensor x, y;
+  std::vector<RecordedOp> ops;
+  std::unordered_map<const TensorImpl*, size_t> producer;
+  std::vector<bool> needed;
+  std::set<const TensorImpl*> used_params;
+};
+
+// The model on a random batch of `batch` inputs under the op recorder. The input requires a
+// gradient, so every value computed from it carries a grad_fn: an op the recorder did not see is
+// caught here.
+Trace trace_model(nn::Module& model, const Shape& input_shape, int64_t batch, uint64_t seed,
+                  const std::unordered_map<const TensorImpl*, std::string>& param_names) {
+  Trace t;
+  t.batch = batch;
+  Shape shape = input_shape;
+  shape.insert(shape.begin(), batch);
+  Generator gen(seed);
+  t.x = Tensor::empty(shape);
+  uniform_(t.x, -1.0, 1.0, gen);
+  t.x.requires_grad_(true);
+  {
+    OpRecordScope scope([&](RecordedOp&& r) { t.ops.push_back(std::move(r)); });
+    t.y = model(t.x);
+  }
+  const Tensor& y = t.y;
+  FER_CHECK(y.defined() && y.ndim() >= 1 && y.size(0) == batch,
+            "onnx export: the model's output " << (y.defined() ? describe(y) : std::string("(undefined)"))
+                                               << " does not keep the batch as its first dimension");
+  for (size_t i = 0; i < t.ops.size(); ++i) t.producer[key(t.ops[i].output)] = i;
+  FER_CHECK(t.producer.count(key(y)), "onnx export: the model's output is not made by an exportable op"
+                                          << (y.grad_fn() ? std::string(" (it comes from ") + y.grad_fn()->name() + ")"
+                                                          : std::string()));
+  // the ops the output depends on
+  t.needed.assign(t.ops.size(), false);
+  std::vector<size_t> stack{t.producer.at(key(y))};
+  while (!stack.empty()) {
+    const size_t i = stack.back();
+    stack.pop_back();
+    if (t.needed[i]) continue;
+    t.needed[i] = true;
+    for (const Tensor& in : t.ops[i].inputs) {
+      if (!in.defined() || key(in) == key(t.x)) continue;
+      if (auto it = t.producer.find(key(in)); it != t.producer.end() && it->second < i) {
+        stack.push_back(it->second);
+      } else if (param_names.count(key(in))) {
+        t.used_params.insert(key(in));
+      } else {
+        FER_CHECK(in.grad_fn() == nullptr && !in.requires_grad(),
+                  "onnx export: " << t.ops[i].op << " reads a value made by "
+                                  << (in.grad_fn() ? in.grad_fn()->name() : "an unregistered parameter")
+                                  << ", which has no ONNX mapping yet; this model cannot be exported");
+      }
+    }
+  }
+  return t;
+}
+
+// "[N, 7]": a shape with its first dimension written N when it is the traced batch.
+std::string batch_shape(const Shape& s, int64_t batch) {
+  std::ostringstream o;
+  o << "[";
+  for (size_t k = 0; k < s.size(); ++k) {
+    o << (k ? ", " : "");
+    if (k == 0 && s[k] == batch) o << "N";
+    else o << s[k];
+  }
+  o << "]";
+  return o.str();
+}
+
+// One line per needed op: its name, attributes, inputs (the graph input, a parameter by name, an
+// earlier op, or a constant by shape and a hash of its values) and output shape, with the batch
+// written N. Two traces at different batch sizes and inputs give the same lines exactly when the
+// graph does not depend on either: no constant computed from the input (a detach() or a no-grad
+// block inside forward) and no shape or branch that follows the batch.
+std::vector<std::string> signature(const Trace& t, const std::unordered_map<const TensorImpl*, std::string>& names) {
+  std::vector<std::string> lines;
+  std::unordered_map<size_t, size_t> rank;  // op index -> position among the needed ops
+  for (size_t i = 0; i < t.ops.size(); ++i) {
+    if (!t.needed[i]) continue;
+    const RecordedOp& r = t.ops[i];
+    rank[i] = lines.size();
+    std::ostringstream o;
+    o << r.op;
+    for (const auto& [name, values] : r.attrs) {
+      o << " " << name << "=";
+      for (size_t k = 0; k < values.size(); ++k) {
+        const bool batch_dim = r.op == "reshape" && name == "shape" && k == 0 && values[k] == double(t.batch);
+        if (batch_dim) o << "N,";
+        else o << values[k] << ",";
+      }
+    }
+    for (const Tensor& in : r.inputs) {
+      o << " | ";
+      if (!in.defined()) {
+        o << "-";
+      } else if (key(in) == key(t.x)) {
+        o << "input";
+      } else if (auto p = names.find(key(in)); p != names.end()) {
+        o << "param " << p->second;
+      } else if (auto it = t.producer.find(key(in)); it != t.producer.end() && it->second < i) {
+        o << "op " << rank.at(it->second);
+      } else {  // a constant: its shape and an FNV-1a hash of its values
+        const std::vector<float> v = in.detach().to_vector<float>();
+        uint64_t h = 1469598103934665603ull;
+        for (float f : v) {
+          uint32_t bits;
+          std::memcpy(&bits, &f, 4);
+          for (int b = 0; b < 4; ++b) h = (h ^ ((bits >> (8 * b)) & 0xff)) * 1099511628211ull;
+        }
+        o << "constant " << batch_shape(in.shape(), t.batch) << " #" << std::hex << h << std::dec;
+      }
+    }
+    o << " -> " << batch_shape(r.output.shape(), t.batch);
+    lines.push_back(o.str());
+  }
+  return lines;
+}
+
 }  // namespace
 
 OnnxExport export_onnx(nn::Module& model, const Shape& input_shape, const OnnxExportOptions& options) {
@@ -250,58 +372,31 @@ OnnxExport export_onnx(nn::Module& model, const Shape& input_shape, const OnnxEx
   FER_CHECK(model.device() == Device::cpu, "onnx export: the model must be on the CPU");
   model.eval();
 
-  // 1. trace: one forward pass on a small random batch. The input requires a gradient, so every
-  //    value computed from it carries a grad_fn: an op the recorder did not see is then caught.
-  Shape traced_shape = input_shape;
-  traced_shape.insert(traced_shape.begin(), kTraceBatch);
-  Generator gen(20261207);
-  Tensor x = Tensor::empty(traced_shape);
-  uniform_(x, -1.0, 1.0, gen);
-  x.requires_grad_(true);
-  std::vector<RecordedOp> ops;
-  Tensor y;
-  {
-    OpRecordScope scope([&](RecordedOp&& r) { ops.push_back(std::move(r)); });
-    y = model(x);
-  }
-  FER_CHECK(y.defined() && y.ndim() >= 1 && y.size(0) == kTraceBatch,
-            "onnx export: the model's output " << (y.defined() ? describe(y) : std::string("(undefined)"))
-                                               << " does not keep the batch as its first dimension");
-
-  // 2. names: parameters and buffers by their state-dict names; the producers of every value
+  // parameters and buffers by their state-dict names
   std::unordered_map<const TensorImpl*, std::string> param_names;
   std::vector<std::pair<std::string, Tensor>> named = model.named_parameters();
   for (auto& b : model.named_buffers()) named.push_back(b);
   for (const auto& [name, t] : named) param_names.emplace(key(t), name);
-  std::unordered_map<const TensorImpl*, size_t> producer;
-  for (size_t i = 0; i < ops.size(); ++i) producer[key(ops[i].output)] = i;
-  FER_CHECK(producer.count(key(y)), "onnx export: the model's output is not made by an exportable op"
-                                        << (y.grad_fn() ? std::string(" (it comes from ") + y.grad_fn()->name() + ")"
-                                                        : std::string()));
 
-  // 3. the ops the output depends on
-  std::vector<bool> needed(ops.size(), false);
-  std::vector<size_t> stack{producer.at(key(y))};
-  std::set<const TensorImpl*> used_params;
-  while (!stack.empty()) {
-    const size_t i = stack.back();
-    stack.pop_back();
-    if (needed[i]) continue;
-    needed[i] = true;
-    for (const Tensor& t : ops[i].inputs) {
-      if (!t.defined() || key(t) == key(x)) continue;
-      if (auto it = producer.find(key(t)); it != producer.end() && it->second < i) {
-        stack.push_back(it->second);
-      } else if (param_names.count(key(t))) {
-        used_params.insert(key(t));
-      } else {
-        FER_CHECK(t.grad_fn() == nullptr && !t.requires_grad(),
-                  "onnx export: " << ops[i].op << " reads a value made by "
-                                  << (t.grad_fn() ? t.grad_fn()->name() : "an unregistered parameter")
-                                  << ", which has no ONNX mapping yet; this model cannot be exported");
-      }
-    }
+  // two traces, at two batch sizes on different inputs: the graph is exported only when both give
+  // the same ops, attributes and constants (see signature())
+  const Trace tr = trace_model(model, input_shape, kTraceBatch, 20261207, param_names);
+  const Trace check = trace_model(model, input_shape, kTraceBatch + 1, 20261208, param_names);
+  const std::vector<std::string> sa = signature(tr, param_names), sb = signature(check, param_names);
+  for (size_t k = 0; k < std::max(sa.size(), sb.size()); ++k) {
+    const std::string a = k < sa.size() ? sa[k] : "(none)", b = k < sb.size() ? sb[k] : "(none)";
+    FER_CHECK(a == b, "onnx export: the forward pass is not the same graph at batch "
+                          << kTraceBatch << " and " << kTraceBatch + 1 << " on other inputs; op " << k << ":\n  " << a
+                          << "\n  " << b
+                          << "\n(a value computed from the input outside the recorded ops, e.g. under detach() or "
+                             "a no-grad block, or a shape or branch that follows the batch); not exportable");
   }
+  const Tensor& x = tr.x;
+  const Tensor& y = tr.y;
+  const std::vector<RecordedOp>& ops = tr.ops;
+  const std::vector<bool>& needed = tr.needed;
+  const std::set<const TensorImpl*>& used_params = tr.used_params;
+  Shape traced_shape = x.shape();
 
   // 4. the graph: parameters as initializers (in state-dict order), then the nodes in op order
   Graph g;
@@ -392,6 +487,16 @@ OnnxExport export_onnx(nn::Module& model, const Shape& input_shape, const OnnxEx
       g.node("MaxPool", {in[0]}, {out}, pool_attrs(r));
     } else if (r.op == "avg_pool2d") {
       std::vector<Attr> a = pool_attrs(r);
+      // a ceil-mode window that reaches past the padded input: fer (like PyTorch) divides by the
+      // cells inside, ONNX runtimes differ (ONNX Runtime before opset 19 and the reference
+      // evaluator divide by the whole kernel), so such a pooling is refused rather than exported
+      const auto k = as_ints(r.attr_list("kernel")), st = as_ints(r.attr_list("stride")),
+                 pd = as_ints(r.attr_list("pad"));
+      for (int ax = 0; ax < 2; ++ax)
+        FER_CHECK((r.output.size(2 + ax) - 1) * st[ax] + k[ax] <= r.inputs[0].size(2 + ax) + 2 * pd[ax],
+                  "onnx export: avg_pool2d in ceil mode has a last window past the padded input along dim "
+                      << 2 + ax << "; ONNX runtimes average such windows differently from fer (and PyTorch); "
+                      << "not exportable");
       a.push_back(attr_i("count_include_pad", r.attr("count_include_pad") != 0 ? 1 : 0));
       g.node("AveragePool", {in[0]}, {out}, a);
     } else if (r.op == "global_avg_pool") {
