@@ -1,8 +1,9 @@
 // tools/common/onnx_export.h: a fer model as an ONNX file (ferexport), written without any ONNX or
 // protobuf library.
 //
-// How: the model runs one eval-mode forward pass on a small batch under an op recorder
-// (tensor/op_record.h). Each recorded op becomes one or a few ONNX nodes (opset 13); the model's
+// How: the model runs an eval-mode forward pass on a batch of 2 under an op recorder
+// (tensor/op_record.h), and a second one on a batch of 3 other inputs; the two must give the same
+// ops, attributes and constants (else the graph depends on the input or the batch: refused). Each recorded op becomes one or a few ONNX nodes (opset 13); the model's
 // parameters and buffers become initializers under their fer (= PyTorch state-dict) names; the
 // input is "input" [N, C, H, W] with a symbolic batch N, the output "logits" [N, K] (or the model's
 // output shape). Only the nodes the output depends on are written. The bytes are the protobuf
@@ -17,7 +18,9 @@
 // Slice; softmax/log_softmax -> Softmax/LogSoftmax; permute -> Transpose; mask_apply -> x * (1 +
 // Softmax(z, axis 1) or Sigmoid(z)).
 // A model that uses an op without a mapping (e.g. layer norm, batched matmul) is refused with the
-// op's name: nothing is guessed, and no value computed from the input is frozen into a constant.
+// op's name, and so is a ceil-mode average pool whose last window leaves the padded input (ONNX
+// runtimes disagree on its divisor): nothing is guessed, and no value computed from the input is
+// frozen into a constant.
 #pragma once
 
 #include <cstdint>
