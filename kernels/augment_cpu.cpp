@@ -52,7 +52,13 @@ std::vector<Preset> presets() {
     v.push_back({"usefkh", s});
   }
   {
-    AugmentSpec s;  // a general-purpose preset (MODELS.md 5: crop + flip + erasing for ViTs)
+    AugmentSpec s;  // MODELS.md 5.3's ViT suggestion: random crop + flip + random erasing (the values are ours:
+    s.hflip = true;  // a resized crop of 80-100% of the area, ratio 3/4-4/3; erasing p 0.25, DeiT's)
+    s.scale_min = 0.8, s.scale_max = 1.0, s.ratio_min = 3.0 / 4.0, s.ratio_max = 4.0 / 3.0, s.erase_p = 0.25;
+    v.push_back({"vit", s});
+  }
+  {
+    AugmentSpec s;  // a general-purpose preset: crop, flip, rotation, brightness/contrast, erasing
     s.hflip = true, s.rotate_deg = 10.0, s.scale_min = 0.8, s.scale_max = 1.0, s.ratio_min = 0.9,
     s.ratio_max = 1.1, s.brightness = 0.2, s.contrast = 0.2, s.erase_p = 0.25;
     v.push_back({"strong", s});

@@ -5,11 +5,14 @@
 #   scripts/r003-outliers.sh DATA OUT [fertrain flags...]      e.g. --device cuda, or --epochs 2 --limit 500 to try it
 #
 #   1. fertrain --recipe r003-autoencoder            -> OUT/autoencoder/
-#   2. ferclean --autoencoder .../best.safetensors --percentile 98 -> OUT/ferclean.exclude (every rule),
-#      and OUT/outliers.exclude: only its autoencoder outliers (R003's cleaning; ferclean's duplicate
-#      and test-overlap rules are fer's own and would blur the comparison)
+#   2. ferclean --autoencoder .../best.safetensors --percentile 98 --val split:0.2 --seed S
+#      --only-autoencoder -> OUT/outliers.exclude: the outliers among the 80% of Training that the
+#      baseline trains on (R003: 460 of 22,968), nothing else (ferclean's duplicate and test-overlap
+#      rules are fer's own and would blur the comparison)
 #   3. fertrain --recipe r003-baseline                -> OUT/baseline/
 #   4. fertrain --recipe r003-baseline --exclude OUT/outliers.exclude -> OUT/baseline-outliers-removed/
+#      (--exclude filters the training part only, after the split: both runs validate and test on the
+#      same images)
 #   5. OUT/summary.txt: the test accuracy (PublicTest) of both runs and the difference.
 #
 # Each run is resumable: a step whose summary.json exists is skipped, one with a checkpoint but no
@@ -30,12 +33,18 @@ done
 [ -e "$data" ] || { echo "r003-outliers: --data '$data' does not exist" >&2; exit 2; }
 mkdir -p "$out"
 
-# the flags that may follow --resume (the rest are the run's own, in its config.json)
+# the flags that may follow --resume (the rest are the run's own, in its config.json), and the
+# split the runs use (the recipes' split:0.2 unless --val is given), which ferclean must score
 resume_flags=()
 args=("$@")
+seed=1 val=split:0.2
 for ((i = 0; i < ${#args[@]}; i++)); do
   case "${args[i]}" in
     --device|--threads) resume_flags+=("${args[i]}" "${args[i+1]:-}"); i=$((i + 1)) ;;
+    --seed) seed=${args[i+1]:-}; i=$((i + 1)) ;;
+    --seed=*) seed=${args[i]#--seed=} ;;
+    --val) val=${args[i+1]:-}; i=$((i + 1)) ;;
+    --val=*) val=${args[i]#--val=} ;;
   esac
 done
 
@@ -55,14 +64,9 @@ train() {  # train NAME fertrain-args...
 
 train autoencoder --recipe r003-autoencoder ${args[@]+"${args[@]}"}
 if [ ! -f "$out/outliers.exclude" ]; then
+  # ferclean writes the index atomically
   "$bin/ferclean" --data "$data" --autoencoder "$out/autoencoder/best.safetensors" --percentile 98 \
-    --out "$out/ferclean.exclude" | tee "$out/ferclean.log"
-  # only the autoencoder's own lines; written whole, then renamed
-  { echo "# R003's cleaning: the ae_outlier lines of $out/ferclean.exclude (its duplicate and"
-    echo "# test-overlap lines left out); pass to fertrain --data $data --exclude FILE"
-    grep '^#' "$out/ferclean.exclude" | grep -E '^# (autoencoder|excluded):' || true
-    grep -v '^#' "$out/ferclean.exclude" | grep '# ae_outlier' || true; } > "$out/outliers.exclude.tmp"
-  mv "$out/outliers.exclude.tmp" "$out/outliers.exclude"
+    --val "$val" --seed "$seed" --only-autoencoder --out "$out/outliers.exclude" | tee "$out/ferclean.log"
 fi
 echo "r003-outliers: $(grep -vc '^#' "$out/outliers.exclude") autoencoder outliers in $out/outliers.exclude"
 train baseline --recipe r003-baseline ${args[@]+"${args[@]}"}

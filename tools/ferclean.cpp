@@ -2,23 +2,27 @@
 // and write an exclusion index that `fertrain --exclude FILE` accepts. Never modifies the data.
 //
 //   ferclean --data $FER_DATA/fer2013 --out fer2013.exclude [--json] [--classes 7|6] [--skip-bad]
-//            [--keep-test-overlap] [--autoencoder CKPT [--percentile 98] [--device cpu|cuda] [--batch-size N]]
+//            [--keep-test-overlap] [--autoencoder CKPT [--percentile 98] [--val SPEC] [--seed N]
+//            [--only-autoencoder] [--device cpu|cuda] [--batch-size N]]
 //
 // Identity is exact pixel equality (data/pixel_hash.h: FNV-1a 64 candidates, confirmed byte by
 // byte) of the decoded 48x48 gray images. Policy (also written into the index's header):
 //   1. cross-label group (the same pixels under two or more labels): every member is excluded, in
-//      every split; the label is ambiguous (R002's cleaning step).
+//      every split; which label is right is unknown (R002 removed one randomly chosen copy instead).
 //   2. same-label group: within each split the first member in source order (sorted paths, CSV
 //      line order) is kept and the other copies of that split are excluded (so an evaluation split
 //      loses its own repeated copies too). A copy in another split is not excluded by this rule;
 //      Training/test copies are rule 3's business.
 //   3. Training images whose pixels also occur in a test split (PublicTest, PrivateTest, test/) are
 //      excluded from training, so the test figures stay clean; --keep-test-overlap turns this off.
-//   4. with --autoencoder CKPT (R003, MODELS.md 5.2): every Training image is scored by the mean squared
+//   4. with --autoencoder CKPT (R003, MODELS.md 5.2): every image of fertrain's training part (the
+//      split that `fertrain --val SPEC --seed N` makes; default auto = all of Training when the data
+//      has PublicTest; R003: --val split:0.2, 22,968 images) is scored by the mean squared
 //      reconstruction error of the checkpoint's autoencoder over its 2,304 pixels (the [0,1] input
 //      fertrain trains it on, tools/common/reconstruction.h); the threshold is the --percentile (98) of
-//      all Training scores with linear interpolation (numpy's default), and images scoring above it
-//      are excluded. Validation and test images are never scored or flagged.
+//      those scores with linear interpolation (numpy's default), and images scoring above it are
+//      excluded. Validation and test images are never scored or flagged. --only-autoencoder turns rules
+//      1-3 off, so the index lists rule 4's outliers only (R003's cleaning, nothing more).
 // An image is counted under the first rule that excludes it. The index lists one excluded image per
 // line as its source relative to --data (e.g. `train/happy/Training_123.jpg`, `fer2013.csv:57`),
 // with the reason as a '#' comment; the header is '#' comments. It is written atomically.
@@ -38,6 +42,7 @@
 
 #include "data/dataset.h"
 #include "data/pixel_hash.h"
+#include "data/splits.h"
 #include "kernels/common.h"
 #include "models/registry.h"
 #include "nn/atomic_file.h"
@@ -58,16 +63,17 @@ const char* const kReasonKey[kReasons] = {"kept", "duplicate", "cross_label", "t
 
 const char* const kPolicy =
     "Policy: (1) a cross-label group (the same pixels under two or more labels) is excluded whole, in every\n"
-    "split: its label is ambiguous (R002). (2) a same-label group keeps, within each split, its first member\n"
+    "split: which label is right is unknown (R002 removed one random copy). (2) a same-label group keeps, within each split, its first member\n"
     "in source order (path, CSV line) and excludes the other copies of that split; a copy in another split\n"
     "is not excluded by this rule (Training/test copies are rule 3's). (3) Training images whose pixels also occur in\n"
     "a test split (PublicTest, PrivateTest, test/) are excluded so the test figures stay clean\n"
     "(--keep-test-overlap turns this off). An image is counted under the first rule that excludes it.";
 const char* const kAutoencoderPolicy =
-    "(4) --autoencoder: each Training image is scored by the autoencoder's mean squared reconstruction error\n"
-    "over its 2,304 pixels (inputs in [0,1], as fertrain trains it); images scoring above the --percentile of\n"
-    "all Training scores (linear interpolation, numpy's default) are excluded (R003). Validation and test\n"
-    "images are never flagged.";
+    "(4) --autoencoder: each image of fertrain's training part (the split of --val SPEC --seed N, as fertrain\n"
+    "makes it) is scored by the autoencoder's mean squared reconstruction error over its 2,304 pixels (inputs\n"
+    "in [0,1], as fertrain trains it); images scoring above the --percentile of those scores (linear\n"
+    "interpolation, numpy's default) are excluded (R003). Validation and test images are never flagged.\n"
+    "--only-autoencoder turns rules 1-3 off (R003's cleaning alone).";
 
 bool is_test_split(fd::Split s) {
   return s == fd::Split::public_test || s == fd::Split::private_test || s == fd::Split::test;
@@ -108,8 +114,18 @@ int main(int argc, char** argv) {
   auto* pct = app.add_option("--percentile", percentile,
                              "with --autoencoder: flag Training images above this percentile of the scores, in "
                              "(0, 100) (default 98, R003's)");
-  std::string device_name = "cpu";
+  std::string device_name = "cpu", val_spec = "auto";
   int64_t batch_size = 256;
+  uint64_t seed = 1;
+  bool only_ae = false;
+  auto* val = app.add_option("--val", val_spec,
+                             "with --autoencoder: the validation split fertrain will use (auto | publictest | "
+                             "privatetest | split:F; default auto, fertrain's default); only its training part is "
+                             "scored. R003: split:0.2");
+  auto* sd = app.add_option("--seed", seed, "with --autoencoder: fertrain's --seed (default 1, fertrain's default); "
+                                            "it picks the images of a split:F");
+  auto* only = app.add_flag("--only-autoencoder", only_ae,
+                            "with --autoencoder: list its outliers only, rules 1-3 off (R003's cleaning alone)");
   auto* dev = app.add_option("--device", device_name, "with --autoencoder: cpu | cuda (default cpu)");
   auto* bs = app.add_option("--batch-size", batch_size, "with --autoencoder: images per forward pass (default 256)");
   try {
@@ -120,8 +136,12 @@ int main(int argc, char** argv) {
 
   try {
     const bool use_ae = ae->count() > 0;
-    FER_CHECK(use_ae || (pct->count() == 0 && dev->count() == 0 && bs->count() == 0),
-              "--percentile, --device and --batch-size only apply with --autoencoder CKPT; hint: add it or leave them out");
+    FER_CHECK(use_ae || (pct->count() == 0 && dev->count() == 0 && bs->count() == 0 && val->count() == 0 &&
+                         sd->count() == 0 && only->count() == 0),
+              "--percentile, --val, --seed, --only-autoencoder, --device and --batch-size only apply with "
+              "--autoencoder CKPT; hint: add it or leave them out");
+    FER_CHECK(!(only_ae && keep_test_overlap),
+              "--keep-test-overlap has no effect with --only-autoencoder (rules 1-3 are off); hint: leave it out");
     FER_CHECK(!use_ae || (percentile > 0.0 && percentile < 100.0),
               "--percentile must lie strictly between 0 and 100, got " << percentile << "; hint: R003 uses 98");
     FER_CHECK(batch_size >= 1, "--batch-size must be at least 1, got " << batch_size);
@@ -177,6 +197,7 @@ int main(int argc, char** argv) {
     std::vector<int> reason(static_cast<size_t>(n), kKept);
     std::vector<int64_t> kept_copy(static_cast<size_t>(n), -1);  // rule 2: the member kept instead
     for (const fd::DuplicateGroup& g : dups.groups) {
+      if (only_ae) break;  // rules 1-3 off
       if (g.conflicting_labels) {
         for (int64_t i : g.members) reason[static_cast<size_t>(i)] = kCrossLabel;
         continue;
@@ -205,22 +226,28 @@ int main(int argc, char** argv) {
     }
     const std::vector<int64_t> train_in_test =
         train.empty() || tests.empty() ? std::vector<int64_t>{} : fd::find_overlap(ds, tests, train);
-    if (!keep_test_overlap)
+    if (!keep_test_overlap && !only_ae)
       for (int64_t i : train_in_test)
         if (reason[static_cast<size_t>(i)] == kKept) reason[static_cast<size_t>(i)] = kTestOverlap;
 
-    // Rule 4: reconstruction-error outliers among the Training images.
+    // Rule 4: reconstruction-error outliers among the images fertrain trains on.
     std::vector<double> ae_score(static_cast<size_t>(n), 0.0);
     double ae_threshold = 0;
     int64_t ae_above = 0, ae_above_already = 0;
+    std::vector<int64_t> scored;
+    std::string scored_desc;
     if (ae_model) {
-      FER_CHECK(!train.empty(), "--autoencoder: '" << data_path << "' has no Training images to score");
+      const fd::SplitPlan plan = fd::plan_splits(ds, val_spec, seed);
+      scored = plan.train;
+      scored_desc = plan.train_desc + ", validation " + plan.val_desc;
+      FER_CHECK(!scored.empty(), "--autoencoder: '" << data_path << "' has no training images to score (--val "
+                                                    << val_spec << ": " << plan.train_desc << ")");
       const fd::DeviceImages images(ds, ae_model->device);
       const std::vector<double> scores =
-          fer::tools::reconstruction_errors(*ae_model->model, images, train, ae_model->input, batch_size);
+          fer::tools::reconstruction_errors(*ae_model->model, images, scored, ae_model->input, batch_size);
       ae_threshold = fer::tools::percentile_linear(scores, percentile);
-      for (size_t j = 0; j < train.size(); ++j) {
-        const size_t i = static_cast<size_t>(train[j]);
+      for (size_t j = 0; j < scored.size(); ++j) {
+        const size_t i = static_cast<size_t>(scored[j]);
         ae_score[i] = scores[j];
         if (scores[j] <= ae_threshold) continue;
         ++ae_above;
@@ -248,7 +275,10 @@ int main(int argc, char** argv) {
         << " --exclude FILE`.\n"
         << "# data: " << data_path << " (" << n << " images, class set " << classes.id << ")\n"
         << "# one excluded image per line, as its source relative to the data folder; '#' starts a comment.\n";
-    {
+    if (only_ae) {
+      idx << "# --only-autoencoder: rules 1-3 (duplicates, cross-label, test overlap) are off; only rule 4's\n"
+          << "# reconstruction-error outliers are listed (R003's cleaning).\n";
+    } else {
       std::istringstream pol(kPolicy);
       std::string line;
       while (std::getline(pol, line)) idx << "# " << line << "\n";
@@ -264,10 +294,12 @@ int main(int argc, char** argv) {
       std::string line;
       while (std::getline(pol, line)) idx << "# " << line << "\n";
       idx << "# autoencoder: " << autoencoder << " (" << ae_model->name << "); percentile " << percentile << " of "
-          << train.size() << " Training scores = threshold " << std::setprecision(9) << ae_threshold << "; " << ae_above
+          << scored.size() << " training scores (" << scored_desc << "; fertrain --val " << val_spec << " --seed "
+          << seed << ") = threshold " << std::setprecision(9) << ae_threshold << "; " << ae_above
           << " above it (" << ae_above_already << " of them already excluded by rules 1-3)\n";
     }
-    std::vector<int> listed = {kCrossLabel, kDuplicate, kTestOverlap};
+    std::vector<int> listed;
+    if (!only_ae) listed = {kCrossLabel, kDuplicate, kTestOverlap};
     if (ae_model) listed.push_back(kAeOutlier);
     for (int r : listed) {
       std::vector<int64_t> members;
@@ -322,7 +354,11 @@ int main(int argc, char** argv) {
                       {"autoencoder", ae_model ? json{{"checkpoint", autoencoder},
                                                       {"model", ae_model->name},
                                                       {"percentile", percentile},
-                                                      {"scored", static_cast<int64_t>(train.size())},
+                                                      {"scored", static_cast<int64_t>(scored.size())},
+                                                      {"scored_split", scored_desc},
+                                                      {"val", val_spec},
+                                                      {"seed", seed},
+                                                      {"only_autoencoder", only_ae},
                                                       {"threshold", ae_threshold},
                                                       {"above_threshold", ae_above},
                                                       {"already_excluded", ae_above_already}}
@@ -340,10 +376,13 @@ int main(int argc, char** argv) {
         s << "  " << fd::split_name(o.split) << ": " << o.in_training.size() << " of " << o.images
           << " images also occur in Training\n";
       s << "  Training images also in a test split: " << train_in_test.size()
-        << (keep_test_overlap ? " (kept: --keep-test-overlap)" : " (excluded)") << "\n";
+        << (only_ae             ? " (kept: --only-autoencoder)"
+            : keep_test_overlap ? " (kept: --keep-test-overlap)"
+                                : " (excluded)")
+        << "\n";
       if (ae_model)
-        s << "  autoencoder " << autoencoder << ": percentile " << percentile << " of " << train.size()
-          << " Training scores (mean squared reconstruction error) = threshold " << std::setprecision(6) << ae_threshold
+        s << "  autoencoder " << autoencoder << ": percentile " << percentile << " of " << scored.size()
+          << " training scores (" << scored_desc << ", mean squared reconstruction error) = threshold " << std::setprecision(6) << ae_threshold
           << "; " << ae_above << " images above it, " << ae_above_already << " of them already excluded by rules 1-3\n";
       s << "  excluded " << excluded << " images: " << total[kCrossLabel] << " cross-label, " << total[kDuplicate]
         << " duplicate, " << total[kTestOverlap] << " test-overlap";

@@ -229,6 +229,21 @@ int main(int argc, char** argv) {
     }
     const uint64_t seed = first.config.value("seed", uint64_t{1});
     const fer::data::SplitPlan plan = fer::data::plan_splits(ds, val_spec, seed);
+    // The checkpoints' own validation split (no --val): every ensemble member must have used the same
+    // one, and, where it is a seeded split of Training (split:F, or auto without PublicTest), the same
+    // seed; otherwise --split val/train would score a member on its own training images.
+    if (split != "test" && val_flag.empty())
+      for (const LoadedModel& m : models) {
+        std::string v = m.config.value("val", std::string("auto"));
+        if (v == "none") v = "auto";
+        const uint64_t s = m.config.value("seed", uint64_t{1});
+        const bool seeded = plan.val_desc.rfind("split:", 0) == 0;
+        FER_CHECK(v == val_spec && (s == seed || !seeded),
+                  "--checkpoint '" << m.path << "' was trained with --val " << v << " --seed " << s << " but '"
+                                   << first.path << "' with --val " << val_spec << " --seed " << seed << "; --split "
+                                   << split << " would score a member on its own training images; hint: evaluate "
+                                   << "them one at a time, or together on --split test");
+      }
     const std::vector<int64_t>& indices = split == "test" ? plan.test : split == "val" ? plan.val : plan.train;
     const std::string& desc = split == "test" ? plan.test_desc : split == "val" ? plan.val_desc : plan.train_desc;
     FER_CHECK(!indices.empty(), "--split " << split << ": the data at '" << data_path << "' has no such images ("

@@ -227,8 +227,8 @@ int main(int argc, char** argv) {
     fer::tools::validate(config);
     if (!config.recipe.empty() && cli.resume.empty() && config.init_from.empty() &&
         fer::tools::needs_init_from(fer::tools::find_recipe(config.recipe)))
-      FER_FAIL("--recipe " << config.recipe << " fine-tunes a trained model: give --init-from CKPT (e.g. the "
-                           << "best.safetensors of a " << config.recipe.substr(0, config.recipe.size() - 9) << " run)");
+      FER_FAIL("--recipe " << config.recipe << " continues a trained model: give --init-from CKPT (the "
+                           << "best.safetensors of a " << fer::tools::find_recipe(config.recipe).starts_from << " run)");
     fer::tools::request_stop_after_steps(stop_after_steps);
     FER_CHECK(run_options.preview.empty() || run_options.dry_run,
               "--preview writes the look of the training batches during a --dry-run; hint: add --dry-run");

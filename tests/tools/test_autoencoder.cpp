@@ -208,7 +208,7 @@ TEST_CASE("ferclean --autoencoder: the planted noise images are the 98th-percent
   INFO(r.out);
   INFO(r.err);
   REQUIRE(r.code == 0);
-  CHECK(r.out.find("percentile 98 of 100 Training scores") != std::string::npos);
+  CHECK(r.out.find("percentile 98 of 100 training scores (Training, ") != std::string::npos);
   CHECK(r.out.find("2 images above it, 0 of them already excluded") != std::string::npos);
   CHECK(r.out.find("0 test-overlap, 2 ae-outlier") != std::string::npos);
   CHECK(r.out.find("ae_outlier") != std::string::npos);  // the per-class table has the column
@@ -237,6 +237,35 @@ TEST_CASE("ferclean --autoencoder: the planted noise images are the 98th-percent
                                               " --percentile 90 --threads 2 --out " + (f.dir / "p90").string());
   REQUIRE(p90.code == 0);
   CHECK(entries(f.dir / "p90").size() == 10);
+
+  // R003's cleaning: only the training part of fertrain's 80/20 split is scored (79 of the 100
+  // Training images: 3 of each class's 14-15 validate; rank 0.98 * 78 = 76.44, so 2 above), and
+  // --only-autoencoder lists rule 4 alone
+  const fs::path r003_index = f.dir / "r003.exclude";
+  const Run r3 = run_program("ferclean", "--data " + f.root.string() + " --autoencoder " + ckpt +
+                                             " --val split:0.2 --seed 1 --only-autoencoder --threads 2 --json --out " +
+                                             r003_index.string());
+  INFO(r3.err);
+  REQUIRE(r3.code == 0);
+  const json j3 = json::parse(r3.out);
+  CHECK(j3.at("autoencoder").at("scored").get<int>() == 79);
+  CHECK(j3.at("autoencoder").at("scored_split").get<std::string>().find("split:0.2") != std::string::npos);
+  CHECK(j3.at("autoencoder").at("above_threshold").get<int>() == 2);
+  CHECK(j3.at("excluded").get<int>() == 2);
+  CHECK(entries(r003_index).size() == 2);
+  const std::string r003_text = slurp(r003_index);
+  CHECK(r003_text.find("# --only-autoencoder: rules 1-3") != std::string::npos);
+  CHECK(r003_text.find("# Policy:") == std::string::npos);
+  CHECK(r003_text.find("fertrain --val split:0.2 --seed 1") != std::string::npos);
+  // the flagged images lie in the training part of the same split: fertrain removes both from training
+  const Run r3t = run_program("fertrain", "--data " + f.root.string() + " --val split:0.2 --seed 1 --exclude " +
+                                              r003_index.string() + " --dry-run");
+  INFO(r3t.out);
+  INFO(r3t.err);
+  CHECK(r3t.code == 0);
+  CHECK((r3t.out + r3t.err).find("excluded 2 images listed in " + r003_index.string() +
+                                 " from the training split (79 -> 77)") != std::string::npos);
+  CHECK((r3t.out + r3t.err).find("belong to the validation or test split") == std::string::npos);
 
   // the classifier programs refuse the reconstruction model with one clear line
   const fs::path image = f.root / "train" / "sad" / "Training_900.png";
@@ -276,6 +305,10 @@ TEST_CASE("ferclean --autoencoder: bad flags and checkpoints give one clear line
   };
   const std::vector<Case> cases = {
       {base + " --percentile 98", "only apply with --autoencoder"},
+      {base + " --only-autoencoder", "only apply with --autoencoder"},
+      {base + " --val split:0.2", "only apply with --autoencoder"},
+      {base + " --autoencoder " + classifier.string() + " --only-autoencoder --keep-test-overlap",
+       "no effect with --only-autoencoder"},
       {base + " --autoencoder " + classifier.string() + " --percentile 0", "strictly between 0 and 100"},
       {base + " --autoencoder " + classifier.string() + " --percentile 100", "strictly between 0 and 100"},
       {base + " --autoencoder " + classifier.string() + " --percentile=-5", "strictly between 0 and 100"},

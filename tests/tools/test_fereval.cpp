@@ -63,10 +63,11 @@ size_t lines(const std::string& s) {
 
 const std::vector<std::string> kFolders = {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"};
 
-// Three tiny checkpoints (fer7 seed 1, fer7 seed 2, fer6) and the image folder, made once.
+// Tiny checkpoints (fer7 seed 1, fer7 seed 2, fer6; two with --val split:0.5 and seeds 1 and 2)
+// and the image folder, made once.
 struct Fixture {
   fer::test::TempDir dir;
-  std::string ckpt_a, ckpt_b, ckpt_fer6, optim_state, data;
+  std::string ckpt_a, ckpt_b, ckpt_fer6, ckpt_split_1, ckpt_split_2, optim_state, data;
   std::string train_log;
   bool ok = true;
 
@@ -76,7 +77,8 @@ struct Fixture {
     struct Spec {
       std::string name, flags;
     };
-    for (const Spec& s : {Spec{"a", "--seed 1"}, Spec{"b", "--seed 2"}, Spec{"six", "--classes 6"}}) {
+    for (const Spec& s : {Spec{"a", "--seed 1"}, Spec{"b", "--seed 2"}, Spec{"six", "--classes 6"},
+                          Spec{"s1", "--val split:0.5 --seed 1"}, Spec{"s2", "--val split:0.5 --seed 2"}}) {
       const Run r = run_program("fertrain", small + s.flags + " --out " + (dir / s.name).string());
       train_log += r.out + r.err;
       ok = ok && r.code == 0;
@@ -84,6 +86,8 @@ struct Fixture {
     ckpt_a = (dir / "a" / "best.safetensors").string();
     ckpt_b = (dir / "b" / "best.safetensors").string();
     ckpt_fer6 = (dir / "six" / "best.safetensors").string();
+    ckpt_split_1 = (dir / "s1" / "best.safetensors").string();
+    ckpt_split_2 = (dir / "s2" / "best.safetensors").string();
     optim_state = (dir / "a" / "last.optim.safetensors").string();
     // data: per class 3 Training, 2 PublicTest, 2 PrivateTest images, all different...
     const fs::path root = dir / "data";
@@ -290,6 +294,19 @@ TEST_CASE("fereval: bad inputs give one clear line and a non-zero exit") {
   CHECK(mismatch.code != 0);
   CHECK(lines(mismatch.err) == 1);
   CHECK(mismatch.err.find("an ensemble needs one class order") != std::string::npos);
+
+  // members validated on different seeded splits of Training: --split val would score one on its
+  // own training images; the test split is fine
+  const std::string split_members = "--checkpoint " + fx.ckpt_split_1 + " --checkpoint " + fx.ckpt_split_2 + data;
+  const Run leaky = run_program("fereval", split_members + " --split val");
+  CHECK(leaky.code != 0);
+  CHECK(lines(leaky.err) == 1);
+  CHECK(leaky.err.find("was trained with --val split:0.5 --seed 2") != std::string::npos);
+  CHECK(leaky.err.find("on its own training images") != std::string::npos);
+  CHECK(run_program("fereval", split_members + " --split test --json").code == 0);
+  CHECK(run_program("fereval", "--checkpoint " + fx.ckpt_split_1 + " --checkpoint " + fx.ckpt_split_1 + data +
+                                   " --split val --json")
+            .code == 0);
 
   const Run tencrop = run_program("fereval", "--checkpoint " + fx.ckpt_a + data + " --tta tencrop");
   CHECK(tencrop.code != 0);

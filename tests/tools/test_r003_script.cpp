@@ -1,12 +1,14 @@
 // scripts/r003-outliers.sh end to end on a small slice of real FER2013 faces: the autoencoder, its
-// outliers (ferclean --autoencoder, percentile 98), the baseline with and without them, and the
-// summary; a second call finds every step done and repeats nothing. Needs $FER_DATA (suite "data").
+// outliers (ferclean --autoencoder, percentile 98, scored over the training part of the 80/20 split
+// only), the baseline with and without them (the same validation images), and the summary; a second
+// call finds every step done and repeats nothing. Needs $FER_DATA (suite "data").
 #include <doctest/doctest.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -63,19 +65,27 @@ TEST_CASE("scripts/r003-outliers.sh: autoencoder, outliers, baseline with and wi
   REQUIRE(WIFEXITED(status));
   REQUIRE(WEXITSTATUS(status) == 0);
   const fs::path out = work / "out";
-  for (const char* f : {"autoencoder/best.safetensors", "ferclean.exclude", "outliers.exclude", "baseline/summary.json",
+  for (const char* f : {"autoencoder/best.safetensors", "outliers.exclude", "baseline/summary.json",
                         "baseline-outliers-removed/summary.json", "summary.txt"})
     CHECK_MESSAGE(fs::exists(out / f), f);
-  // 210 Training faces: the 98th percentile leaves 5 above it (numpy-linear: rank 0.98 * 209 = 204.82)
+  // 210 Training faces, 168 in the training part of split:0.2 (24 per class): the 98th percentile of
+  // their scores leaves 4 above it (numpy-linear: rank 0.98 * 167 = 163.66), all listed
   const std::string outliers = slurp(out / "outliers.exclude");
-  const size_t listed = count_of(outliers, "# ae_outlier");
-  CHECK(listed >= 1);
-  CHECK(listed <= 5);
-  CHECK(count_of(outliers, "# duplicate") + count_of(outliers, "# cross_label") + count_of(outliers, "# test_overlap") ==
+  CHECK(count_of(outliers, "  # ae_outlier score=") == 4);  // entry lines (the header has "# ae_outlier: 4 images")
+  CHECK(count_of(outliers, "  # duplicate") + count_of(outliers, "  # cross_label") +
+            count_of(outliers, "  # test_overlap") ==
         0);
-  CHECK(slurp(out / "baseline-outliers-removed.log").find("excluded " + std::to_string(listed) + " images listed in") !=
+  CHECK(outliers.find("percentile 98 of 168 training scores") != std::string::npos);
+  CHECK(slurp(out / "baseline-outliers-removed.log")
+            .find("images listed in " + (out / "outliers.exclude").string() + " from the training split (168 -> 164)") !=
         std::string::npos);
   CHECK(slurp(out / "baseline.log").find("excluded ") == std::string::npos);
+  // both runs select on the same 42 validation images
+  const auto val_of = [&](const char* run) {
+    return nlohmann::json::parse(slurp(out / run / "summary.json")).at("val").at("images").get<int>();
+  };
+  CHECK(val_of("baseline") == 42);
+  CHECK(val_of("baseline-outliers-removed") == 42);
   const std::string summary = slurp(out / "summary.txt");
   CHECK(summary.find("baseline:                  ") != std::string::npos);
   CHECK(summary.find("% on PublicTest (56 images)") != std::string::npos);

@@ -277,6 +277,14 @@ TEST_CASE("augment: erasing fills a box with erase_value; noise and colour keep 
 
 TEST_CASE("augment: presets and argument errors") {
   for (const std::string& n : augment_preset_names()) CHECK_NOTHROW(check_augment_spec("test", augment_preset(n)));
+  const AugmentSpec vit = augment_preset("vit");  // crop + flip + erasing, nothing else
+  CHECK(vit.hflip);
+  CHECK(vit.scale_min == 0.8);
+  CHECK(vit.scale_max == 1.0);
+  CHECK(vit.erase_p == 0.25);
+  CHECK(vit.rotate_deg == 0.0);
+  CHECK(vit.translate == 0.0);
+  CHECK(vit.noise_std == 0.0);
   CHECK(augment_preset("r001").translate == doctest::Approx(10.0 / 48.0));
   CHECK(augment_preset("r000").rotate_deg == 30.0);
   try {

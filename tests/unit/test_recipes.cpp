@@ -55,6 +55,31 @@ TEST_CASE("recipes: the report recipes are all there, unique, and validate over 
     CHECK_MESSAGE(names.count(want), want);
   CHECK(fer::tools::needs_init_from(fer::tools::find_recipe("usefkh-vggnet-finetune")));
   CHECK(!fer::tools::needs_init_from(fer::tools::find_recipe("usefkh-vggnet")));
+  // R004's extra training on resampled data continues the tuned r004-vggnet model
+  for (const char* r : {"r004-vggnet-ros", "r004-vggnet-smote", "r004-vggnet-smote-tomek"}) {
+    INFO(r);
+    CHECK(fer::tools::needs_init_from(fer::tools::find_recipe(r)));
+    CHECK(fer::tools::find_recipe(r).starts_from == "r004-vggnet");
+  }
+  CHECK(!fer::tools::needs_init_from(fer::tools::find_recipe("r004-vggnet")));
+  // every starts_from names a recipe of the same model
+  for (const auto& r : fer::tools::all_recipes())
+    if (!r.starts_from.empty()) {
+      INFO(r.name);
+      CHECK(fer::tools::find_recipe(r.starts_from).settings.at("model") == r.settings.at("model"));
+    }
+  // R001 4.5: the transfer models train "with augmentations"; R001 4.3's flip, rotation 20, translation 10
+  for (const char* r : {"r001-vgg11", "r001-resnet18", "r001-cnn6-aug"}) {
+    INFO(r);
+    TrainConfig t;
+    fer::tools::apply_json(t, fer::tools::find_recipe(r).settings);
+    CHECK(t.hflip);
+    CHECK(t.rotate_deg == 20.0);
+    CHECK(t.translate_px == 10.0);
+  }
+  TrainConfig vit;  // MODELS.md 5.3: random crop + flip + random erasing
+  fer::tools::apply_json(vit, fer::tools::find_recipe("r003-vit").settings);
+  CHECK(vit.augment == "vit");
   TrainConfig u;  // usef-kh's pipeline survives the config round trip
   fer::tools::apply_json(u, fer::tools::find_recipe("usefkh-vggnet").settings);
   TrainConfig u2;

@@ -110,14 +110,17 @@ const std::vector<Recipe>& all_recipes() {
     const std::string r001_notes =
         "R001 gives neither epochs nor batch size: we use 30 epochs and batch 64. The plateau scheduler "
         "watches the validation loss (PyTorch's default mode 'min').";
+    const std::string r001_aug_notes =
+        " R001's 'translation (10, 10)' is read as up to 10 pixels each way (our reading; torchvision's "
+        "RandomAffine(translate=(0.1, 0.1)) would be 10% of 48, up to 4.8 pixels: --translate 4.8).";
     v.push_back({"r001-cnn6", "R001 section 4.1 (MODELS.md 3.1)", "CNN6, cross-entropy, Adam, exponential + plateau LR",
                  r001(false, false), r001_notes});
     v.push_back({"r001-cnn6-aug", "R001 section 4.3", "CNN6 with flip, rotation 20 deg, translation 10 px",
-                 r001(true, false), r001_notes});
+                 r001(true, false), r001_notes + r001_aug_notes});
     v.push_back({"r001-cnn6-balanced", "R001 section 4.2", "CNN6 with class-balanced batches (w_j = N/n_j)",
                  r001(false, true), r001_notes});
     v.push_back({"r001-cnn6-aug-balanced", "R001 section 4.4", "CNN6 with augmentation and balanced batches",
-                 r001(true, true), r001_notes});
+                 r001(true, true), r001_notes + r001_aug_notes});
 
     // ---- R000: Residual Masking Network ----
     const std::string r000_notes =
@@ -140,7 +143,7 @@ const std::vector<Recipe>& all_recipes() {
                  r000_notes + " Class weights are N/(7 n_c) on the training split, as the repository's list."});
 
     // ---- R001 transfer ----
-    json vgg11 = r001(false, false);
+    json vgg11 = r001(true, false);  // R001 4.5: "no balancing and with augmentations"
     vgg11["model"] = "vgg11";
     vgg11["freeze"] = "features";
     json resnet18 = vgg11;
@@ -148,8 +151,11 @@ const std::vector<Recipe>& all_recipes() {
     resnet18["freeze"] = "conv1,bn1,layer1,layer2,layer3,layer4";
     const std::string r001_transfer_notes =
         r001_notes +
-        " R001 keeps its CNN6 setup for the transfer models ('this setup will be hold also for other models'). "
-        "Only the new head trains (MODELS.md 3.2, 3.3): the backbone stays frozen for the whole run (no unfreeze "
+        " R001 keeps its CNN6 setup for the transfer models ('this setup will be hold also for other models') and "
+        "trains the new layers 'with the Cross Entropy, no balancing and with augmentations' (section 4.5): flip, "
+        "rotation 20 deg, translation 10 px." +
+        r001_aug_notes +
+        " Only the new head trains (MODELS.md 3.2, 3.3): the backbone stays frozen for the whole run (no unfreeze "
         "stage; add --unfreeze-epoch N to fine-tune it). A frozen backbone's BatchNorm (ResNet18) still updates "
         "its running statistics in training mode, as in PyTorch with requires_grad=False." +
         kNoImageNet +
@@ -214,8 +220,9 @@ const std::vector<Recipe>& all_recipes() {
                  r003_notes +
                      " Our choice: Adam 1e-3 (Keras's default), 30 epochs, ReduceLROnPlateau(0.1, patience 5) on "
                      "the val loss, early stopping after 10 epochs without a better val accuracy. R003 trains on "
-                     "Training minus the autoencoder's 2% outliers: run ferclean and pass its index with --exclude "
-                     "(the validation and test data are not filtered)."});
+                     "Training minus the autoencoder's 2% outliers: run ferclean --autoencoder CKPT --val split:0.2 "
+                     "--only-autoencoder and pass its index with --exclude (it filters the training part only; the "
+                     "validation and test images stay the same)."});
     json baseline = r003("cnn6");
     baseline.update({{"optimizer", "adam"}, {"lr", 1e-3}, {"epochs", 30}});
     v.push_back({"r003-baseline", "R003 (MODELS.md 5)",
@@ -226,7 +233,8 @@ const std::vector<Recipe>& all_recipes() {
                      "uses our registered cnn6 (R001's six-layer CNN) as a stand-in, so its figures are not R003's "
                      "baseline. From R003: the split, batch 32, [0,1] inputs and Adam. Our choice: lr 1e-3 (Keras's "
                      "Adam default), 30 epochs, no schedule. R003's +4% from removing outliers: train "
-                     "r003-autoencoder, run ferclean --autoencoder, and pass its index with --exclude."});
+                     "r003-autoencoder, run ferclean --autoencoder CKPT --val split:0.2 --only-autoencoder, and pass "
+                     "its index with --exclude (scripts/r003-outliers.sh does all of it)."});
     json autoencoder = r003("autoencoder");
     autoencoder.update({{"loss", "mse"},
                         {"optimizer", "adam"},
@@ -242,8 +250,9 @@ const std::vector<Recipe>& all_recipes() {
                  "split of Training (--val split:0.2), inputs in [0,1], batch 32. R003 gives no learning rate or "
                  "epoch count: our choice is lr 1e-3 (Keras's Adam default) and 20 epochs, with the best "
                  "checkpoint chosen on the validation MSE. Then: ferclean --data PATH --autoencoder "
-                 "RUN/best.safetensors --percentile 98 --out FILE flags the Training images above the 98th "
-                 "percentile of the reconstruction error (R003: 460 of 22,968) for fertrain --exclude FILE."});
+                 "RUN/best.safetensors --percentile 98 --val split:0.2 --only-autoencoder --out FILE flags the "
+                 "images of the 80% training part above the 98th percentile of their reconstruction error (R003: "
+                 "460 of 22,968) for fertrain --exclude FILE."});
     json vit = r003("vit");
     vit.update({{"optimizer", "adamw"},
                 {"lr", 5e-4},
@@ -253,14 +262,14 @@ const std::vector<Recipe>& all_recipes() {
                 {"cosine_t0", 100},
                 {"warmup_epochs", 5},
                 {"label_smoothing", 0.1},
-                {"hflip", true},
-                {"translate_px", 4.0}});
+                {"augment", "vit"}});
     v.push_back(
         {"r003-vit", "R003 (MODELS.md 5.3)", "small ViT (patch 4, width 192, depth 6), AdamW + warm-up + cosine", vit,
          r003_notes + " The ViT is only a proposal in R003; the setup is MODELS.md 5.3's suggestion (not from any "
                       "source): AdamW 5e-4, weight decay 0.05, 5 warm-up epochs then cosine decay over 100 epochs, "
-                      "label smoothing 0.1, flips. Its 'random crop' is approximated by a translation of up to 4 "
-                      "pixels (our choice); random erasing is not available in the training pipeline."});
+                      "label smoothing 0.1, random crop + flip + random erasing (--augment vit: a resized crop of "
+                      "80-100% of the area with aspect 3/4-4/3, and erasing with p 0.25 as in DeiT; those values "
+                      "are our choice)."});
 
     // ---- R004 ----
     const std::string r004_notes =
@@ -274,17 +283,25 @@ const std::vector<Recipe>& all_recipes() {
         "which split the data 80/10/10 after resampling (copies of training images reach its test split), we "
         "resample the training split only and validate on PublicTest, so its 97% ensemble figure is not "
         "comparable. The ensemble of the three resampled members is fereval with three --checkpoint flags.";
+    const std::string r004_resampled_notes =
+        " R004 did 'all extra training (balanced data, ...) on the hyper tuned model': this recipe continues "
+        "the r004-vggnet run, so it needs --init-from with that run's best.safetensors. The leak guard leaves "
+        "out of validation and test the images whose pixels occur in the resampled training set (on the data "
+        "at hand 280 of PublicTest's 3,589, unevenly per class), so the run's own figures are on a smaller "
+        "split than r004-vggnet's; fereval gives both (the whole split and without Training duplicates).";
     v.push_back({"r004-vggnet", "R004 (MODELS.md 2, 6)", "usef-kh VGGNet, Adam 1e-4, early stopping 10", r004("none"),
                  r004_notes +
                      " The original usef-kh recipe (SGD Nesterov 0.01, plateau on val accuracy 0.75/5, 300 epochs) "
                      "is: --optimizer sgd --nesterov --lr 0.01 --weight-decay 1e-4 --scheduler plateau "
                      "--plateau-metric val_acc --plateau-factor 0.75 --plateau-patience 5 --epochs 300."});
     v.push_back(
-        {"r004-vggnet-ros", "R004 (MODELS.md 6)", "VGGNet on randomly over-sampled Training", r004("ros"), r004_notes});
-    v.push_back(
-        {"r004-vggnet-smote", "R004 (MODELS.md 6)", "VGGNet on SMOTE-resampled Training", r004("smote"), r004_notes});
-    v.push_back({"r004-vggnet-smote-tomek", "R004 (MODELS.md 6)", "VGGNet on SMOTE + Tomek-links resampled Training",
-                 r004("smote-tomek"), r004_notes});
+        {"r004-vggnet-ros", "R004 (MODELS.md 6)", "r004-vggnet trained on: randomly over-sampled Training",
+         r004("ros"), r004_notes + r004_resampled_notes, "r004-vggnet"});
+    v.push_back({"r004-vggnet-smote", "R004 (MODELS.md 6)", "r004-vggnet trained on: SMOTE-resampled Training",
+                 r004("smote"), r004_notes + r004_resampled_notes, "r004-vggnet"});
+    v.push_back({"r004-vggnet-smote-tomek", "R004 (MODELS.md 6)",
+                 "r004-vggnet trained on: SMOTE + Tomek-links resampled Training", r004("smote-tomek"),
+                 r004_notes + r004_resampled_notes, "r004-vggnet"});
 
     // ---- usef-kh (the VGGNet R004 retrains; MODELS.md 2.2) ----
     const json usefkh = {{"model", "vggnet"},
@@ -325,15 +342,14 @@ const std::vector<Recipe>& all_recipes() {
                  "cosine annealing (73.06% -> 73.11% test; with warm restarts 72.64%: --scheduler cosine-restarts) "
                  "but gives neither the length nor the lr: we use 50 epochs (R004's 'Epochs = 350' fits 300 + 50, an "
                  "inference) and lr 1e-3 decaying to 0 over one half-period. Its best figure (73.28%) fine-tunes on "
-                 "Training + validation, which leaves nothing to select on: not reproduced."});
+                 "Training + validation, which leaves nothing to select on: not reproduced.",
+                 "usefkh-vggnet"});
     return v;
   }();
   return recipes;
 }
 
-bool needs_init_from(const Recipe& recipe) {
-  return recipe.name.size() > 9 && recipe.name.compare(recipe.name.size() - 9, 9, "-finetune") == 0;
-}
+bool needs_init_from(const Recipe& recipe) { return !recipe.starts_from.empty(); }
 
 const Recipe& find_recipe(const std::string& name) {
   for (const Recipe& r : all_recipes())

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -59,17 +60,23 @@ void apply_resampling(const TrainConfig& config, TrainData& out) {
   for (int64_t i : out.plan.test)
     if (!std::binary_search(out.plan.val.begin(), out.plan.val.end(), i)) test_only.push_back(i);
   const std::vector<int64_t> test_clean = data::without_leaks(r.train, out.dataset, test_only);
-  const bool test_is_val = !out.plan.test.empty() && out.plan.test == out.plan.val;
 
   data::Dataset combined = std::move(r.train);
   data::SplitPlan plan;
   for (int64_t i = 0; i < combined.size(); ++i) plan.train.push_back(i);
+  std::map<int64_t, int64_t> val_position;  // dataset index -> index in `combined`
   for (int64_t i : val) {
+    val_position[i] = combined.size();
     plan.val.push_back(combined.size());
     combined.push_back(out.dataset.image(i), out.dataset.labels[static_cast<size_t>(i)],
                        out.dataset.splits[static_cast<size_t>(i)], out.dataset.sources[static_cast<size_t>(i)]);
   }
-  if (test_is_val) plan.test = plan.val;
+  // The test split keeps the validation images it shares (test = validation when the data has no
+  // PrivateTest; a test/ folder of PublicTest_* and unprefixed files holds both), then its own.
+  for (int64_t i : out.plan.test) {
+    const auto it = val_position.find(i);
+    if (it != val_position.end()) plan.test.push_back(it->second);
+  }
   for (int64_t i : test_clean) {
     plan.test.push_back(combined.size());
     combined.push_back(out.dataset.image(i), out.dataset.labels[static_cast<size_t>(i)],
@@ -130,30 +137,51 @@ TrainData load_train_data(const TrainConfig& config) {
     for (const std::string& n : report.notes) out.notes.push_back(n);
   }
 
+  out.plan = data::plan_splits(out.dataset, config.val, config.seed);
+  // --exclude filters the training part only, after the split: the validation and test images stay
+  // those of the same run without it (so runs with and without a cleaning are compared on the same
+  // images, and fereval rebuilds the split from the config alone).
   if (!config.exclude.empty()) {
     const std::vector<std::string> entries = read_exclude_file(config.exclude);
-    std::vector<int64_t> keep;
+    std::vector<char> is_train(static_cast<size_t>(out.dataset.size()), 0);
+    for (int64_t i : out.plan.train) is_train[static_cast<size_t>(i)] = 1;
+    std::vector<char> excluded(static_cast<size_t>(out.dataset.size()), 0);
     std::set<size_t> used;
+    int64_t removed = 0, kept_eval = 0;
     for (int64_t i = 0; i < out.dataset.size(); ++i) {
-      bool excluded = false;
-      for (size_t e = 0; e < entries.size() && !excluded; ++e)
+      bool listed = false;
+      for (size_t e = 0; e < entries.size() && !listed; ++e)
         if (source_matches(out.dataset.sources[static_cast<size_t>(i)], entries[e])) {
-          excluded = true;
+          listed = true;
           used.insert(e);
         }
-      if (!excluded) keep.push_back(i);
+      if (!listed) continue;
+      if (is_train[static_cast<size_t>(i)]) {
+        excluded[static_cast<size_t>(i)] = 1;
+        ++removed;
+      } else {
+        ++kept_eval;
+      }
     }
     for (size_t e = 0; e < entries.size(); ++e)
       FER_CHECK(used.count(e), "--exclude " << config.exclude << ": entry '" << entries[e]
                                             << "' names no image of the data; hint: was it written for another data folder?");
+    std::vector<int64_t> train;
+    for (int64_t i : out.plan.train)
+      if (!excluded[static_cast<size_t>(i)]) train.push_back(i);
     std::ostringstream line;
-    line << "excluded " << (out.dataset.size() - static_cast<int64_t>(keep.size())) << " images listed in "
-         << config.exclude;
+    line << "excluded " << removed << " images listed in " << config.exclude << " from the training split ("
+         << out.plan.train.size() << " -> " << train.size() << ")";
     out.notes.push_back(line.str());
-    out.dataset = data::subset(out.dataset, keep);
+    if (kept_eval > 0) {
+      std::ostringstream kept;
+      kept << "  " << kept_eval << " listed images belong to the validation or test split and stay there: --exclude "
+           << "filters training images only";
+      out.notes.push_back(kept.str());
+    }
+    out.plan.train = std::move(train);
+    out.plan.train_desc += " minus --exclude";
   }
-
-  out.plan = data::plan_splits(out.dataset, config.val, config.seed);
   if (config.limit > 0 && config.limit < static_cast<int64_t>(out.plan.train.size())) {
     const double fraction = static_cast<double>(config.limit) / static_cast<double>(out.plan.train.size());
     auto [chosen, rest] = data::stratified_split(out.dataset, out.plan.train, fraction, config.seed);

@@ -2,8 +2,9 @@
 //
 //   config.data == ""        -> the built-in synthetic faces (config.synthetic_count, config.seed)
 //   a .csv file / a folder   -> data::load_dataset (FER2013 Kaggle CSV or train/ test/ folders)
-// then: class set (fer7 / fer6), images listed in config.exclude left out, the split plan
-// (config.val: auto | publictest | privatetest | split:F | none), and config.limit (a seeded
+// then: class set (fer7 / fer6), the split plan (config.val: auto | publictest | privatetest |
+// split:F | none), the images listed in config.exclude left out of the training split (never of
+// validation or test, so the split is the same with and without them), and config.limit (a seeded
 // stratified subset of the training split), then config.resample (ROS / SMOTE / SMOTE+Tomek /
 // SMOTE+ENN, data/resample.h) of the training split only. Class weights are computed on the final
 // training split.
