@@ -172,7 +172,7 @@ int main(int argc, char** argv) {
       "figure also given without the images that duplicate Training images."};
   app.set_version_flag("--version", fer::tools::version_text("fereval"));
   std::vector<std::string> checkpoints;
-  std::string data_path, split = "test", tta_flag = "none", device_flag = "cpu", out_dir, val_flag;
+  std::string data_path, split = "test", tta_flag = "auto", device_flag = "cpu", out_dir, val_flag;
   bool as_json = false;
   int64_t batch_size = 128;
   app.add_option("--checkpoint", checkpoints, "fer checkpoint (best.safetensors); repeat for an ensemble")->required();
@@ -181,7 +181,10 @@ int main(int argc, char** argv) {
   app.add_option("--val", val_flag,
                  "how the val split is made: auto | publictest | privatetest | split:F "
                  "(default: the checkpoint's own setting)");
-  app.add_option("--tta", tta_flag, "none | flip | tencrop | rmn10 (tencrop: models with a smaller input than 48x48; rmn10: R000's 10 random flip+rotate views, seed 1234)");
+  app.add_option("--tta", tta_flag,
+                 "auto | none | flip | tencrop | rmn10 (auto, the default: each checkpoint as its run validated, "
+                 "tencrop for a --ten-crop run, else none; tencrop: models with a smaller input than 48x48; rmn10: "
+                 "R000's 10 random flip+rotate views, seed 1234)");
   app.add_option("--device", device_flag, "cpu | cuda");
   app.add_option("--batch-size", batch_size, "images per forward pass (before test-time augmentation)");
   app.add_option("--out", out_dir, "also write here: confusion matrices (counts and row-normalized, CSV and PNG), one-vs-rest ROC "
@@ -197,7 +200,9 @@ int main(int argc, char** argv) {
     FER_CHECK(split == "test" || split == "val" || split == "train",
               "--split '" << split << "' is not one of: test, val, train");
     FER_CHECK(batch_size >= 1, "--batch-size must be positive, got " << batch_size);
-    const fer::tools::Tta tta = fer::tools::tta_from_name(tta_flag);
+    const bool tta_auto = tta_flag == "auto";
+    const fer::tools::Tta tta_given = tta_auto ? fer::tools::Tta::none : fer::tools::tta_from_name(tta_flag);
+    std::vector<fer::tools::Tta> tta_of;  // per checkpoint
     const fer::Device device = fer::tools::device_from_name(device_flag);
     fer::set_math_precision(fer::MathPrecision::fp32);  // the reference numerics, never tf32/bf16
     std::vector<LoadedModel> models;
@@ -205,7 +210,10 @@ int main(int argc, char** argv) {
       models.push_back(fer::tools::load_model_from_checkpoint(c, device));
       fer::tools::require_classifier(models.back(), "fereval");
       const LoadedModel& m = models.back();
-      fer::tools::check_tta(m, tta);
+      // auto: a ten-crop run validated on the mean of the ten crops' logits; fereval does the same
+      tta_of.push_back(tta_auto ? (m.config.value("ten_crop", false) ? fer::tools::Tta::tencrop : fer::tools::Tta::none)
+                                : tta_given);
+      fer::tools::check_tta(m, tta_of.back());
       const LoadedModel& first = models.front();
       FER_CHECK(m.classes.names == first.classes.names,
                 "--checkpoint '" << m.path << "' has classes " << json(m.classes.names).dump() << " (" << m.classes.id
@@ -262,12 +270,18 @@ int main(int argc, char** argv) {
     }
     const std::set<int64_t> removed(overlap.begin(), overlap.end());
 
+    // the test-time augmentation in words: one name when every member uses it, else one per member
+    const bool one_tta = std::all_of(tta_of.begin(), tta_of.end(), [&](fer::tools::Tta t) { return t == tta_of[0]; });
+    std::string tta_label = fer::tools::tta_name(tta_of[0]);
+    if (!one_tta)
+      for (size_t mi = 1; mi < tta_of.size(); ++mi) tta_label += std::string(",") + fer::tools::tta_name(tta_of[mi]);
+
     // predictions: the mean of the models' softmax
     const fer::data::DeviceImages images(ds, device);
     const size_t k = names.size();
     std::vector<float> probs(indices.size() * k, 0.0f);
-    for (const LoadedModel& m : models) {
-      const std::vector<float> p = fer::tools::predict_probs(m, images, indices, tta, batch_size);
+    for (size_t mi = 0; mi < models.size(); ++mi) {
+      const std::vector<float> p = fer::tools::predict_probs(models[mi], images, indices, tta_of[mi], batch_size);
       for (size_t i = 0; i < p.size(); ++i) probs[i] += p[i] / static_cast<float>(models.size());
     }
     std::vector<int32_t> labels;
@@ -291,7 +305,8 @@ int main(int argc, char** argv) {
     j["split"] = split;
     j["split_description"] = desc;
     j["val_spec"] = val_spec;
-    j["tta"] = fer::tools::tta_name(tta);
+    j["tta"] = tta_label;  // per member, comma-separated, when they differ (--tta auto)
+    j["tta_auto"] = tta_auto;
     j["device"] = device_flag;
     j["images"] = static_cast<int64_t>(indices.size());
     j["all"] = figures_json(all);
@@ -330,7 +345,8 @@ int main(int argc, char** argv) {
     if (split != "train")
       o << "; " << overlap.size() << " also in Training (same pixels), " << dedup_rows.size() << " without them";
     o << "\n";
-    o << "tta:     " << fer::tools::tta_name(tta) << ", device " << device_flag << "\n\n";
+    o << "tta:     " << tta_label << (tta_auto ? " (auto: as each run validated)" : "") << ", device " << device_flag
+      << "\n\n";
     const bool side = split != "train";
     auto row = [&](const std::string& label, double a, double b) {
       o << std::left << std::setw(22) << label << std::right << std::setw(12) << num(a);

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/unit/test_data_fixtures.h"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -23,9 +25,9 @@ struct Run {
   std::string output;
 };
 
-Run run_fertrain(const std::string& args) {
+Run run_program(const std::string& program, const std::string& args) {
   const fs::path log = fs::temp_directory_path() / ("fer_test_usefkh_" + std::to_string(::getpid()) + ".log");
-  const std::string cmd = std::string(FER_BINARY_DIR) + "/bin/fertrain " + args + " > " + log.string() + " 2>&1";
+  const std::string cmd = std::string(FER_BINARY_DIR) + "/bin/" + program + " " + args + " > " + log.string() + " 2>&1";
   const int status = std::system(cmd.c_str());
   std::ifstream in(log);
   std::stringstream ss;
@@ -33,6 +35,8 @@ Run run_fertrain(const std::string& args) {
   fs::remove(log);
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, ss.str()};
 }
+
+Run run_fertrain(const std::string& args) { return run_program("fertrain", args); }
 
 std::vector<nlohmann::json> read_metrics(const fs::path& dir) {
   std::ifstream in(dir / "metrics.jsonl");
@@ -57,6 +61,31 @@ TEST_CASE("fertrain: usef-kh ten-crop training, then the cosine fine-tuning stag
   REQUIRE(m1.size() == 1);
   CHECK(m1[0].at("val_acc").get<double>() >= 0.0);
   REQUIRE(fs::exists(work / "a" / "best.safetensors"));
+
+  // fereval scores a ten-crop checkpoint as its run validated (the ten crops' mean) unless told otherwise
+  {
+    const fer::test::TempDir data;
+    int id = 0;
+    for (const char* c : {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"})
+      for (const char* part : {"train/Training_", "test/PublicTest_"}) {
+        const std::string name = part;
+        const std::string folder = name.substr(0, name.find('/'));
+        fer::test::write_gray48(data / (folder + "/" + c + "/" + name.substr(folder.size() + 1) + std::to_string(id) + ".png"),
+                                fer::test::pattern(id));
+        ++id;
+      }
+    const std::string eval = "--checkpoint " + (work / "a" / "best.safetensors").string() + " --data " +
+                             data.path().string() + " --split val --json";
+    const Run automatic = run_program("fereval", eval);
+    INFO(automatic.output);
+    REQUIRE(automatic.code == 0);
+    const auto j = nlohmann::json::parse(automatic.output);
+    CHECK(j.at("tta") == "tencrop");
+    CHECK(j.at("tta_auto") == true);
+    const Run plain = run_program("fereval", eval + " --tta none");
+    REQUIRE(plain.code == 0);
+    CHECK(nlohmann::json::parse(plain.output).at("tta") == "none");
+  }
 
   const Run refused = run_fertrain("--recipe usefkh-vggnet-finetune --epochs 1 " + small + "--out " + (work / "x").string());
   CHECK(refused.code == 1);
