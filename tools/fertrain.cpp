@@ -50,8 +50,10 @@ void list_models() {
 
 void list_recipes() {
   for (const auto& r : fer::tools::all_recipes()) {
-    std::printf("%s\n    %s\n    source: %s\n    settings: %s\n    notes: %s\n", r.name.c_str(), r.summary.c_str(),
-                r.source.c_str(), r.settings.dump().c_str(), r.notes.c_str());
+    std::printf("%s\n    %s\n    source: %s\n", r.name.c_str(), r.summary.c_str(), r.source.c_str());
+    if (!r.starts_from.empty())
+      std::printf("    starts from: the best.safetensors of a %s run (--init-from, required)\n", r.starts_from.c_str());
+    std::printf("    settings: %s\n    notes: %s\n", r.settings.dump().c_str(), r.notes.c_str());
   }
 }
 

@@ -171,6 +171,14 @@ TEST_CASE("fertrain: --list-models and --list-recipes") {
   const Run r = run_fertrain("--list-recipes");
   CHECK(r.code == 0);
   CHECK(r.output.find("r001-cnn6-aug-balanced") != std::string::npos);
+  CHECK(r.output.find("r004-vggnet-smote\n    r004-vggnet trained on: SMOTE-resampled Training\n    source: R004 "
+                      "(MODELS.md 6)\n    starts from: the best.safetensors of a r004-vggnet run (--init-from, "
+                      "required)\n") != std::string::npos);
+  // and it refuses to start from scratch
+  const Run scratch = run_fertrain("--recipe r004-vggnet-ros --epochs 1 --limit 50");
+  CHECK(scratch.code == 1);
+  CHECK(scratch.output.find("--recipe r004-vggnet-ros continues a trained model: give --init-from CKPT (the "
+                            "best.safetensors of a r004-vggnet run)") != std::string::npos);
 }
 
 TEST_CASE("fertrain: a diverging run stops at the first non-finite loss, naming epoch and step") {

@@ -275,7 +275,10 @@ const std::vector<Recipe>& all_recipes() {
     const std::string r004_notes =
         "R004 retrains the usef-kh VGGNet with Adam lr 1e-4 and early stopping (patience 10; its Keras run "
         "stopped after 54 epochs), at most 180 epochs (its GPU limit). It gives no batch size: we use usef-kh's 64. "
-        "Early stopping watches val accuracy (our choice; the report does not name the metric). The model takes "
+        "Early stopping watches val accuracy (our choice; the report does not name the metric; Keras's default "
+        "would be the val loss). No weight decay: R004 names none (Keras's Adam has none; usef-kh's SGD used "
+        "1e-4). R004 evaluates with a 'weighted accuracy metric', read here as balanced accuracy (the mean "
+        "per-class recall), which fereval reports; the checkpoint choice uses plain accuracy. The model takes "
         "one 40x40 input: the 48x48 image is resized to it. usef-kh's own pipeline (random resized crop, ten-crop "
         "training with random erasing per crop) is the usefkh-vggnet recipe; R004 does not say it kept it (add "
         "--augment usefkh --ten-crop to do so). R004's extra augmentation (flips, "
