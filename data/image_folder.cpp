@@ -41,6 +41,19 @@ std::string folder_names() {
   return "angry, disgust, fear, happy, neutral, sad, surprise";
 }
 
+// " (did you mean 'surprise'?)" for a folder name sharing its first 3+ letters with a class name
+// (surprised, fearful, disgusted, happiness, sadness, anger), else "".
+std::string similar_class_hint(const std::string& name) {
+  for (const std::string c : {"angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"}) {
+    size_t common = 0;
+    while (common < c.size() && common < name.size() &&
+           std::tolower(static_cast<unsigned char>(name[common])) == c[common])
+      ++common;
+    if (common >= 3) return " (did you mean '" + c + "'?)";
+  }
+  return "";
+}
+
 // Sorted names of the entries of a directory (throws with the path on an I/O error).
 std::vector<fs::directory_entry> list_dir(const fs::path& dir) {
   std::error_code ec;
@@ -98,7 +111,12 @@ Dataset read_image_folders(const fs::path& root, const LoadOptions& options, Loa
       }
       const int fer7 = fer7_from_folder_name(cls_name);
       if (fer7 < 0) {
-        bad.bad(cls.path().string() + ": unknown class folder '" + cls_name + "'; expected one of " + folder_names());
+        int64_t images = 0;
+        for (const fs::directory_entry& f : list_dir(cls.path()))
+          if (is_image_name(f.path().filename().string())) ++images;
+        bad.bad(cls.path().string() + ": unknown class folder '" + cls_name + "' holding " + std::to_string(images) +
+                    " images; expected one of " + folder_names() + similar_class_hint(cls_name),
+                images);
         continue;
       }
       if (options.classes.from_fer7[fer7] < 0) {  // a class this class set drops: not even read

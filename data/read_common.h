@@ -24,10 +24,11 @@ class BadEntries {
 
   LoadReport& report() { return *report_; }
 
-  // One bad entry: `message` names the file (and line) and what was expected.
-  void bad(const std::string& message) {
+  // One bad entry: `message` names the file (and line) and what was expected. `images` is how many
+  // images it stands for (an unknown class folder leaves all of its images out).
+  void bad(const std::string& message, int64_t images = 1) {
     if (!options_.skip_bad) FER_FAIL(message << " (hint: fix or remove the entry; fertrain and ferclean skip such entries, counted, with --skip-bad)");
-    report_->skipped_bad++;
+    report_->skipped_bad += images;
     if (static_cast<int>(report_->messages.size()) < options_.max_messages) report_->messages.push_back(message);
   }
 

@@ -164,8 +164,8 @@ TEST_CASE("folder: bad inputs are one clear error naming the path; skip_bad coun
     write_gray48(dir / "train/happyy/Training_9.png", pattern(9));
     CHECK_THROWS_WITH_AS(read_image_folders(dir.path()),
                          doctest::Contains(((dir / "train/happyy").string() +
-                                            ": unknown class folder 'happyy'; expected one of angry, disgust, fear, happy, "
-                                            "neutral, sad, surprise")
+                                            ": unknown class folder 'happyy' holding 1 images; expected one of angry, "
+                                            "disgust, fear, happy, neutral, sad, surprise (did you mean 'happy'?)")
                                                .c_str()),
                          fer::Error);
     LoadOptions opt;
@@ -173,6 +173,22 @@ TEST_CASE("folder: bad inputs are one clear error naming the path; skip_bad coun
     LoadReport rep;
     CHECK(read_image_folders(dir.path(), opt, &rep).size() == 6);
     CHECK(rep.skipped_bad == 1);
+    // --skip-bad counts every image of the folder it leaves out; no hint for an unrelated name
+    write_gray48(dir / "train/surprised/Training_10.png", pattern(10));
+    write_gray48(dir / "train/surprised/Training_11.png", pattern(11));
+    write_gray48(dir / "test/contempt/PublicTest_12.png", pattern(12));
+    LoadReport rep2;
+    CHECK(read_image_folders(dir.path(), opt, &rep2).size() == 6);
+    CHECK(rep2.skipped_bad == 4);
+    const std::string messages = [&] {
+      std::string all;
+      for (const std::string& m : rep2.messages) all += m + "\n";
+      return all;
+    }();
+    CHECK(messages.find("unknown class folder 'surprised' holding 2 images; expected one of angry, disgust, fear, "
+                        "happy, neutral, sad, surprise (did you mean 'surprise'?)") != std::string::npos);
+    CHECK(messages.find("unknown class folder 'contempt' holding 1 images; expected one of angry, disgust, fear, "
+                        "happy, neutral, sad, surprise\n") != std::string::npos);
   }
   SUBCASE("an image outside a class folder") {
     TempDir dir;
