@@ -252,6 +252,22 @@ int main(int argc, char** argv) {
                                    << split << " would score a member on its own training images; hint: evaluate "
                                    << "them one at a time, or together on --split test");
       }
+    // A seeded split of Training follows the data's image order: on another copy or layout of the data
+    // (a CSV instead of the folders, a --skip-bad load) it is another split.
+    if (split != "test" && plan.val_desc.rfind("split:", 0) == 0)
+      for (const LoadedModel& m : models) {
+        const std::string trained_on = m.config.value("data", std::string());
+        std::error_code e1, e2;
+        const bool same = !trained_on.empty() &&
+                          fs::weakly_canonical(trained_on, e1) == fs::weakly_canonical(data_path, e2) && !e1 && !e2;
+        if (!same)
+          std::fprintf(stderr,
+                       "warning: --split %s rebuilds the seeded split %s on --data %s, but '%s' was trained on '%s'; "
+                       "another copy or layout of the data gives other validation images (possibly training "
+                       "images of that run)\n",
+                       split.c_str(), plan.val_desc.c_str(), data_path.c_str(), m.path.c_str(),
+                       trained_on.empty() ? "the synthetic faces" : trained_on.c_str());
+      }
     const std::vector<int64_t>& indices = split == "test" ? plan.test : split == "val" ? plan.val : plan.train;
     const std::string& desc = split == "test" ? plan.test_desc : split == "val" ? plan.val_desc : plan.train_desc;
     FER_CHECK(!indices.empty(), "--split " << split << ": the data at '" << data_path << "' has no such images ("

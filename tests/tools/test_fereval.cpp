@@ -304,6 +304,12 @@ TEST_CASE("fereval: bad inputs give one clear line and a non-zero exit") {
   CHECK(leaky.err.find("was trained with --val split:0.5 --seed 2") != std::string::npos);
   CHECK(leaky.err.find("on its own training images") != std::string::npos);
   CHECK(run_program("fereval", split_members + " --split test --json").code == 0);
+  // their split of Training is rebuilt on data they were not trained on (the synthetic faces): warned
+  const Run other_data = run_program("fereval", "--checkpoint " + fx.ckpt_split_1 + data + " --split val --json");
+  CHECK(other_data.code == 0);
+  CHECK(other_data.err.find("warning: --split val rebuilds the seeded split split:0.5 of Training") != std::string::npos);
+  CHECK(other_data.err.find("was trained on 'the synthetic faces'") != std::string::npos);
+  CHECK(run_program("fereval", "--checkpoint " + fx.ckpt_split_1 + data + " --split test --json").err.empty());
   CHECK(run_program("fereval", "--checkpoint " + fx.ckpt_split_1 + " --checkpoint " + fx.ckpt_split_1 + data +
                                    " --split val --json")
             .code == 0);
