@@ -14,9 +14,14 @@
 // s = 1 and cin = cout: drop-path with rate 0.2 i/16 (block i = 0..15), then the residual add.
 // 4,369,154 parameters (body 4,007,548) and 23.1 M MACs at 48x48x3 with 6 classes. `width` scales
 // every channel count and the head widths (not the block table), for reduced golden fixtures.
+// The body keeps torchvision's layout, init and BN settings because the transfer recipe loads
+// torchvision's ImageNet weights into it; Keras' EfficientNetB0 (R002's model) uses BatchNormalization
+// eps 1e-3 (and momentum 0.99, i.e. 0.01 in PyTorch's convention) instead. The R002 MLP head is new
+// in either framework, so its Dense layers start as Keras' do: Glorot-uniform kernel, zero bias.
 #include <cmath>
 
 #include "models/efficientnet.h"
+#include "nn/init.h"
 #include "nn/layers.h"
 
 namespace fer::models {
@@ -105,6 +110,7 @@ class EfficientNetB0 : public nn::Module {
     classifier->add(std::make_shared<nn::Act>(Activation::relu));
     classifier->add(std::make_shared<nn::Dropout>(0.5));
     classifier->add(std::make_shared<nn::Linear>(w(128), cfg.num_classes));
+    nn::init::keras_init(*classifier);
   }
 
   Tensor forward(const Tensor& x) override {

@@ -23,14 +23,14 @@ std::shared_ptr<nn::Sequential> projection(int64_t cin, int64_t cout, int64_t st
 }
 
 // torchvision's ResNet init (conv: Kaiming-normal fan_out ReLU; BN: 1, 0) or Keras' (conv:
-// Glorot-uniform kernel, zero bias; BN: 1, 0). The head keeps its layers' defaults.
+// Glorot-uniform kernel, zero bias; BN: 1, 0). The head is skipped here (the builders set it up:
+// R002's Keras MLP head gets keras_init too).
 void init_backbone(nn::Module& m, bool keras) {
   for (auto& [name, mod] : m.named_modules()) {
     if (name == "fc" || name.rfind("fc.", 0) == 0) continue;
     if (auto* conv = dynamic_cast<nn::Conv2d*>(mod)) {
       if (keras) {
-        nn::init::xavier_uniform(conv->weight);
-        if (conv->bias.defined()) conv->bias.zero_();
+        nn::init::keras_default(conv->weight, conv->bias);
       } else {
         nn::init::kaiming_normal(conv->weight, 0.0, nn::init::FanMode::fan_out);
       }
@@ -161,6 +161,7 @@ nn::ModulePtr build_resnet50_r002(const ModelConfig& cfg) {
   fc->add(std::make_shared<nn::Act>(Activation::relu));
   fc->add(std::make_shared<nn::Dropout>(0.5));
   fc->add(std::make_shared<nn::Linear>(h2, cfg.num_classes));
+  nn::init::keras_init(*fc);  // Keras Dense layers: Glorot-uniform kernel, zero bias
   m->set_head(fc, true);
   return m;
 }

@@ -7,9 +7,13 @@
 // 2,426,470 parameters and 56,108,544 MACs at width 1 with 6 classes. BN comes before ReLU here;
 // MODELS.md notes that Keras code often puts it after, with the same primitives. `width` scales every
 // hidden width (used for small golden fixtures).
+// R002 is a Keras model, so it uses Keras' settings (MODELS.md 4 and 8.1 item 3): BatchNormalization
+// eps 1e-3 and momentum 0.99 (Keras' convention; 0.01 in PyTorch's, which nn::BatchNorm2d takes), and
+// Keras' initialisation: Glorot-uniform Conv2D/Dense kernels, zero biases, BN gamma 1 and beta 0.
 #include <cmath>
 
 #include "models/small_cnns.h"
+#include "nn/init.h"
 #include "nn/layers.h"
 
 namespace fer::models {
@@ -25,7 +29,7 @@ class Shallow : public nn::Module {
     for (int i = 0; i < 4; ++i) {
       const std::string k = std::to_string(i + 1);
       conv[i] = register_module("conv" + k, std::make_shared<nn::Conv2d>(in, widths[i], 3, 1, 1, true));
-      bn[i] = register_module("bn" + k, std::make_shared<nn::BatchNorm2d>(widths[i]));
+      bn[i] = register_module("bn" + k, std::make_shared<nn::BatchNorm2d>(widths[i], kKerasBnEps, kKerasBnMomentum));
       in = widths[i];
     }
     pool = register_module("pool", std::make_shared<nn::MaxPool2d>(2, 2));
@@ -33,6 +37,7 @@ class Shallow : public nn::Module {
     fc1 = register_module("fc1", std::make_shared<nn::Linear>(widths[3] * 12 * 12, w(256)));
     drop_fc = register_module("drop_fc", std::make_shared<nn::Dropout>(0.5));
     fc2 = register_module("fc2", std::make_shared<nn::Linear>(w(256), cfg.num_classes));
+    nn::init::keras_init(*this);
   }
 
   Tensor forward(const Tensor& x) override {

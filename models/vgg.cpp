@@ -13,6 +13,7 @@
 #include <string>
 
 #include "models/small_cnns.h"
+#include "nn/init.h"
 #include "nn/layers.h"
 
 namespace fer::models {
@@ -188,7 +189,9 @@ class KerasVgg16Body : public nn::Module {
 // ---- R002 modified VGG16 from scratch (MODELS.md 4.2) ---------------------------------------------
 // Body without block5_pool on 48x48x1 (48 -> 24 -> 12 -> 6 -> 3), then two stages conv3 p1 512->512
 // -> BN -> ReLU -> maxpool k2 s2 ceil ('same'): 3 -> 2 -> 1; flatten 512 -> fc1 256 -> ReLU ->
-// Dropout(0.5) -> fc2 K. 19,568,070 parameters and 732,841,472 MACs at 6 classes.
+// Dropout(0.5) -> fc2 K. 19,568,070 parameters and 732,841,472 MACs at 6 classes. Keras settings
+// throughout (R002 is a Keras model; MODELS.md 4 and 8.1 item 3): BN eps 1e-3, momentum 0.99 in
+// Keras' convention (0.01 here), Glorot-uniform kernels and zero biases on every conv and Dense layer.
 class Vgg16Mod : public nn::Module {
  public:
   explicit Vgg16Mod(const ModelConfig& cfg) {
@@ -198,12 +201,13 @@ class Vgg16Mod : public nn::Module {
     for (int s = 0; s < 2; ++s) {
       const std::string k = std::to_string(s + 6);
       conv[s] = register_module("stage" + k + "_conv", std::make_shared<nn::Conv2d>(c, c, 3, 1, 1, true));
-      bn[s] = register_module("stage" + k + "_bn", std::make_shared<nn::BatchNorm2d>(c));
+      bn[s] = register_module("stage" + k + "_bn", std::make_shared<nn::BatchNorm2d>(c, kKerasBnEps, kKerasBnMomentum));
     }
     pool = register_module("pool", std::make_shared<nn::MaxPool2d>(2, 2, 0, true));
     fc1 = register_module("fc1", std::make_shared<nn::Linear>(c, w(256)));
     drop = register_module("drop", std::make_shared<nn::Dropout>(0.5));
     fc2 = register_module("fc2", std::make_shared<nn::Linear>(w(256), cfg.num_classes));
+    nn::init::keras_init(*this);
   }
 
   Tensor forward(const Tensor& x) override {
@@ -227,6 +231,8 @@ class Vgg16Mod : public nn::Module {
 // ---- R002 VGG16 + 3-layer MLP head (MODELS.md 4.3) ------------------------------------------------
 // Full body (5 pools; 48x48x3 -> 1x1x512) `backbone`, GAP -> fc1 256 -> ReLU -> Dropout(0.5) -> fc2 128
 // -> ReLU -> Dropout(0.5) -> fc3 K. 14,879,686 parameters (body 14,714,688) and 704,856,832 MACs.
+// The head's Dense layers start as Keras' do (Glorot-uniform kernel, zero bias); the body keeps the
+// layers' defaults, since the transfer recipe loads ImageNet weights into it.
 class Vgg16Mlp : public nn::Module {
  public:
   explicit Vgg16Mlp(const ModelConfig& cfg) {
@@ -236,6 +242,7 @@ class Vgg16Mlp : public nn::Module {
     fc2 = register_module("fc2", std::make_shared<nn::Linear>(w(256), w(128)));
     fc3 = register_module("fc3", std::make_shared<nn::Linear>(w(128), cfg.num_classes));
     drop = register_module("drop", std::make_shared<nn::Dropout>(0.5));
+    for (nn::Linear* fc : {fc1.get(), fc2.get(), fc3.get()}) nn::init::keras_init(*fc);
   }
 
   Tensor forward(const Tensor& x) override {

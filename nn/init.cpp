@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kernels/philox.h"
+#include "nn/layers.h"
 
 namespace fer::nn::init {
 
@@ -57,6 +58,24 @@ void pytorch_default(Tensor& weight, Tensor& bias, Generator& gen) {
   if (bias.defined()) {
     const double bound = 1.0 / std::sqrt(static_cast<double>(fan(weight, FanMode::fan_in)));
     uniform_(bias, -bound, bound, gen);
+  }
+}
+
+void keras_default(Tensor& weight, Tensor& bias, Generator& gen) {
+  xavier_uniform(weight, gen);
+  if (bias.defined()) bias.zero_();
+}
+
+void keras_init(Module& m, Generator& gen) {
+  for (auto& [name, mod] : m.named_modules()) {
+    if (auto* conv = dynamic_cast<Conv2d*>(mod)) {
+      keras_default(conv->weight, conv->bias, gen);
+    } else if (auto* lin = dynamic_cast<Linear*>(mod)) {
+      keras_default(lin->weight, lin->bias, gen);
+    } else if (auto* bn = dynamic_cast<BatchNorm2d*>(mod)) {
+      if (bn->weight.defined()) bn->weight.fill_(1.0);
+      if (bn->bias.defined()) bn->bias.zero_();
+    }
   }
 }
 

@@ -4,10 +4,16 @@ written from MODELS.md's layer tables (sections 2.1, 3.2, 4.1-4.3).
 Imported by tools/make_fixtures.py, which merges MODELS into its own table; run
     /usr/bin/python3 tools/make_fixtures.py --only vggnet shallow vgg11 vgg16mod vgg16
 Same structure and parameter names as the C++ modules, width-scaled the same way.
+R002's Keras models (Shallow, Vgg16Mod) use Keras' BatchNormalization settings like the C++ modules:
+eps 1e-3, momentum 0.99 in Keras' convention = 0.01 in PyTorch's (KERAS_BN). Their weights here keep
+the script's init (the fixture stores them; the C++ test loads them), so only the BN settings matter.
 """
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+
+KERAS_BN = {"eps": 1e-3, "momentum": 0.01}
 
 
 def _w(width):
@@ -47,7 +53,7 @@ class VggNet(nn.Module):
 
 
 class Shallow(nn.Module):
-    """R002's shallow CNN (MODELS.md 4.1), BN before ReLU."""
+    """R002's shallow CNN (MODELS.md 4.1), BN before ReLU, Keras BN settings."""
 
     def __init__(self, num_classes=6, width=1.0):
         super().__init__()
@@ -56,7 +62,7 @@ class Shallow(nn.Module):
         cin = 1
         for i, c in enumerate(widths, 1):
             setattr(self, f"conv{i}", nn.Conv2d(cin, c, 3, 1, 1, bias=True))
-            setattr(self, f"bn{i}", nn.BatchNorm2d(c))
+            setattr(self, f"bn{i}", nn.BatchNorm2d(c, **KERAS_BN))
             cin = c
         self.pool = nn.MaxPool2d(2, 2)
         self.drop_conv = nn.Dropout(0.25)
@@ -124,7 +130,7 @@ class KerasVgg16Body(nn.Module):
 
 class Vgg16Mod(nn.Module):
     """R002's VGG16 from scratch (MODELS.md 4.2): body on 48x48x1 without block5_pool (ends 3x3), two
-    stages conv3 p1 -> BN -> ReLU -> maxpool k2 s2 'same' (ceil: 3 -> 2 -> 1), flatten -> 256 -> K."""
+    stages conv3 p1 -> BN (Keras settings) -> ReLU -> maxpool k2 s2 'same' (ceil: 3 -> 2 -> 1), flatten -> 256 -> K."""
 
     def __init__(self, num_classes=6, width=1.0):
         super().__init__()
@@ -133,7 +139,7 @@ class Vgg16Mod(nn.Module):
         c = self.backbone.out_channels
         for k in (6, 7):
             setattr(self, f"stage{k}_conv", nn.Conv2d(c, c, 3, 1, 1))
-            setattr(self, f"stage{k}_bn", nn.BatchNorm2d(c))
+            setattr(self, f"stage{k}_bn", nn.BatchNorm2d(c, **KERAS_BN))
         self.fc1 = nn.Linear(c, w(256))
         self.drop = nn.Dropout(0.5)
         self.fc2 = nn.Linear(w(256), num_classes)
@@ -181,12 +187,13 @@ MODELS = {
     "vgg11": (lambda cfg: he_init(Vgg11Mod(cfg["num_classes"], cfg["width"])),
               {"num_classes": 7, "width": 0.0625, "init": "kaiming_normal fan_in convs and linears"}, (4, 3, 48, 48)),
     "vgg16mod": (lambda cfg: he_init(Vgg16Mod(cfg["num_classes"], cfg["width"])),
-                 {"num_classes": 6, "width": 0.0625, "init": "kaiming_normal fan_in convs and linears"},
+                 {"num_classes": 6, "width": 0.0625, "init": "kaiming_normal fan_in convs and linears",
+                  "bn": "eps 1e-3 momentum 0.01 (Keras)"},
                  (4, 1, 48, 48)),
     "vgg16": (lambda cfg: he_init(Vgg16Mlp(cfg["num_classes"], cfg["width"])),
               {"num_classes": 6, "width": 0.0625, "init": "kaiming_normal fan_in convs and linears"}, (4, 3, 48, 48)),
     "vggnet": (lambda cfg: VggNet(cfg["num_classes"], cfg["width"]), {"num_classes": 7, "width": 0.05},
                (4, 1, 40, 40)),
-    "shallow": (lambda cfg: Shallow(cfg["num_classes"], cfg["width"]), {"num_classes": 6, "width": 0.125},
-                (4, 1, 48, 48)),
+    "shallow": (lambda cfg: Shallow(cfg["num_classes"], cfg["width"]),
+                {"num_classes": 6, "width": 0.125, "bn": "eps 1e-3 momentum 0.01 (Keras)"}, (4, 1, 48, 48)),
 }

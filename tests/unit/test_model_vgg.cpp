@@ -5,7 +5,9 @@
 // tests/fixtures/shallow.safetensors (width 0.125, 4 images 48x48) and {vgg11,vgg16mod,vgg16}.safetensors
 // (width 1/16, 4 images 48x48), written by tools/make_fixtures.py
 // with the twins of tools/fixtures_vgg.py: logits, weighted loss, every parameter gradient,
-// BatchNorm running statistics, and a 10-step SGD curve.
+// BatchNorm running statistics, and a 10-step SGD curve. shallow and vgg16mod are Keras models and use
+// Keras' BatchNorm settings (eps 1e-3, momentum 0.01 in PyTorch's convention) on both sides; their
+// Keras initialisation is checked in test_model_keras_init.cpp.
 #include <doctest/doctest.h>
 
 #include <cmath>
