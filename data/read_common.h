@@ -29,6 +29,7 @@ class BadEntries {
   void bad(const std::string& message, int64_t images = 1) {
     if (!options_.skip_bad) FER_FAIL(message << " (hint: fix or remove the entry; fertrain and ferclean skip such entries, counted, with --skip-bad)");
     report_->skipped_bad += images;
+    ++entries_;
     if (static_cast<int>(report_->messages.size()) < options_.max_messages) report_->messages.push_back(message);
   }
 
@@ -36,8 +37,8 @@ class BadEntries {
   void finish(const char* what, int64_t n) {
     report_->loaded = n;
     report_->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-    if (report_->skipped_bad > static_cast<int64_t>(report_->messages.size()))
-      report_->messages.push_back("... and " + std::to_string(report_->skipped_bad - report_->messages.size()) +
+    if (entries_ > static_cast<int64_t>(report_->messages.size()))
+      report_->messages.push_back("... and " + std::to_string(entries_ - static_cast<int64_t>(report_->messages.size())) +
                                   " more");
     if (report_ == &local_ && report_->skipped_bad > 0)
       std::fprintf(stderr, "warning: %s: skipped %lld bad entries (skip_bad); first: %s\n", what,
@@ -47,6 +48,7 @@ class BadEntries {
  private:
   const LoadOptions& options_;
   LoadReport local_;
+  int64_t entries_ = 0;  // bad() calls (skipped_bad counts images: a folder is many)
   LoadReport* report_;
   std::chrono::steady_clock::time_point start_;
 };

@@ -35,7 +35,9 @@ mkdir -p "$out"
 
 # the flags that may follow --resume (the rest are the run's own, in its config.json), and the
 # split the runs use (the recipes' split:0.2 unless --val is given), which ferclean must score
+# (with the class set and --skip-bad, which decide which images the split holds)
 resume_flags=()
+clean_flags=()
 args=("$@")
 seed=1 val=split:0.2
 for ((i = 0; i < ${#args[@]}; i++)); do
@@ -45,6 +47,12 @@ for ((i = 0; i < ${#args[@]}; i++)); do
     --seed=*) seed=${args[i]#--seed=} ;;
     --val) val=${args[i+1]:-}; i=$((i + 1)) ;;
     --val=*) val=${args[i]#--val=} ;;
+    --classes) clean_flags+=(--classes "${args[i+1]:-}"); i=$((i + 1)) ;;
+    --classes=*) clean_flags+=(--classes "${args[i]#--classes=}") ;;
+    --skip-bad) clean_flags+=(--skip-bad) ;;
+    --config|--config=*)
+      echo "r003-outliers: --config is not supported here (ferclean must see the split's flags): give them as flags" >&2
+      exit 2 ;;
   esac
 done
 
@@ -63,10 +71,19 @@ train() {  # train NAME fertrain-args...
 }
 
 train autoencoder --recipe r003-autoencoder ${args[@]+"${args[@]}"}
+# An index from another split (other --val/--seed, or an older script that scored all of Training)
+# is set aside, not reused.
+if [ -f "$out/outliers.exclude" ] &&
+   ! { grep -q '^# --only-autoencoder' "$out/outliers.exclude" &&
+       grep -qF "fertrain --val $val --seed $seed)" "$out/outliers.exclude"; }; then
+  echo "r003-outliers: $out/outliers.exclude was made for another split; moved to $out/outliers.exclude.stale" >&2
+  mv "$out/outliers.exclude" "$out/outliers.exclude.stale"
+fi
 if [ ! -f "$out/outliers.exclude" ]; then
   # ferclean writes the index atomically
   "$bin/ferclean" --data "$data" --autoencoder "$out/autoencoder/best.safetensors" --percentile 98 \
-    --val "$val" --seed "$seed" --only-autoencoder --out "$out/outliers.exclude" | tee "$out/ferclean.log"
+    --val "$val" --seed "$seed" --only-autoencoder ${clean_flags[@]+"${clean_flags[@]}"} \
+    --out "$out/outliers.exclude" | tee "$out/ferclean.log"
 fi
 echo "r003-outliers: $(grep -vc '^#' "$out/outliers.exclude") autoencoder outliers in $out/outliers.exclude"
 train baseline --recipe r003-baseline ${args[@]+"${args[@]}"}

@@ -10,9 +10,8 @@
 //   1. cross-label group (the same pixels under two or more labels): every member is excluded, in
 //      every split; which label is right is unknown (R002 removed one randomly chosen copy instead).
 //   2. same-label group: within each split the first member in source order (sorted paths, CSV
-//      line order) is kept and the other copies of that split are excluded (so an evaluation split
-//      loses its own repeated copies too). A copy in another split is not excluded by this rule;
-//      Training/test copies are rule 3's business.
+//      line order) is kept and the other copies of that split are excluded. A copy in another split
+//      is not excluded by this rule; Training/test copies are rule 3's business.
 //   3. Training images whose pixels also occur in a test split (PublicTest, PrivateTest, test/) are
 //      excluded from training, so the test figures stay clean; --keep-test-overlap turns this off.
 //   4. with --autoencoder CKPT (R003, MODELS.md 5.2): every image of fertrain's training part (the
@@ -23,7 +22,9 @@
 //      those scores with linear interpolation (numpy's default), and images scoring above it are
 //      excluded. Validation and test images are never scored or flagged. --only-autoencoder turns rules
 //      1-3 off, so the index lists rule 4's outliers only (R003's cleaning, nothing more).
-// An image is counted under the first rule that excludes it. The index lists one excluded image per
+// An image is counted under the first rule that excludes it. Rules 1 and 2 also list evaluation-split
+// images (a cleaned copy of the data would drop them), but `fertrain --exclude` leaves out training
+// images only: its validation and test splits stay whole, comparable between runs. The index lists one excluded image per
 // line as its source relative to --data (e.g. `train/happy/Training_123.jpg`, `fer2013.csv:57`),
 // with the reason as a '#' comment; the header is '#' comments. It is written atomically.
 #include <CLI/CLI.hpp>
@@ -67,7 +68,9 @@ const char* const kPolicy =
     "in source order (path, CSV line) and excludes the other copies of that split; a copy in another split\n"
     "is not excluded by this rule (Training/test copies are rule 3's). (3) Training images whose pixels also occur in\n"
     "a test split (PublicTest, PrivateTest, test/) are excluded so the test figures stay clean\n"
-    "(--keep-test-overlap turns this off). An image is counted under the first rule that excludes it.";
+    "(--keep-test-overlap turns this off). An image is counted under the first rule that excludes it.\n"
+    "fertrain --exclude leaves out the listed training images only; the listed validation/test images\n"
+    "(rules 1 and 2) are information, and fertrain's evaluation splits stay whole.";
 const char* const kAutoencoderPolicy =
     "(4) --autoencoder: each image of fertrain's training part (the split of --val SPEC --seed N, as fertrain\n"
     "makes it) is scored by the autoencoder's mean squared reconstruction error over its 2,304 pixels (inputs\n"
@@ -394,7 +397,7 @@ int main(int argc, char** argv) {
         for (int r = 1; r < kReasons; ++r) c += per_split[static_cast<size_t>(r)][static_cast<size_t>(sp)];
         if (c > 0) s << " " << fd::split_name(static_cast<fd::Split>(sp)) << " " << c;
       }
-      s << "\n";
+      s << " (fertrain --exclude leaves out only those in its training split)\n";
       s << "  " << std::left << std::setw(13) << "class";
       std::vector<int> columns = {kCrossLabel, kDuplicate, kTestOverlap};
       if (ae_model) columns.push_back(kAeOutlier);

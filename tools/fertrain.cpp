@@ -109,7 +109,7 @@ int main(int argc, char** argv) {
   FER_FLAG("--rotate", rotate_deg, "augmentation: random rotation up to +-DEG degrees");
   FER_FLAG("--translate", translate_px, "augmentation: random translation up to +-PX pixels");
   FER_FLAG("--augment", augment,
-           "augmentation preset as the base (r000, r001, r001-erase, r003, r004, usefkh, strong, none); "
+           "augmentation preset as the base (r000, r001, r001-erase, r003, r004, usefkh, vit, strong, none); "
            "--hflip/--rotate/--translate override its fields");
   FER_SWITCH("--ten-crop", ten_crop,
              "usef-kh: train on the ten crops of each image (models with an input smaller than 48x48), "

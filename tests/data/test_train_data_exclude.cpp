@@ -94,6 +94,14 @@ TEST_CASE("train data: --exclude with the PublicTest validation split keeps Publ
   CHECK(std::find(td.plan.train.begin(), td.plan.train.end(), base.plan.train[5]) == td.plan.train.end());
   CHECK(has_note(td, "1 listed images belong to the validation or test split"));
 
+  // an image listed twice (as ferclean's path and as a shorter suffix) is fine
+  {
+    std::ofstream out(list, std::ios::app);
+    const std::string rel = relative(base.dataset, base.plan.train[5], c.data);
+    out << rel.substr(rel.find('/') + 1) << "\n";
+  }
+  CHECK(tools::load_train_data(c).plan.train.size() == base.plan.train.size() - 1);
+
   // an entry that names no image is an error naming it
   {
     std::ofstream out(list, std::ios::app);

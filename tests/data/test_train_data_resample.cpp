@@ -24,6 +24,10 @@ TEST_CASE("train data: --limit 3000 --resample ros on FER2013 balances training 
   // PublicTest has 3,589 images; the ones duplicated in the training subset are left out.
   CHECK(td.plan.val.size() + static_cast<size_t>(td.leaked_left_out) >= 3589);
   CHECK(td.plan.val.size() < 3589);
+  // PublicTest is also the test split here: it carries the same images and says it lost some
+  CHECK(td.plan.test == td.plan.val);
+  CHECK(td.plan.val_desc == "PublicTest minus training duplicates");
+  CHECK(td.plan.test_desc == "PublicTest minus training duplicates");
   const data::Dataset train = data::subset(td.dataset, td.plan.train);
   const data::LeakReport after = data::leak_report(train, td.dataset, td.plan.val, td.plan.test);
   CHECK(after.train_val_overlap == 0);

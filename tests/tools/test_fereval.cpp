@@ -301,8 +301,19 @@ TEST_CASE("fereval: bad inputs give one clear line and a non-zero exit") {
   const Run leaky = run_program("fereval", split_members + " --split val");
   CHECK(leaky.code != 0);
   CHECK(lines(leaky.err) == 1);
-  CHECK(leaky.err.find("was trained with --val split:0.5 --seed 2") != std::string::npos);
-  CHECK(leaky.err.find("on its own training images") != std::string::npos);
+  CHECK(leaky.err.find("was trained with --val split:0.5 --seed 2: ") != std::string::npos);
+  CHECK(leaky.err.find(" are in its training part") != std::string::npos);
+  // also when --val is given, and for one checkpoint whose run split the data otherwise
+  const Run leaky_flag = run_program("fereval", split_members + " --split val --val split:0.5");
+  CHECK(leaky_flag.code != 0);
+  CHECK(leaky_flag.err.find("was trained with --val split:0.5 --seed 2: ") != std::string::npos);
+  // ckpt_a validated on auto (PublicTest here) and so trained on all of Training: half of Training is its own
+  const Run other_val = run_program("fereval", "--checkpoint " + fx.ckpt_a + data + " --split val --val split:0.5");
+  CHECK(other_val.code != 0);
+  CHECK(other_val.err.find("was trained with --val auto --seed 1: ") != std::string::npos);
+  CHECK(other_val.err.find("are in its training part") != std::string::npos);
+  // a spec that names the same split is fine: ckpt_a validated on auto (= publictest here)
+  CHECK(run_program("fereval", "--checkpoint " + fx.ckpt_a + data + " --split val --val publictest --json").code == 0);
   CHECK(run_program("fereval", split_members + " --split test --json").code == 0);
   // their split of Training is rebuilt on data they were not trained on (the synthetic faces): warned
   const Run other_data = run_program("fereval", "--checkpoint " + fx.ckpt_split_1 + data + " --split val --json");

@@ -143,6 +143,35 @@ TEST_CASE("fertrain: --resume after an interruption mid-epoch gives the uninterr
   fs::remove_all(b);
 }
 
+TEST_CASE("fertrain: --resume refuses a run whose images changed (here its --exclude list)") {
+  const fs::path dir = fresh_dir("fertrain_plan"), list = fresh_dir("fertrain_plan_list") / "x.exclude";
+  fs::create_directories(list.parent_path());
+  const auto write_list = [&](const std::string& text) {
+    std::ofstream out(list);
+    out << text;
+  };
+  write_list("synthetic:3\nsynthetic:4\n");
+  const Run first = run_fertrain(kSmall + "--epochs 2 --exclude " + list.string() + " --out " + dir.string() +
+                                 " --stop-after-steps 3");
+  INFO(first.output);
+  REQUIRE(first.code == 130);
+  CHECK(first.output.find(" images listed in " + list.string() + " from the training split") != std::string::npos);
+  std::string longer;  // rewritten while the run was stopped: ten more images, some of them training images
+  for (int i = 10; i < 20; ++i) longer += "synthetic:" + std::to_string(i) + "\n";
+  write_list("synthetic:3\nsynthetic:4\n" + longer);
+  const Run changed = run_fertrain("--resume " + dir.string() + " --no-progress");
+  INFO(changed.output);
+  CHECK(changed.code == 1);
+  CHECK(changed.output.find("the run's images changed since it started (was train ") != std::string::npos);
+  CHECK(changed.output.find("hint: the data folder, the --exclude file or the fer version differ") != std::string::npos);
+  write_list("synthetic:3\nsynthetic:4\n");  // the run's own list again: it continues
+  const Run same = run_fertrain("--resume " + dir.string() + " --no-progress");
+  INFO(same.output);
+  CHECK(same.code == 0);
+  fs::remove_all(dir);
+  fs::remove_all(list.parent_path());
+}
+
 TEST_CASE("fertrain: bad flags and paths give one clear line and a non-zero exit") {
   const Run r1 = run_fertrain("--optimizer adamax --no-progress");
   CHECK(r1.code != 0);

@@ -97,5 +97,16 @@ TEST_CASE("scripts/r003-outliers.sh: autoencoder, outliers, baseline with and wi
   CHECK(WEXITSTATUS(again) == 0);
   CHECK(count_of(log2, " done (") == 3);
   CHECK(log2.find("output:") == std::string::npos);
+  // an index made for another split is set aside and made again, never reused
+  const std::string other_seed = cmd;
+  const size_t at = other_seed.find(" --epochs 1 ");
+  REQUIRE(at != std::string::npos);
+  const int again2 = std::system((other_seed.substr(0, at) + " --epochs 1 --seed 2 " + other_seed.substr(at + 12)).c_str());
+  const std::string log3 = slurp(work / "log");
+  INFO(log3);
+  CHECK(WEXITSTATUS(again2) == 0);
+  CHECK(log3.find("outliers.exclude was made for another split; moved to") != std::string::npos);
+  CHECK(fs::exists(out / "outliers.exclude.stale"));
+  CHECK(slurp(out / "outliers.exclude").find("fertrain --val split:0.2 --seed 2)") != std::string::npos);
   fs::remove_all(work);
 }

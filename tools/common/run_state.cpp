@@ -39,6 +39,7 @@ std::map<std::string, std::string> checkpoint_metadata(const TrainConfig& c, con
   m["fer.best_epoch"] = std::to_string(s.best_epoch);
   m["fer.scheduler"] = s.scheduler.dump();
   m["fer.early_stop"] = s.early_stop.dump();
+  if (!s.data_plan.empty()) m["fer.data_plan"] = s.data_plan;
   return m;
 }
 
@@ -122,6 +123,7 @@ RunState load_last(const fs::path& dir, nn::Module& model, nn::Optimizer& opt, G
   s.best_epoch = std::stoll(get("fer.best_epoch"));
   s.scheduler = json::parse(get("fer.scheduler"));
   s.early_stop = json::parse(get("fer.early_stop"));
+  if (const auto it = meta.find("fer.data_plan"); it != meta.end()) s.data_plan = it->second;
   return s;
 }
 

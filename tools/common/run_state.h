@@ -43,6 +43,7 @@ struct RunState {
   double best_val_loss = 0;
   int64_t best_epoch = 0;
   nlohmann::json scheduler, early_stop;
+  std::string data_plan;  // data_plan_fingerprint() of the run's images; empty in runs older than it
 };
 
 // A double as text that reads back to the same bits (checkpoint metadata).

@@ -89,7 +89,7 @@ void apply_resampling(const TrainConfig& config, TrainData& out) {
   out.notes.push_back(guard.str());
   plan.train_desc = out.plan.train_desc + " resampled (" + config.resample + ")";
   plan.val_desc = out.plan.val_desc + (val.size() < out.plan.val.size() ? " minus training duplicates" : "");
-  plan.test_desc = out.plan.test_desc + (test_clean.size() < test_only.size() ? " minus training duplicates" : "");
+  plan.test_desc = out.plan.test_desc + (plan.test.size() < out.plan.test.size() ? " minus training duplicates" : "");
   plan.notes = out.plan.notes;
   combined.origin = out.dataset.origin + " + " + config.resample;
   out.dataset = std::move(combined);
@@ -150,7 +150,7 @@ TrainData load_train_data(const TrainConfig& config) {
     int64_t removed = 0, kept_eval = 0;
     for (int64_t i = 0; i < out.dataset.size(); ++i) {
       bool listed = false;
-      for (size_t e = 0; e < entries.size() && !listed; ++e)
+      for (size_t e = 0; e < entries.size(); ++e)  // every entry naming it counts as used (an image may be listed twice)
         if (source_matches(out.dataset.sources[static_cast<size_t>(i)], entries[e])) {
           listed = true;
           used.insert(e);
@@ -165,7 +165,9 @@ TrainData load_train_data(const TrainConfig& config) {
     }
     for (size_t e = 0; e < entries.size(); ++e)
       FER_CHECK(used.count(e), "--exclude " << config.exclude << ": entry '" << entries[e]
-                                            << "' names no image of the data; hint: was it written for another data folder?");
+                                            << "' names no image of the data; hint: was it written for another data "
+                                            << "folder or class set (this run: --classes " << out.dataset.classes.id
+                                            << ")?");
     std::vector<int64_t> train;
     for (int64_t i : out.plan.train)
       if (!excluded[static_cast<size_t>(i)]) train.push_back(i);
@@ -179,6 +181,8 @@ TrainData load_train_data(const TrainConfig& config) {
            << "filters training images only";
       out.notes.push_back(kept.str());
     }
+    FER_CHECK(!train.empty(), "--exclude " << config.exclude << " lists every one of the " << out.plan.train.size()
+                                            << " training images; hint: is it the right index?");
     out.plan.train = std::move(train);
     out.plan.train_desc += " minus --exclude";
   }
@@ -196,6 +200,27 @@ TrainData load_train_data(const TrainConfig& config) {
   out.weights = data::inverse_frequency_weights(out.dataset, out.plan.train);
   for (const std::string& w : out.weights.warnings) out.notes.push_back("warning: " + w);
   return out;
+}
+
+std::string data_plan_fingerprint(const TrainData& d) {
+  uint64_t h = 14695981039346656037ull;  // FNV-1a 64 over (index, label) of train, then val, then test
+  auto mix = [&](uint64_t v) {
+    for (int b = 0; b < 8; ++b) {
+      h ^= (v >> (8 * b)) & 0xff;
+      h *= 1099511628211ull;
+    }
+  };
+  for (const std::vector<int64_t>* part : {&d.plan.train, &d.plan.val, &d.plan.test}) {
+    mix(static_cast<uint64_t>(part->size()));
+    for (int64_t i : *part) {
+      mix(static_cast<uint64_t>(i));
+      mix(static_cast<uint64_t>(d.dataset.labels[static_cast<size_t>(i)]));
+    }
+  }
+  std::ostringstream s;
+  s << "train " << d.plan.train.size() << ", val " << d.plan.val.size() << ", test " << d.plan.test.size()
+    << ", fnv1a64 " << std::hex << std::setw(16) << std::setfill('0') << h;
+  return s.str();
 }
 
 std::string describe_train_data(const TrainData& d) {

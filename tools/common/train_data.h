@@ -34,6 +34,11 @@ struct TrainData {
 
 TrainData load_train_data(const TrainConfig& config);
 
+// "train 22968, val 5741, test 3589, fnv1a64 <16 hex digits>": the sizes of the three splits and a hash
+// of their image indices and labels, in order. A resumed run must see the same (the same data, class
+// set, split, --exclude list, --limit and resampling), or it would validate on other images.
+std::string data_plan_fingerprint(const TrainData& data);
+
 // Multi-line summary: origin, split sizes with their descriptions, class counts and weights.
 std::string describe_train_data(const TrainData& data);
 

@@ -348,6 +348,12 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out, const RunOp
     if (const int stale = remove_stale_temp_files(dir.string()); stale > 0)
       say("resume:    removed " + std::to_string(stale) + " unfinished temporary file(s) of the interrupted run");
     state = load_last(dir, *model, *optimizer, gen);
+    const std::string plan_now = data_plan_fingerprint(td);
+    FER_CHECK(state.data_plan.empty() || state.data_plan == plan_now,
+              "--resume " << dir.string() << ": the run's images changed since it started (was " << state.data_plan
+                          << "; now " << plan_now << "); hint: the data folder, the --exclude file or the fer "
+                          << "version differ from the run's, so it would train or validate on other images; start "
+                          << "a new run");
     scheduler->load_state(state.scheduler);
     early_stop.load_state(state.early_stop);
     log = MetricsLog::load(dir.string());
@@ -360,6 +366,7 @@ TrainSummary run_training(const TrainConfig& config, std::FILE* out, const RunOp
       s << " (best val acc so far " << percent(std::max(0.0, state.best_val_acc)) << ")";
     say(s.str());
   }
+  state.data_plan = data_plan_fingerprint(td);
   nn::write_file_atomic((dir / "config.json").string(), to_json(config).dump(2) + "\n");
   say("output:    " + dir.string());
 
