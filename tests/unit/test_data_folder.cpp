@@ -299,6 +299,18 @@ TEST_CASE("image_io: only JPEG, PNG and BMP are decoded (fuzz regression)") {
         0);
 }
 
+TEST_CASE("image_io: a JPEG whose DC coefficients overflow stb_image 2.27's int arithmetic decodes or fails cleanly") {
+  // The fuzzer's crasher (UBSan: signed overflow in `dc * dequant[0]`); stb_impl.cpp is compiled with
+  // -fwrapv, so the arithmetic wraps. The sanitizer build and scripts/fuzz.sh (which replays the seed
+  // corpus) check that no undefined behaviour is left; here: it decodes, to the same pixels every time.
+  const std::vector<uint8_t> bytes =
+      read_file_bytes(std::string(FER_SOURCE_DIR) + "/tests/fuzz/corpus/image/crash-stb-dc-overflow.jpg");
+  std::vector<uint8_t> out(kImagePixels, 7), again(kImagePixels, 9);
+  CHECK(decode_to_gray48(bytes.data(), bytes.size(), out.data()) == "");
+  CHECK(decode_to_gray48(bytes.data(), bytes.size(), again.data()) == "");
+  CHECK(out == again);
+}
+
 TEST_CASE("image_io: a JPEG Huffman table of more than 256 codes is refused before stb_image (fuzz regression)") {
   // stb_image 2.27 indexes past its 257-entry table for such a table (ASan/UBSan report); the input
   // is the fuzzer's crasher, kept in the seed corpus so scripts/fuzz.sh replays it too.
